@@ -1,0 +1,237 @@
+"""Recipe configuration: defaults in code, TOML files and ``--set`` overrides on top.
+
+A schema is a mapping ``section -> key -> Key``. Every recipe starts from :data:`COMMON` and
+adds or re-defaults keys of its own. A configuration file only overrides; anything it does not
+say comes from the schema. Validation errors name the key and suggest the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from seqtasks.errors import ConfigError
+
+SECTIONS = ("data", "model", "train", "export")
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    """One configuration key: its default, accepted types and a one-line help text.
+
+    ``default=None`` means "not set"; TOML has no null, so such keys are simply omitted.
+    """
+
+    default: Any
+    types: tuple = ()
+    help: str = ""
+    choices: tuple = ()
+
+    def accepted(self):
+        if self.types:
+            return self.types
+        return (type(self.default),)
+
+
+def path_or_tfds(help_text):
+    return Key(None, (str, list), help_text)
+
+
+COMMON = {
+    "data": {
+        "train": path_or_tfds("training data: a file path, or tfds:<name>[:<split>]"),
+        "validation": path_or_tfds("validation data; carved from train (seeded) when omitted"),
+        "test": path_or_tfds("test data: a file path, or tfds:<name>[:<split>]"),
+        "validation_fraction": Key(0.1, (float,), "share of train carved out for validation"),
+    },
+    "model": {
+        "cell": Key("elman", (str,), "recurrent cell", ("elman", "lstm", "gru")),
+        "units": Key(128, (int,), "hidden units of each recurrent layer"),
+        "embedding_dim": Key(64, (int,), "size of the token embeddings"),
+        "layers": Key(1, (int,), "number of stacked recurrent layers"),
+        "bidirectional": Key(False, (bool,), "wrap each recurrent layer in Bidirectional"),
+        "dropout": Key(0.0, (float,), "dropout on embeddings and recurrent inputs"),
+    },
+    "train": {
+        "epochs": Key(10, (int,), "number of passes over the training data"),
+        "batch_size": Key(32, (int,), "examples per batch"),
+        "learning_rate": Key(1e-3, (float,), "Adam learning rate"),
+        "clipnorm": Key(1.0, (float,), "gradient clipping by global norm; 0 turns it off"),
+        "seed": Key(42, (int,), "seed for initialisation, shuffling and splits"),
+        "bucketing": Key(True, (bool,), "batch sequences of similar length together"),
+        "early_stopping_patience": Key(3, (int,), "epochs without improvement; 0 turns it off"),
+        "strategy": Key(
+            "default", (str,), "distribution strategy", ("default", "mirrored", "multi_worker")
+        ),
+    },
+    "export": {
+        "dir": Key("saved_models", (str,), "root of the versioned SavedModel exports"),
+    },
+}
+
+
+def merge_schema(base, extra):
+    """Return ``base`` with the keys of ``extra`` added or replaced, section by section."""
+    merged = {section: dict(keys) for section, keys in base.items()}
+    for section, keys in extra.items():
+        merged.setdefault(section, {}).update(keys)
+    return merged
+
+
+def defaults(schema):
+    return {section: {k: key.default for k, key in keys.items()} for section, keys in schema.items()}
+
+
+def read_toml(path):
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
+def parse_override(text):
+    """Parse ``section.key=value`` from ``--set``; the value is read as TOML, else as a string."""
+    name, sep, raw = text.partition("=")
+    if not sep or "." not in name:
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. train.epochs=5")
+    section, _, key = name.strip().partition(".")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def _suggest(word, candidates):
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _type_names(types):
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             list: "a list"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _check_value(where, key, value):
+    types = key.accepted()
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok and float in types and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(
+            f"{where}: expected {_type_names(types)}, found {type(value).__name__} {value!r}"
+        )
+    if key.choices and value not in key.choices:
+        raise ConfigError(
+            f"{where}: expected one of {', '.join(map(repr, key.choices))}, found {value!r}"
+            + _suggest(str(value), key.choices)
+        )
+    return value
+
+
+def apply(config, schema, section, name, value, source):
+    """Validate one ``section.name = value`` against ``schema`` and store it in ``config``."""
+    if section not in schema:
+        raise ConfigError(f"{source}: unknown section [{section}]" + _suggest(section, schema))
+    keys = schema[section]
+    if name not in keys:
+        elsewhere = [f"{s}.{name}" for s in schema if name in schema[s]]
+        hint = f" (did you mean '{elsewhere[0]}'?)" if elsewhere else _suggest(name, keys)
+        raise ConfigError(f"{source}: unknown key '{section}.{name}'{hint}")
+    config[section][name] = _check_value(f"{source}: {section}.{name}", keys[name], value)
+
+
+def resolve(schema, recipe_name, files=(), overrides=()):
+    """Build the full configuration: defaults, then each TOML file, then ``--set`` overrides."""
+    config = defaults(schema)
+    for path in files:
+        document = read_toml(path)
+        named = document.pop("recipe", recipe_name)
+        if named != recipe_name:
+            raise ConfigError(f"{path}: recipe = {named!r}, but running {recipe_name!r}")
+        for section, table in document.items():
+            if not isinstance(table, dict):
+                raise ConfigError(
+                    f"{path}: unknown top-level key '{section}' (expected 'recipe' or a table "
+                    f"[{'], ['.join(SECTIONS)}])" + _suggest(section, schema)
+                )
+            for name, value in table.items():
+                apply(config, schema, section, name, value, str(path))
+    for text in overrides:
+        section, name, value = parse_override(text)
+        apply(config, schema, section, name, value, "--set")
+    check_ranges(config)
+    return config
+
+
+def check_ranges(config):
+    positive = [("model", "units"), ("model", "embedding_dim"), ("model", "layers"),
+                ("train", "epochs"), ("train", "batch_size")]
+    for section, name in positive:
+        value = config.get(section, {}).get(name)
+        if value is not None and value < 1:
+            raise ConfigError(f"{section}.{name}: expected a positive integer, found {value}")
+    dropout = config["model"].get("dropout", 0.0)
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model.dropout: expected a number in [0, 1), found {dropout}")
+    if config["train"]["learning_rate"] <= 0:
+        raise ConfigError(
+            f"train.learning_rate: expected a positive number, found "
+            f"{config['train']['learning_rate']}"
+        )
+
+
+def to_toml(config, recipe_name, schema=None):
+    """The resolved configuration as TOML text; unset keys appear as comments."""
+    import tomli_w
+
+    lines = [f'recipe = "{recipe_name}"', ""]
+    for section, values in config.items():
+        present = {k: v for k, v in values.items() if v is not None}
+        lines.append(f"[{section}]")
+        body = tomli_w.dumps(present).strip()
+        if body:
+            lines.append(body)
+        for name, value in values.items():
+            if value is None:
+                help_text = schema[section][name].help if schema else ""
+                lines.append(f"# {name} = ...  ({help_text})" if help_text else f"# {name} = ...")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def load_config(recipe_or_path, overrides=()):
+    """Resolve a recipe name or a TOML file path into ``(recipe, config)``.
+
+    Example:
+    ```python
+    recipe, config = seqtasks.load_config("smart_reply", ["train.epochs=2"])
+    ```
+    """
+    from seqtasks.recipes import get_recipe
+
+    files = []
+    target = str(recipe_or_path)
+    if target.endswith(".toml") or Path(target).is_file():
+        document = read_toml(target)
+        name = document.get("recipe")
+        if not isinstance(name, str):
+            raise ConfigError(f"{target}: missing 'recipe = \"<name>\"' at the top")
+        files.append(target)
+    else:
+        name = target
+    recipe = get_recipe(name)
+    config = resolve(recipe.schema(), recipe.name, files, overrides)
+    return recipe, copy.deepcopy(config)
