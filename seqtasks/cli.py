@@ -1,0 +1,118 @@
+"""The ``seqtasks`` command line: parse, call the library, turn errors into one line."""
+
+import functools
+import os
+import sys
+
+import click
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _quiet_tensorflow_import():
+    """Import TensorFlow with its start-up log lines (written before logging is set up) hidden."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _friendly(command):
+    """Run a command body, reporting seqtasks errors as one line and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from seqtasks.errors import SeqtasksError
+
+        try:
+            return command(*args, **kwargs)
+        except SeqtasksError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seqtasks")
+def main():
+    """seqtasks: sequence tasks with an Elman recurrent network.
+
+    Train a recipe on built-in data:  seqtasks run smart_reply
+    """
+
+
+@main.command("list")
+def list_command():
+    """List the recipes."""
+    from seqtasks.recipes import list_recipes
+
+    for name, recipe in list_recipes().items():
+        click.echo(f"{name:16} {recipe.description}")
+
+
+@main.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one configuration key (repeatable).")
+@_friendly
+def show(recipe, overrides):
+    """Print the fully resolved configuration of RECIPE (a name or a .toml file)."""
+    from seqtasks import config as config_lib
+
+    recipe_cls, config = config_lib.load_config(recipe, overrides)
+    click.echo(config_lib.to_toml(config, recipe_cls.name, recipe_cls.schema()), nl=False)
+
+
+@main.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one configuration key (repeatable).")
+@click.option("--output", "-o", type=click.Path(file_okay=False),
+              help="Run directory (default runs/<recipe>-<timestamp>); reuse it to resume.")
+@_friendly
+def run(recipe, overrides, output):
+    """Train RECIPE (a name or a .toml file), evaluate on the test split and export."""
+    from seqtasks import config as config_lib
+
+    config_lib.load_config(recipe, overrides)  # report config errors before importing TF
+    _quiet_tensorflow_import()
+    from seqtasks.runner import run as run_recipe
+
+    result = run_recipe(recipe, overrides, output, echo=click.echo)
+    click.echo(f"run directory: {result.run_dir}")
+
+
+@main.command()
+@click.argument("export_dir", type=click.Path())
+@click.argument("texts", nargs=-1)
+@_friendly
+def predict(export_dir, texts):
+    """Run an export on TEXTS, or on the lines of standard input when none are given."""
+    from seqtasks.export import read_metadata, resolve_export
+
+    version = resolve_export(export_dir)
+    metadata = read_metadata(version)
+    if not texts:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    _quiet_tensorflow_import()
+    import tensorflow as tf
+
+    from seqtasks.export import load_signature
+    from seqtasks.recipes import get_recipe
+
+    recipe = get_recipe(metadata["recipe"])
+    signature = load_signature(version)
+    for start in range(0, len(texts), 64):
+        batch = list(texts[start:start + 64])
+        outputs = signature(**{metadata["input"]: tf.constant(batch, dtype=tf.string)})
+        outputs = {k: v.numpy() for k, v in outputs.items()}
+        for line in recipe.format_prediction(batch, outputs):
+            click.echo(line)

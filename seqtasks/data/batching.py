@@ -1,0 +1,44 @@
+"""tf.data batching: pad each batch only to its longest sequence, bucket by length."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def length_boundaries(lengths, buckets=8):
+    """Bucket boundaries at the quantiles of the training lengths (distinct, increasing)."""
+    lengths = np.asarray(lengths)
+    if lengths.size == 0:
+        return []
+    qs = np.quantile(lengths, np.linspace(0, 1, buckets + 1)[1:-1])
+    return sorted({int(q) + 1 for q in qs if int(q) + 1 < lengths.max() + 1})
+
+
+def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shuffle_seed=None,
+                    shuffle_buffer=10_000):
+    """Batch ``(ids, target)`` elements, padding ``ids`` with 0 to the longest in the batch.
+
+    With ``bucketing`` the elements are grouped by length first (``boundaries`` from
+    :func:`length_boundaries`), so little of each batch is padding.
+    """
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+    if bucketing and boundaries:
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda ids, *_: tf.shape(ids)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            pad_to_bucket_boundary=False,
+        )
+    else:
+        dataset = dataset.padded_batch(batch_size)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def padded_fraction(dataset):
+    """Share of the token positions in ``dataset``'s batches that are padding (id 0)."""
+    padding = total = 0
+    for ids, *_ in dataset:
+        ids = ids.numpy()
+        padding += int((ids == 0).sum())
+        total += ids.size
+    return padding / total if total else 0.0

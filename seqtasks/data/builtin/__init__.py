@@ -1,0 +1,1 @@
+"""Small data sets the package generates itself, so every recipe runs offline."""

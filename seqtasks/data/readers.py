@@ -1,0 +1,138 @@
+"""Read table-like text files (CSV, TSV, JSON Lines), with file:line in every error.
+
+Files may be gzip-compressed (``.gz``). Each reader yields ``(line_number, record)`` where a
+record is a dict (named columns) or a list (numbered columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from pathlib import Path
+
+from seqtasks.errors import DataError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def read_text(path):
+    """The whole file as text; a missing file or non-UTF-8 bytes are a :class:`DataError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise DataError(f"{path}: not a valid gzip file ({e})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def file_format(path):
+    name = Path(path).name
+    if name.endswith(".gz"):
+        name = name[:-3]
+    fmt = FORMATS.get(Path(name).suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"{path}: unknown file type; expected one of {', '.join(sorted(FORMATS))} "
+            "(optionally .gz)"
+        )
+    return fmt
+
+
+def _delimited(path, text, delimiter, header):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    names = None
+    start = 0
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if header and names is None:
+            names = [cell.strip() for cell in row]
+            start = line
+            continue
+        if names is not None:
+            if len(row) != len(names):
+                raise DataError(
+                    f"{path}:{line}: expected {len(names)} columns "
+                    f"({', '.join(names)}), found {len(row)}"
+                )
+            yield line, dict(zip(names, row))
+        else:
+            yield line, row
+    del start
+
+
+def _jsonl(path, text):
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        if not isinstance(record, (dict, list)):
+            raise DataError(f"{path}:{number}: expected a JSON object or array, found {record!r}")
+        yield number, record
+
+
+def read_records(path, header=True):
+    """Yield ``(line, record)`` from a CSV, TSV or JSON Lines file.
+
+    ``header=True`` reads the first CSV/TSV row as column names (records are dicts);
+    ``header=False`` yields lists, for columns chosen by position.
+    """
+    fmt = file_format(path)
+    text = read_text(path)
+    if fmt == "jsonl":
+        yield from _jsonl(path, text)
+    else:
+        yield from _delimited(path, text, "," if fmt == "csv" else "\t", header)
+
+
+def read_columns(path, columns):
+    """Yield ``(line, values)`` with one value per requested column (names or 0-based indices).
+
+    Columns given by name need a header row (CSV/TSV) or objects (JSON Lines); columns given
+    by position read every row as data.
+    """
+    by_name = all(isinstance(c, str) for c in columns)
+    if not by_name and not all(isinstance(c, int) for c in columns):
+        raise DataError(f"{path}: give all columns by name or all by position, not {columns!r}")
+    count = 0
+    for line, record in read_records(path, header=by_name):
+        count += 1
+        values = []
+        for column in columns:
+            if isinstance(record, dict) != by_name:
+                kind = "named columns" if by_name else "numbered columns"
+                raise DataError(f"{path}:{line}: expected a record with {kind}, found {record!r}")
+            try:
+                value = record[column]
+            except (KeyError, IndexError):
+                have = ", ".join(record) if isinstance(record, dict) else f"{len(record)} columns"
+                raise DataError(
+                    f"{path}:{line}: missing column {column!r} (found: {have})"
+                ) from None
+            if value is None:
+                raise DataError(f"{path}:{line}: column {column!r} is empty")
+            values.append(value if isinstance(value, str) else str(value))
+        yield line, values
+    if count == 0:
+        raise DataError(f"{path}: the file has no data rows")

@@ -1,0 +1,92 @@
+"""Versioned exports in the TF Serving layout: ``<export.dir>/<recipe>/<N>/``.
+
+Each version holds a SavedModel whose ``serving_default`` signature takes raw inputs (strings
+or image bytes) and returns strings, and, under ``assets.extra/`` (which TF Serving ignores),
+the ``.keras`` model for Python use and ``seqtasks.json`` describing the export. A version is
+written into a temporary directory and renamed into place: it appears whole or not at all, and
+an existing version is never overwritten.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from seqtasks.errors import ExportError
+from seqtasks.files import atomic_directory
+
+METADATA = "assets.extra/seqtasks.json"
+KERAS_FILE = "assets.extra/model.keras"
+
+
+def next_version(recipe_dir):
+    versions = [int(p.name) for p in Path(recipe_dir).glob("*") if p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export(task, model, export_dir=None):
+    """Export a trained ``model`` of recipe ``task``; returns the new version's path."""
+    import keras
+
+    from seqtasks import __version__
+
+    recipe_dir = Path(export_dir or task.config["export"]["dir"]) / task.name
+    inference = task.inference_model(model)
+    with atomic_directory(recipe_dir, "export") as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(inference)
+        archive.add_endpoint("serving_default", task.serving_function(inference))
+        archive.write_out(str(tmp), verbose=False)
+        (tmp / "assets.extra").mkdir(exist_ok=True)
+        inference.save(tmp / KERAS_FILE)
+        metadata = {
+            "recipe": task.name,
+            "seqtasks_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "input": task.serving_input,
+            **task.export_assets(),
+        }
+        (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+        while True:
+            target = recipe_dir / str(next_version(recipe_dir))
+            try:
+                os.rename(tmp, target)  # fails if another export took this number meanwhile
+                return target
+            except OSError:
+                if not target.exists():
+                    raise
+
+
+def resolve_export(path):
+    """The version directory for ``path``: a version itself, or the newest one below it."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ExportError(f"{path}: no such export directory")
+    if not (path / "saved_model.pb").exists():
+        versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        versions = [v for v in versions if (v / "saved_model.pb").exists()]
+        if not versions:
+            raise ExportError(
+                f"{path}: not a seqtasks export (no saved_model.pb, and no numbered versions)"
+            )
+        path = versions[-1]
+    if not (path / METADATA).exists():
+        raise ExportError(f"{path}: not a seqtasks export (no {METADATA})")
+    return path
+
+
+def read_metadata(version_dir):
+    try:
+        return json.loads((Path(version_dir) / METADATA).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ExportError(f"{version_dir}/{METADATA}: unreadable ({e})") from None
+
+
+def load_signature(version_dir):
+    """The ``serving_default`` signature of an export, loaded with TensorFlow alone."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(version_dir))
+    if "serving_default" not in loaded.signatures:
+        raise ExportError(f"{version_dir}: the SavedModel has no serving_default signature")
+    return loaded.signatures["serving_default"]

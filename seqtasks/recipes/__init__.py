@@ -1,0 +1,49 @@
+"""The recipe registry.
+
+Every module in this package registers its recipe with :func:`register`; modules are found
+by name, so adding a recipe means adding one module here (plus its TOML file and test file).
+"""
+
+import difflib
+import importlib
+import pkgutil
+
+from seqtasks.errors import ConfigError
+
+_REGISTRY = {}
+_discovered = False
+
+
+def register(cls):
+    """Class decorator: make a :class:`~seqtasks.recipes.base.Recipe` available by its name."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"recipe {cls.name!r} is registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _discover():
+    global _discovered
+    if not _discovered:
+        for module in pkgutil.iter_modules(__path__):
+            if not module.name.startswith("_") and module.name != "base":
+                importlib.import_module(f"{__name__}.{module.name}")
+        _discovered = True
+
+
+def list_recipes():
+    """``{name: recipe class}`` of every registered recipe, sorted by name."""
+    _discover()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_recipe(name):
+    """The recipe class registered as ``name``; an unknown name suggests the nearest."""
+    recipes = list_recipes()
+    if name not in recipes:
+        close = difflib.get_close_matches(name, recipes, n=1, cutoff=0.4)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"unknown recipe '{name}'{hint}; available: {', '.join(recipes)}"
+        )
+    return recipes[name]

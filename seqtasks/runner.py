@@ -1,0 +1,84 @@
+"""``seqtasks run`` as a library call: configure, train (resumably), evaluate, export."""
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from seqtasks import config as config_lib
+from seqtasks.errors import ConfigError
+from seqtasks.files import write_json, write_text
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict
+    export_dir: Path
+
+
+def _prepare_run_dir(run_dir, recipe, config):
+    """Create the run directory, or check that an existing one holds this same configuration."""
+    saved = run_dir / "config.toml"
+    text = config_lib.to_toml(config, recipe.name, recipe.schema())
+    if saved.exists():
+        previous = config_lib.load_config(saved)[1]
+        changed = [f"{s}.{k}" for s in config for k in config[s]
+                   if previous.get(s, {}).get(k) != config[s][k]]
+        if changed:
+            raise ConfigError(
+                f"{run_dir}: holds a run with a different configuration "
+                f"({', '.join(changed)}); use another --output to start a new run"
+            )
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(saved, text)
+
+
+def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=print, verbose=None):
+    """Train, evaluate and export a recipe; resumes an interrupted run in ``output``.
+
+    Example:
+    ```python
+    result = seqtasks.run("smart_reply", ["train.epochs=3"], output="runs/demo")
+    result.metrics["test"]["accuracy"], result.export_dir
+    ```
+    """
+    recipe, config = config_lib.load_config(recipe_or_path, overrides)
+    run_dir = Path(output or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.exists():
+        metrics = json.loads(metrics_path.read_text())
+        echo(f"{run_dir}: this run is already complete; metrics in {metrics_path}")
+        return RunResult(run_dir, metrics, Path(metrics.get("export", "")))
+    _prepare_run_dir(run_dir, recipe, config)
+
+    import keras
+
+    from seqtasks import export, training
+
+    keras.utils.set_random_seed(config["train"]["seed"])
+    task = recipe(config)
+    datasets = task.build_datasets()
+    echo(f"data: {json.dumps(task.summary)}")
+    model = task.build_model()
+    finished = run_dir / "model.keras"
+    if finished.exists():
+        echo(f"{run_dir}: training already finished; loading {finished}")
+        model.load_weights(finished)
+        train_info = json.loads((run_dir / "training.json").read_text())
+    else:
+        backup = run_dir / "backup"
+        if backup.exists():
+            echo(f"{run_dir}: resuming from the last completed epoch")
+        train_info = training.fit(model, datasets, run_dir, config["train"], extra_callbacks,
+                                  verbose=verbose)
+        write_json(run_dir / "training.json", train_info)
+    test = task.evaluate(model, datasets)
+    echo("test: " + ", ".join(f"{k}={v:.4f}" for k, v in test.items()))
+    export_dir = export.export(task, model)
+    echo(f"exported: {export_dir}")
+    metrics = {"test": test, "data": task.summary, "train": train_info,
+               "export": str(export_dir)}
+    write_json(metrics_path, metrics)
+    return RunResult(run_dir, metrics, export_dir)

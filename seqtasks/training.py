@@ -1,0 +1,53 @@
+"""The one training loop every recipe uses: Keras ``fit`` with checkpoints and resumption.
+
+A run directory holds ``config.toml``, ``backup/`` (weights, optimizer state and epoch,
+written after every epoch so that a run killed mid-epoch resumes from the last completed one),
+``checkpoints/``, TensorBoard ``logs/``, ``history.csv`` and, once training has finished,
+``model.keras``.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from seqtasks.files import atomic_file
+
+
+def callbacks(run_dir, train_config, extra=()):
+    run_dir = Path(run_dir)
+    result = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "checkpoints" / "epoch-{epoch:03d}.keras")),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+    ]
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    patience = train_config["early_stopping_patience"]
+    if patience > 0:
+        result.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True))
+    return result + list(extra)
+
+
+def fit(model, datasets, run_dir, train_config, extra_callbacks=(), verbose=None):
+    """Train ``model`` on ``datasets['train']``, validating on ``datasets['validation']``.
+
+    Resumes from ``run_dir/backup`` when an earlier run stopped early; once done, saves
+    ``run_dir/model.keras`` (atomically) and returns ``{"epochs": n, "seconds": s}``.
+    """
+    run_dir = Path(run_dir)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    start = time.time()
+    history = model.fit(
+        datasets["train"],
+        validation_data=datasets["validation"],
+        epochs=train_config["epochs"],
+        callbacks=callbacks(run_dir, train_config, extra_callbacks),
+        verbose=verbose,
+    )
+    with atomic_file(run_dir / "model.keras") as tmp:
+        model.save(tmp)
+    return {"epochs_run": len(history.epoch), "seconds": round(time.time() - start, 2)}
