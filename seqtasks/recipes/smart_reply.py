@@ -203,7 +203,7 @@ class SmartReply(Recipe):
     def format_prediction(cls, inputs, outputs):
         lines = []
         for text, replies, scores in zip(inputs, outputs["replies"], outputs["scores"]):
-            lines.append(f"> {text}")
+            lines.append(f"> {text if len(text) <= 80 else text[:77] + '...'}")
             lines += [f"  {score:.3f}  {reply.decode('utf-8')}" for reply, score in
                       zip(replies, scores)]
         return lines

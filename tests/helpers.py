@@ -1,0 +1,65 @@
+"""Shared test helpers: tiny configurations, data files and a CLI runner."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from click.testing import CliRunner
+
+from seqtasks.cli import main
+
+TINY_MODEL = [
+    "model.units=8", "model.embedding_dim=8", "model.hidden_units=8",
+    "train.batch_size=16",
+]
+
+
+def tiny(*overrides, epochs=2):
+    return TINY_MODEL + [f"train.epochs={epochs}", *overrides]
+
+
+def set_args(overrides):
+    args = []
+    for item in overrides:
+        args += ["--set", item]
+    return args
+
+
+def cli(*args, input=None):
+    """Invoke the CLI in-process; returns the click Result."""
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=True)
+
+
+def assert_clean_failure(result, *fragments):
+    """One clear line, non-zero exit, no traceback, and the message names what went wrong."""
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception)
+    assert "Traceback" not in result.output
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def run_without_seqtasks(code, timeout=300):
+    """Run Python ``code`` in a fresh process where importing seqtasks fails."""
+    guard = (
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'seqtasks' or name.startswith('seqtasks.'):\n"
+        "            raise ImportError('seqtasks must not be imported here')\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", guard + code], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd="/")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
