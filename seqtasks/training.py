@@ -8,6 +8,7 @@ written after every epoch so that a run killed mid-epoch resumes from the last c
 
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -40,6 +41,8 @@ def fit(model, datasets, run_dir, train_config, extra_callbacks=(), verbose=None
     run_dir = Path(run_dir)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
+    # Bucketed datasets have no known length, so Keras warns at the end of every first epoch.
+    warnings.filterwarnings("ignore", message="Your input ran out of data")
     start = time.time()
     history = model.fit(
         datasets["train"],

@@ -1,0 +1,216 @@
+"""smart_reply end to end: files -> run -> metrics -> export -> predict, and its bad inputs."""
+
+import csv
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+from seqtasks.data.builtin import smart_reply as builtin
+
+
+def write_csv(path, examples):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(examples)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_csv(root / "train.csv", builtin.generate(300, seed=1))
+    write_csv(root / "test.csv", builtin.generate(60, seed=2))
+    with open(root / "replies.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "reply"])
+        writer.writerows(builtin.replies().items())
+    return root
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    overrides = tiny(f"data.train={data_dir / 'train.csv'}", f"data.test={data_dir / 'test.csv'}",
+                     f"data.replies={data_dir / 'replies.csv'}", f"export.dir={root / 'exports'}")
+    result = cli("run", "smart_reply", *set_args(overrides), "--output", root / "run")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_run_writes_config_checkpoints_logs_metrics_and_export(finished_run):
+    run = finished_run / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]) >= {"accuracy", "top_3_accuracy"}
+    assert 0.0 <= metrics["test"]["accuracy"] <= metrics["test"]["top_3_accuracy"] <= 1.0
+    assert 0.0 <= metrics["data"]["padded_fraction"] < 0.5
+    assert (run / "config.toml").exists() and (run / "history.csv").exists()
+    assert list((run / "checkpoints").glob("epoch-*.keras"))
+    assert list((run / "logs").rglob("events.out.tfevents.*"))
+    version = finished_run / "exports" / "smart_reply" / "1"
+    assert (version / "saved_model.pb").exists()
+    assert (version / "assets.extra" / "model.keras").exists()
+    assert metrics["export"] == str(version)
+
+
+def test_rerun_of_a_finished_run_changes_nothing(finished_run):
+    result = cli("run", "smart_reply", "--output", finished_run / "run",
+                 *set_args(json_overrides(finished_run)))
+    assert result.exit_code == 0, result.output
+    assert "already complete" in result.output
+    assert not (finished_run / "exports" / "smart_reply" / "2").exists()
+
+
+def json_overrides(finished_run):
+    import tomllib
+
+    config = tomllib.loads((finished_run / "run" / "config.toml").read_text())
+    return [f"{s}.{k}={json.dumps(v)}" for s, table in config.items() if isinstance(table, dict)
+            for k, v in table.items()]
+
+
+def test_export_runs_without_seqtasks_and_agrees_with_keras_model(finished_run):
+    import keras
+
+    import seqtasks  # noqa: F401  (registers the layers for load_model)
+
+    version = finished_run / "exports" / "smart_reply" / "1"
+    texts = ["where is my parcel", "thanks a lot", "", "word " * 10_000]
+    out = run_without_seqtasks(
+        "import json, tensorflow as tf\n"
+        f"sig = tf.saved_model.load({str(version)!r}).signatures['serving_default']\n"
+        f"out = sig(text=tf.constant({texts!r}))\n"
+        "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}, default=str))\n"
+    )
+    served = json.loads(out.strip().splitlines()[-1])
+    assert np.array(served["scores"]).shape == (4, 3)
+    model = keras.models.load_model(version / "assets.extra" / "model.keras", safe_mode=True)
+    probs = np.asarray(model.predict(np.array(texts, dtype=object), verbose=0))
+    np.testing.assert_allclose(served["scores"], -np.sort(-probs, axis=1)[:, :3], atol=1e-5)
+    assert np.isfinite(probs).all() and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_saved_model_cli_lists_the_signature(finished_run):
+    version = finished_run / "exports" / "smart_reply" / "1"
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(version), "--tag_set", "serve",
+                            "--signature_def", "serving_default"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "inputs['text']" in shown.stdout and "outputs['replies']" in shown.stdout
+    assert "DT_STRING" in shown.stdout
+
+
+def test_predict_from_arguments_and_stdin(finished_run):
+    exports = finished_run / "exports" / "smart_reply"
+    result = cli("predict", exports, "where is my parcel", "")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "> where is my parcel" and len(lines) == 8
+    reply_texts = set(builtin.replies().values())
+    assert lines[1].split("  ", 2)[2] in reply_texts
+    piped = cli("predict", exports / "1", input="thank you\n" + "word " * 10_000 + "\n")
+    assert piped.exit_code == 0, piped.output
+    assert len(piped.output.strip().splitlines()) == 8
+
+
+def test_second_export_gets_the_next_version(finished_run):
+    from seqtasks.export import next_version
+
+    assert next_version(finished_run / "exports" / "smart_reply") == 2
+
+
+def test_builtin_default_reaches_90_percent(tmp_path):
+    result = cli("run", "smart_reply", "--output", tmp_path / "run",
+                 "--set", f"export.dir={tmp_path / 'exports'}")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.90, metrics
+
+
+def test_tfds_clinc_oos_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import seqtasks
+
+    with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
+        result = seqtasks.run("smart_reply", tiny(
+            "data.train=tfds:clinc_oos", "data.validation=tfds:clinc_oos:validation",
+            "data.test=tfds:clinc_oos:train", "data.label_column=intent",
+            f"export.dir={tmp_path / 'exports'}", epochs=1), output=tmp_path / "run",
+            echo=lambda *_: None, verbose=0)
+    assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
+    assert result.metrics["data"]["examples"]["train"] == 40
+
+
+def test_python_api_mirrors_the_cli(data_dir, tmp_path):
+    import keras
+
+    import seqtasks
+    from seqtasks import export, training
+
+    recipe = seqtasks.get_recipe("smart_reply")
+    config = recipe.default_config(tiny(f"data.train={data_dir / 'train.csv'}", epochs=1))
+    task = recipe(config)
+    datasets = task.build_datasets()
+    model = task.build_model()
+    training.fit(model, datasets, tmp_path / "run", config["train"], verbose=0)
+    metrics = task.evaluate(model, datasets)
+    path = export.export(task, model, export_dir=tmp_path / "exports")
+    loaded = keras.models.load_model(path / "assets.extra" / "model.keras")
+    assert loaded.predict(np.array(["hello"], dtype=object), verbose=0).shape == (1, 15)
+    assert set(metrics) >= {"accuracy", "top_3_accuracy"}
+
+
+# ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
+
+def run_bad(tmp_path, *overrides):
+    result = cli("run", "smart_reply", *set_args(tiny(*overrides, f"export.dir={tmp_path / 'x'}")),
+                 "--output", tmp_path / "run")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    assert not (tmp_path / "x").exists()
+    return result
+
+
+def test_missing_file(tmp_path):
+    assert_clean_failure(run_bad(tmp_path, f"data.train={tmp_path / 'nope.csv'}"),
+                         "nope.csv: no such file")
+
+
+def test_row_with_missing_column(tmp_path):
+    path = write(tmp_path / "t.csv", "text,label\nhello,greeting\njust text\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
+                         "t.csv:3: expected 2 columns")
+
+
+def test_empty_training_set(tmp_path):
+    path = write(tmp_path / "t.csv", "text,label\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"), "t.csv: the file has no data rows")
+
+
+def test_test_label_never_seen_in_training(tmp_path, data_dir):
+    path = write(tmp_path / "test.csv", "text,label\nhello,greeting\nsing me a song,karaoke\n")
+    assert_clean_failure(
+        run_bad(tmp_path, f"data.train={data_dir / 'train.csv'}", f"data.test={path}"),
+        "test.csv:3: label 'karaoke' never appears in the training data")
+
+
+def test_non_utf8_bytes(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_bytes(b"text\tlabel\nhello\tgreeting\ncaf\xe9\tgreeting\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"), "t.tsv:3: not valid UTF-8")
+
+
+def test_unknown_recipe_key_and_type(tmp_path):
+    assert_clean_failure(cli("run", "smart_repy"), "unknown recipe 'smart_repy'",
+                         "did you mean 'smart_reply'")
+    assert_clean_failure(cli("run", "smart_reply", "--set", "model.unit=3"),
+                         "unknown key 'model.unit'", "did you mean 'units'")
+    assert_clean_failure(cli("run", "smart_reply", "--set", "train.epochs=many"),
+                         "train.epochs: expected an integer")
+    assert not list(tmp_path.iterdir())
+
+
+def test_predict_on_a_directory_that_is_not_an_export(tmp_path):
+    assert_clean_failure(cli("predict", tmp_path, "hello"), "not a seqtasks export")
+    assert_clean_failure(cli("predict", tmp_path / "missing", "hello"), "no such export directory")

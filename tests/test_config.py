@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from seqtasks import config as config_lib
+from seqtasks.errors import ConfigError
+from seqtasks.recipes import get_recipe, list_recipes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_file_validates(path):
+    recipe, config = config_lib.load_config(path)
+    assert recipe.name == path.stem
+    assert set(config) == set(config_lib.SECTIONS)
+
+
+def test_every_registered_recipe_has_a_toml_file():
+    for name in list_recipes():
+        assert (ROOT / "recipes" / f"{name}.toml").exists(), name
+
+
+def test_defaults_come_from_code_and_files_only_override(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('recipe = "smart_reply"\n[train]\nepochs = 2\n')
+    _, config = config_lib.load_config(path, ["model.units=16"])
+    assert config["train"]["epochs"] == 2
+    assert config["model"]["units"] == 16
+    assert config["train"]["batch_size"] == config_lib.COMMON["train"]["batch_size"].default
+
+
+def test_unknown_key_suggests_nearest(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('recipe = "smart_reply"\n[model]\nunit = 16\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'model.unit' \(did you mean 'units'\?\)"):
+        config_lib.load_config(path)
+
+
+def test_key_in_wrong_section_suggests_the_right_one():
+    with pytest.raises(ConfigError, match="did you mean 'train.epochs'"):
+        config_lib.load_config("smart_reply", ["model.epochs=3"])
+
+
+def test_wrong_type_names_key_and_expected_type():
+    with pytest.raises(ConfigError, match=r"train.epochs: expected an integer, found str 'ten'"):
+        config_lib.load_config("smart_reply", ["train.epochs=ten"])
+    with pytest.raises(ConfigError, match="model.bidirectional: expected true or false"):
+        config_lib.load_config("smart_reply", ["model.bidirectional=1"])
+
+
+def test_integer_accepted_for_float_and_choices_checked():
+    _, config = config_lib.load_config("smart_reply", ["train.learning_rate=1"])
+    assert config["train"]["learning_rate"] == 1.0
+    with pytest.raises(ConfigError, match="did you mean 'lstm'"):
+        config_lib.load_config("smart_reply", ["model.cell=lstn"])
+
+
+def test_unknown_recipe_suggests_nearest():
+    with pytest.raises(ConfigError, match="unknown recipe 'smart_replies' \\(did you mean 'smart_reply'"):
+        get_recipe("smart_replies")
+
+
+def test_toml_round_trip(tmp_path):
+    recipe, config = config_lib.load_config("smart_reply", ["data.train=a.csv", "train.epochs=4"])
+    path = tmp_path / "resolved.toml"
+    path.write_text(config_lib.to_toml(config, recipe.name, recipe.schema()))
+    assert config_lib.load_config(path)[1] == config
+
+
+def test_bad_toml_and_bad_set():
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        config_lib.parse_override("epochs=3")
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        config_lib.load_config("missing.toml")
