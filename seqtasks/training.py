@@ -28,7 +28,7 @@ def callbacks(run_dir, train_config, extra=()):
     patience = train_config["early_stopping_patience"]
     if patience > 0:
         result.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=patience, restore_best_weights=True))
+            monitor=train_config["monitor"], patience=patience, restore_best_weights=True))
     return result + list(extra)
 
 

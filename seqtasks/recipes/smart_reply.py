@@ -24,6 +24,8 @@ class SmartReply(Recipe):
         },
         "model": {
             "hidden_units": Key(128, (int,), "size of the ReLU layer of the prediction head"),
+            "pooling": Key("last", (str,), "what feeds the head: the last hidden state, or the "
+                           "mean or max over all steps (padding excluded)", ("last", "mean", "max")),
         },
         "train": {
             "epochs": Key(15, (int,), "number of passes over the training data"),
@@ -142,7 +144,7 @@ class SmartReply(Recipe):
         import keras
 
         from seqtasks.distribute import get_strategy
-        from seqtasks.layers import PredictionHead, recurrent_stack
+        from seqtasks.layers import PredictionHead, SequencePooling, recurrent_stack
 
         model_config, train = self.config["model"], self.config["train"]
         with get_strategy(train["strategy"]).scope():
@@ -152,7 +154,10 @@ class SmartReply(Recipe):
                                        name="embedding")(ids)
             if model_config["dropout"]:
                 x = keras.layers.Dropout(model_config["dropout"])(x)
-            x = recurrent_stack(x, model_config)
+            pooling = model_config["pooling"]
+            x = recurrent_stack(x, model_config, return_sequences=pooling != "last")
+            if pooling != "last":
+                x = SequencePooling(pooling, name="pooling")(x)
             probs = PredictionHead(len(self.labels), model_config["hidden_units"],
                                    dropout=model_config["dropout"], name="head")(x)
             model = keras.Model(ids, probs, name=self.name)

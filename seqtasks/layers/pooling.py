@@ -1,0 +1,54 @@
+"""Masked pooling of a sequence of hidden states into one vector."""
+
+import keras
+from keras import ops
+
+MODES = ("mean", "max")
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class SequencePooling(keras.layers.Layer):
+    """Pool ``(batch, steps, units)`` over time, ignoring masked (padding) steps.
+
+    Args:
+        mode: ``"mean"`` or ``"max"``. Default ``"mean"``.
+
+    Call arguments:
+        inputs: ``(batch, steps, units)`` tensor.
+        mask: Optional boolean ``(batch, steps)``; False marks padding. A sequence with no
+            real step pools to zeros.
+
+    Example:
+
+    ```python
+    SequencePooling("max")(np.ones((2, 5, 3), "float32"))  # (2, 3)
+    ```
+    """
+
+    def __init__(self, mode="mean", **kwargs):
+        if mode not in MODES:
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        count = ops.sum(ops.cast(keep, inputs.dtype), axis=1)
+        if self.mode == "mean":
+            total = ops.sum(ops.where(keep, inputs, 0.0), axis=1)
+            return total / ops.maximum(count, 1.0)
+        lowest = ops.min(inputs) - 1.0
+        best = ops.max(ops.where(keep, inputs, lowest), axis=1)
+        return ops.where(count > 0, best, 0.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
