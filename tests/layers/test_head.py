@@ -38,3 +38,16 @@ def test_fit_length_truncates_and_pads_empty():
     np.testing.assert_array_equal(layer(np.array([[5, 6, 7, 8]])), [[5, 6, 7]])
     assert tuple(layer(np.zeros((2, 0), "int64")).shape) == (2, 1)
     assert FitLength.from_config(layer.get_config()).max_length == 3
+
+
+def test_sequence_pooling_ignores_padding_against_numpy():
+    from seqtasks.layers import SequencePooling
+
+    x = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[True, True, True, False, False], [False, True, True, True, True]])
+    for mode, reduce in (("mean", np.mean), ("max", np.max)):
+        got = np.asarray(SequencePooling(mode)(x, mask=mask))
+        want = np.stack([reduce(x[i][mask[i]], axis=0) for i in range(2)])
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.allclose(SequencePooling("max")(x, mask=np.zeros((2, 5), bool)), 0.0)
+    assert SequencePooling.from_config(SequencePooling("max").get_config()).mode == "max"
