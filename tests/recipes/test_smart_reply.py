@@ -214,3 +214,24 @@ def test_unknown_recipe_key_and_type(tmp_path):
 def test_predict_on_a_directory_that_is_not_an_export(tmp_path):
     assert_clean_failure(cli("predict", tmp_path, "hello"), "not a seqtasks export")
     assert_clean_failure(cli("predict", tmp_path / "missing", "hello"), "no such export directory")
+
+
+@pytest.mark.parametrize("overrides", [
+    ["model.bidirectional=true", "model.pooling=mean"],
+    ["model.cell=lstm", "model.layers=2"],
+    ["model.cell=gru", "model.pooling=max", "model.bidirectional=true"],
+], ids=["bi-elman-mean", "lstm-2-layers", "bi-gru-max"])
+def test_padding_in_a_batch_never_changes_a_prediction(data_dir, overrides):
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("smart_reply")
+    task = recipe(recipe.default_config(tiny(f"data.train={data_dir / 'train.csv'}", *overrides)))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    model.fit(datasets["train"].take(3), verbose=0)
+    inference = task.inference_model(model)
+    alone = np.asarray(inference(np.array(["where is my parcel"], dtype=object)))
+    batch = np.asarray(inference(np.array(
+        ["where is my parcel", "hi there i would like to cancel the order i placed tomorrow"],
+        dtype=object)))
+    np.testing.assert_allclose(alone[0], batch[0], atol=1e-6)
