@@ -335,8 +335,17 @@ def bench_shape(shape, args):
         mode: results["ElmanRNN"][mode]["tokens_per_s"] / results["SimpleRNN"][mode]["tokens_per_s"]
         for mode in ("train", "infer")
     }
-    print(f"  ElmanRNN/SimpleRNN: train {ratios['train']:.2f}x, infer {ratios['infer']:.2f}x",
-          flush=True)
+    # Ratios within each repeat (the two were timed close together): their spread shows how
+    # much background load moved the comparison.
+    paired = {
+        mode: [s / e for s, e in zip(samples[("SimpleRNN", mode)], samples[("ElmanRNN", mode)])]
+        for mode in ("train", "infer")
+    }
+    paired = {mode: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+              for mode, v in paired.items()}
+    print("  ElmanRNN/SimpleRNN: " + ", ".join(
+        f"{m} {ratios[m]:.2f}x (per repeat {paired[m]['min']:.2f}-{paired[m]['max']:.2f})"
+        for m in ("train", "infer")), flush=True)
     matmuls = matmul_baselines(shape, args.repeats, args.target_seconds, args.big_matmul)
     return {
         "shape": dict(zip(["batch", "steps", "input_dim", "units"], shape)),
@@ -344,6 +353,7 @@ def bench_shape(shape, args):
         "equivalence_max_abs_diff": report,
         "results": results,
         "ratios_elman_over_simple": ratios,
+        "ratios_elman_over_simple_per_repeat": paired,
         "matmul_gflops": {k: v["gflops"] for k, v in matmuls.items()},
     }
 
@@ -375,9 +385,11 @@ def markdown(runs, goal_train, goal_infer):
         s = run["shape"]
         label = f"({s['batch']}, {s['steps']}, {s['input_dim']}, {s['units']})"
         ra = run["ratios_elman_over_simple"]
+        pr = run["ratios_elman_over_simple_per_repeat"]
         met = ra["train"] >= goal_train and ra["infer"] >= goal_infer
-        lines.append(f"| {label} | {ra['train']:.2f}x | {ra['infer']:.2f}x "
-                     f"| {'yes' if met else 'no'} |")
+        cells = [f"{ra[m]:.2f}x (per repeat {pr[m]['min']:.2f}-{pr[m]['max']:.2f})"
+                 for m in ("train", "infer")]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {'yes' if met else 'no'} |")
     lines.append("")
     lines.append("| shape (B, T, D, U) | plain matmul | GFLOP/s |")
     lines.append("|---|---|---:|")
@@ -420,12 +432,16 @@ def main(argv=None):
         "torch": None if torch is None or args.no_torch else torch.__version__,
         "torch_threads": None if torch is None or args.no_torch else torch.get_num_threads(),
     }
+    env["load_average_at_start"] = list(os.getloadavg())
     print("environment:", json.dumps(env), flush=True)
     start = time.perf_counter()
     runs = [bench_shape(shape, args) for shape in shapes]
     table = markdown(runs, goal_train, goal_infer)
     print("\n" + table)
     elapsed = time.perf_counter() - start
+    env["load_average_at_end"] = list(os.getloadavg())
+    print(f"load average (1, 5, 15 min) at start {env['load_average_at_start']}, "
+          f"at end {env['load_average_at_end']} on {os.cpu_count()} CPUs")
     print(f"\n(benchmark took {elapsed:.0f} s; medians of {args.repeats} interleaved repeats)")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
