@@ -58,14 +58,12 @@ def file_format(path):
 def _delimited(path, text, delimiter, header):
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     names = None
-    start = 0
     for row in reader:
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
         if header and names is None:
             names = [cell.strip() for cell in row]
-            start = line
             continue
         if names is not None:
             if len(row) != len(names):
@@ -76,7 +74,6 @@ def _delimited(path, text, delimiter, header):
             yield line, dict(zip(names, row))
         else:
             yield line, row
-    del start
 
 
 def _jsonl(path, text):
