@@ -185,9 +185,10 @@ def check_ranges(config):
         value = config.get(section, {}).get(name)
         if value is not None and value < 1:
             raise ConfigError(f"{section}.{name}: expected a positive integer, found {value}")
-    dropout = config["model"].get("dropout", 0.0)
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"model.dropout: expected a number in [0, 1), found {dropout}")
+    for section, values in config.items():
+        for name, value in values.items():
+            if name.endswith("dropout") and not 0.0 <= value < 1.0:
+                raise ConfigError(f"{section}.{name}: expected a number in [0, 1), found {value}")
     if config["train"]["learning_rate"] <= 0:
         raise ConfigError(
             f"train.learning_rate: expected a positive number, found "

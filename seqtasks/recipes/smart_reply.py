@@ -4,10 +4,20 @@ text -> TextVectorization -> Embedding(mask_zero) -> ElmanRNN (stackable, bidire
 -> prediction head (ReLU dense, softmax over the reply labels).
 """
 
+import functools
+
 from seqtasks.config import Key
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Recipe
+
+
+def drop_words(ids, target, rate):
+    """Replace real tokens by the out-of-vocabulary id (1) with probability ``rate``."""
+    import tensorflow as tf
+
+    drop = (tf.random.uniform(tf.shape(ids)) < rate) & (ids > 0)
+    return tf.where(drop, tf.ones_like(ids), ids), target
 
 
 @register
@@ -21,6 +31,9 @@ class SmartReply(Recipe):
             "replies": Key(None, (str,), "file of label,reply rows: the text shown for a label"),
             "max_tokens": Key(20000, (int,), "largest vocabulary, padding and OOV included"),
             "max_length": Key(64, (int,), "messages are cut to this many tokens"),
+            "word_dropout": Key(0.0, (float,), "in training, share of tokens replaced by the "
+                                "out-of-vocabulary token, so the model learns to cope with unseen "
+                                "words"),
         },
         "model": {
             "hidden_units": Key(128, (int,), "size of the ReLU layer of the prediction head"),
@@ -128,6 +141,8 @@ class SmartReply(Recipe):
             texts = np.array([text for text, _, _ in examples], dtype=object)
             targets = np.array([index[label] for _, label, _ in examples], dtype="int32")
             ds = tf.data.Dataset.from_tensor_slices((texts, targets)).map(encode).cache()
+            if split == "train" and data["word_dropout"] > 0:
+                ds = ds.map(functools.partial(drop_words, rate=data["word_dropout"]))
             datasets[split] = batch_sequences(
                 ds, train["batch_size"], boundaries=boundaries, bucketing=train["bucketing"],
                 shuffle_seed=train["seed"] if split == "train" else None)

@@ -235,3 +235,25 @@ def test_padding_in_a_batch_never_changes_a_prediction(data_dir, overrides):
         ["where is my parcel", "hi there i would like to cancel the order i placed tomorrow"],
         dtype=object)))
     np.testing.assert_allclose(alone[0], batch[0], atol=1e-6)
+
+
+def test_word_dropout_replaces_only_real_tokens():
+    import tensorflow as tf
+
+    from seqtasks.recipes.smart_reply import drop_words
+
+    ids = tf.constant([5, 6, 7, 8] * 500 + [0] * 1000, dtype=tf.int32)
+    dropped, _ = drop_words(ids, 0, rate=0.5)
+    dropped = dropped.numpy()
+    assert (dropped[2000:] == 0).all()
+    share = (dropped[:2000] == 1).mean()
+    assert 0.4 < share < 0.6
+    assert ((dropped[:2000] == 1) | (dropped[:2000] == ids.numpy()[:2000])).all()
+
+
+def test_dropout_keys_must_be_below_one():
+    from seqtasks.config import load_config
+    from seqtasks.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.word_dropout: expected a number in \[0, 1\)"):
+        load_config("smart_reply", ["data.word_dropout=1.5"])
