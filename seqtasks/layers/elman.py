@@ -276,9 +276,10 @@ class ElmanRNN(keras.layers.RNN):
         input_dim = x.shape[-1]
         w_x, w_h = cell.kernel[:input_dim], cell.kernel[input_dim:]
         steps, batch = tf.shape(x)[0], tf.shape(x)[1]
-        xw = tf.reshape(tf.matmul(tf.reshape(x, [-1, input_dim]), w_x), [steps, batch, self.units])
+        xw = tf.matmul(tf.reshape(x, [-1, input_dim]), w_x)
         if cell.use_bias:
-            xw = xw + cell.bias
+            xw = tf.nn.bias_add(xw, cell.bias)  # fused into the matmul by TensorFlow's remapper
+        xw = tf.reshape(xw, [steps, batch, self.units])
         step_mask = None
         if mask is not None:
             step_mask = tf.cast(tf.transpose(mask), xw.dtype)[:, :, None]
@@ -297,7 +298,11 @@ class ElmanRNN(keras.layers.RNN):
                 tf.cumsum(step_mask, axis=0) > 0, xw.dtype)
             outputs = outputs * gate
         last_output = tf.concat([tf.zeros_like(h0)[None], outputs], axis=0)[-1]
-        return last_output, tf.transpose(outputs, [1, 0, 2]), [final_state]
+        if self.return_sequences:
+            outputs = tf.transpose(outputs, [1, 0, 2])
+        else:  # RNN.call only uses the sequence when it returns it: skip the transpose
+            outputs = last_output[:, None]
+        return last_output, outputs, [final_state]
 
     def get_config(self):
         config = super().get_config()

@@ -4,7 +4,9 @@ Forward, per step: ``h_t = act(xw_t + (h_(t-1) * r) @ W_h)`` where ``xw = x @ W_
 computed for all steps before the loop, ``r`` is the (optional) recurrent dropout mask and a
 step whose mask is 0 carries ``h_(t-1)`` forward. Backward through time keeps one matrix
 product per step inside the loop; the gradient of ``W_h`` is accumulated in one product
-afterwards. Only TensorFlow ops are used, so exported graphs run on stock TF Serving.
+afterwards. Each iteration of the time loop runs ``block`` steps (unrolled), which cuts the
+per-step cost of reading inputs and writing outputs; the steps left over run one per iteration.
+Only core TensorFlow ops are used, so exported graphs run on stock TF Serving.
 """
 
 import tensorflow as tf
@@ -17,12 +19,63 @@ _ACTIVATIONS = {
     "linear": (tf.identity, tf.ones_like),
 }
 
+BLOCK = 8
+
 
 def supports(activation_name):
     return activation_name in _ACTIVATIONS
 
 
-def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, activation="tanh"):
+def _scan(step, sequences, carry, out_like, block, reverse=False):
+    """Run ``carry, out_t = step(carry, *[s[t] for s in sequences])`` over the time axis.
+
+    ``block`` steps run per while-loop iteration (unrolled in the graph), then single steps
+    for the rest. Returns ``(carry, outputs)`` with outputs stacked on the time axis.
+    """
+    steps = tf.shape(sequences[0])[0]
+    full = steps // block * block
+    out_shape = tf.shape(out_like)
+
+    def run(carry, start, stop, size):
+        count = (stop - start) // size
+
+        def loop():
+            def iteration(i, carry, out):
+                j = count - 1 - i if reverse else i
+                begin = start + j * size
+                if size == 1:
+                    blocks = [[s[begin]] for s in sequences]
+                else:
+                    blocks = [tf.unstack(s[begin:begin + size], num=size) for s in sequences]
+                outs = [None] * size
+                for n in (reversed(range(size)) if reverse else range(size)):
+                    carry, outs[n] = step(carry, *[b[n] for b in blocks])
+                return i + 1, carry, out.write(j, tf.stack(outs))
+
+            out = tf.TensorArray(out_like.dtype, size=count, element_shape=tf.TensorShape(
+                [size]).concatenate(out_like.shape))
+            _, new_carry, out = tf.while_loop(
+                lambda i, *_: i < count, iteration, (tf.constant(0), carry, out),
+                parallel_iterations=1)
+            stacked = out.stack()
+            return new_carry, tf.reshape(stacked, tf.concat([[count * size], out_shape], 0))
+
+        def skip():
+            return carry, tf.zeros(tf.concat([[0], out_shape], 0), out_like.dtype)
+
+        return tf.cond(count > 0, loop, skip)
+
+    if reverse:
+        carry, tail = run(carry, full, steps, 1)
+        carry, head = run(carry, 0, full, block)
+    else:
+        carry, head = run(carry, 0, full, block)
+        carry, tail = run(carry, full, steps, 1)
+    return carry, tf.concat([head, tail], axis=0)
+
+
+def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, activation="tanh",
+                     block=BLOCK):
     """Run the recurrence over time-major inputs.
 
     Args:
@@ -32,6 +85,7 @@ def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, a
         mask: optional float tensor [T, B, 1]; 1 for real steps, 0 for padding.
         recurrent_mask: optional [B, U] dropout mask applied to the previous state.
         activation: a name from ``tanh``, ``sigmoid``, ``relu``, ``linear``.
+        block: time steps per loop iteration.
 
     Returns:
         The states of every step, [T, B, U]. Masked steps repeat the previous state.
@@ -45,49 +99,38 @@ def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, a
     def recurrence(xw, w_h, h0, *extras):
         m = extras[0] if has_mask else None
         r = extras[-1] if has_dropout else None
-        steps = tf.shape(xw)[0]
-        xs = tf.TensorArray(xw.dtype, size=steps).unstack(xw)
-        ms = tf.TensorArray(tf.bool, size=steps).unstack(m > 0) if has_mask else None
 
-        def step(t, h, out):
+        def forward(h, x_t, *m_t):
             previous = h * r if has_dropout else h
-            new = act(xs.read(t) + tf.matmul(previous, w_h))
+            new = act(x_t + tf.matmul(previous, w_h))
             if has_mask:
-                new = tf.where(ms.read(t), new, h)
-            return t + 1, new, out.write(t, new)
+                new = tf.where(m_t[0] > 0, new, h)
+            return new, new
 
-        out = tf.TensorArray(xw.dtype, size=steps, element_shape=h0.shape)
-        _, _, out = tf.while_loop(
-            lambda t, *_: t < steps, step, (tf.constant(0), h0, out), parallel_iterations=1
-        )
-        states = out.stack()
+        sequences = [xw, m] if has_mask else [xw]
+        _, states = _scan(forward, sequences, h0, h0, block)
         states.set_shape(xw.shape)
 
         def grad(d_states):
-            # dz_t = dh_t * act'(z_t) on real steps, 0 on masked ones: computed for all steps at once.
+            # dz_t = dh_t * act'(z_t) on real steps, 0 on masked ones.
             slope = derivative(states)
             if has_mask:
                 slope = slope * m
-            d_ta = tf.TensorArray(xw.dtype, size=steps).unstack(d_states)
-            s_ta = tf.TensorArray(xw.dtype, size=steps).unstack(slope)
-            keep = tf.TensorArray(xw.dtype, size=steps).unstack(1.0 - m) if has_mask else None
+            w_t = tf.transpose(w_h)
 
-            def back(t, dh, dz_out):
-                dh = dh + d_ta.read(t)
-                dz = dh * s_ta.read(t)
-                through = tf.matmul(dz, w_h, transpose_b=True)
+            def backward(dh, d_t, slope_t, *keep_t):
+                dh = dh + d_t
+                dz = dh * slope_t
+                through = tf.matmul(dz, w_t)
                 if has_dropout:
                     through = through * r
                 if has_mask:
-                    through = through + dh * keep.read(t)
-                return t - 1, through, dz_out.write(t, dz)
+                    through = through + dh * keep_t[0]
+                return through, dz
 
-            dz_out = tf.TensorArray(xw.dtype, size=steps, element_shape=h0.shape)
-            _, dh0, dz_out = tf.while_loop(
-                lambda t, *_: t >= 0, back, (steps - 1, tf.zeros_like(h0), dz_out),
-                parallel_iterations=1,
-            )
-            dz = dz_out.stack()
+            sequences = [d_states, slope] + ([1.0 - m] if has_mask else [])
+            dh0, dz = _scan(backward, sequences, tf.zeros_like(h0), h0, block, reverse=True)
+            steps = tf.shape(xw)[0]
             previous = tf.concat([h0[None], states], axis=0)[:steps]
             if has_dropout:
                 previous = previous * r

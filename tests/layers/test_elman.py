@@ -263,3 +263,34 @@ def test_keras_file_round_trip_safe_mode(tmp_path, x):
     loaded = keras.models.load_model(path, safe_mode=True)
     for a, b in zip(model(x), loaded(x)):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("steps", [1, 8, 16, 19])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_blocked_time_loop_equals_simple_rnn_at_any_length(steps, go_backwards):
+    """The loop runs 8 steps per iteration plus single steps; every length must agree."""
+    rng = np.random.default_rng(steps)
+    x = rng.normal(size=(2, steps, D)).astype("float32")
+    mask = np.ones((2, steps), bool)
+    mask[0, : steps // 3] = False
+    kwargs = dict(return_sequences=True, go_backwards=go_backwards)
+    elman, simple = ElmanRNN(U, **kwargs), keras.layers.SimpleRNN(U, **kwargs)
+    elman.build(x.shape)
+    simple.build(x.shape)
+    w, b = fixed_weights(elman)
+    simple.set_weights([w[:D], w[D:], b])
+    xt = tf.constant(x)
+
+    def run(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt, mask=mask)
+            loss = tf.reduce_sum(tf.sin(y))
+        return [y, *tape.gradient(loss, [xt, *layer.trainable_weights])]
+
+    ye, dxe, dwe, dbe = run(elman)
+    ys, dxs, dws, drs, dbs = run(simple)
+    np.testing.assert_allclose(ye, ys, atol=1e-5)
+    np.testing.assert_allclose(dxe, dxs, atol=1e-5)
+    np.testing.assert_allclose(dwe, np.concatenate([dws, drs]), atol=1e-5)
+    np.testing.assert_allclose(dbe, dbs, atol=1e-5)
