@@ -289,7 +289,7 @@ class ElmanRNN(keras.layers.RNN):
         states = recurrence.elman_recurrence(
             xw, w_h, h0, step_mask, recurrent_mask, self._activation_name()
         )
-        final_state = tf.concat([h0[None], states], axis=0)[-1]
+        final_state = states[-1]  # Keras's RNN needs at least one step, as does this
         outputs = states
         if step_mask is not None:
             # Keras semantics: a masked step outputs zeros (zero_output_for_mask) or repeats
@@ -297,7 +297,7 @@ class ElmanRNN(keras.layers.RNN):
             gate = step_mask if self.zero_output_for_mask else tf.cast(
                 tf.cumsum(step_mask, axis=0) > 0, xw.dtype)
             outputs = outputs * gate
-        last_output = tf.concat([tf.zeros_like(h0)[None], outputs], axis=0)[-1]
+        last_output = outputs[-1]
         if self.return_sequences:
             outputs = tf.transpose(outputs, [1, 0, 2])
         else:  # RNN.call only uses the sequence when it returns it: skip the transpose

@@ -104,10 +104,10 @@ def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, a
             previous = h * r if has_dropout else h
             new = act(x_t + tf.matmul(previous, w_h))
             if has_mask:
-                new = tf.where(m_t[0] > 0, new, h)
+                new = tf.where(m_t[0], new, h)
             return new, new
 
-        sequences = [xw, m] if has_mask else [xw]
+        sequences = [xw, m > 0] if has_mask else [xw]
         _, states = _scan(forward, sequences, h0, h0, block)
         states.set_shape(xw.shape)
 
@@ -130,14 +130,11 @@ def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, a
 
             sequences = [d_states, slope] + ([1.0 - m] if has_mask else [])
             dh0, dz = _scan(backward, sequences, tf.zeros_like(h0), h0, block, reverse=True)
-            steps = tf.shape(xw)[0]
-            previous = tf.concat([h0[None], states], axis=0)[:steps]
-            if has_dropout:
-                previous = previous * r
+            # dW_h = sum_t (h_(t-1) * r)^T dz_t: h0 with dz_0, then all later steps at once.
+            first, rest = (h0 * r, states[:-1] * r) if has_dropout else (h0, states[:-1])
             units = tf.shape(h0)[-1]
-            d_w_h = tf.matmul(
-                tf.reshape(previous, [-1, units]), tf.reshape(dz, [-1, units]), transpose_a=True
-            )
+            d_w_h = tf.matmul(first, dz[0], transpose_a=True) + tf.matmul(
+                tf.reshape(rest, [-1, units]), tf.reshape(dz[1:], [-1, units]), transpose_a=True)
             return (dz, d_w_h, dh0) + tuple(tf.zeros_like(e) for e in extras)
 
         return states, grad
