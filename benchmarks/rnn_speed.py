@@ -167,7 +167,11 @@ def build_layers(shape, seed):
     naive = keras.layers.RNN(NaiveElmanCell(units), return_sequences=True)
     naive.build((batch, steps, dim))
     naive.set_weights(joined)
-    return elman, simple, naive, (kernel, recurrent, bias)
+    # The same layer with its two time loops compiled by XLA (for fixed input shapes).
+    elman_jit = ElmanRNN(units, return_sequences=True, jit_loop=True)
+    elman_jit.build((batch, steps, dim))
+    elman_jit.set_weights(joined)
+    return elman, simple, naive, elman_jit, (kernel, recurrent, bias)
 
 
 def outputs_and_grads(layer, x, target):
@@ -188,11 +192,12 @@ def check_equivalence(shape, seed, tolerance):
     rng = np.random.default_rng(seed + 1)
     x = tf.constant(rng.normal(size=(batch, steps, dim)).astype("float32"))
     target = tf.constant(rng.normal(size=(batch, steps, units)).astype("float32"))
-    elman, simple, naive, weights = build_layers(shape, seed)
+    elman, simple, naive, elman_jit, weights = build_layers(shape, seed)
     ref_y, ref_g = outputs_and_grads(simple, x, target)
     report = {}
     failures = []
-    for name, layer in (("ElmanRNN", elman), ("naive cell", naive)):
+    for name, layer in (("ElmanRNN", elman), ("ElmanRNN(jit_loop)", elman_jit),
+                        ("naive cell", naive)):
         y, g = outputs_and_grads(layer, x, target)
         diffs = {"outputs": float(np.max(np.abs(y - ref_y)))}
         diffs.update({k: float(np.max(np.abs(g[k] - ref_g[k]))) for k in ref_g})
@@ -304,9 +309,10 @@ def bench_shape(shape, args):
 
     x = tf.constant(x_np)
     target = tf.constant(target_np)
-    elman, simple, naive, _ = build_layers(shape, args.seed)
+    elman, simple, naive, elman_jit, _ = build_layers(shape, args.seed)
     contenders += [
         keras_contender("ElmanRNN", elman, x, target),
+        keras_contender("ElmanRNN(jit_loop)", elman_jit, x, target),
         keras_contender("SimpleRNN", simple, x, target),
         keras_contender("RNN(naive cell)", naive, x, target),
     ]
@@ -335,6 +341,11 @@ def bench_shape(shape, args):
         mode: results["ElmanRNN"][mode]["tokens_per_s"] / results["SimpleRNN"][mode]["tokens_per_s"]
         for mode in ("train", "infer")
     }
+    ratios_jit = {
+        mode: results["ElmanRNN(jit_loop)"][mode]["tokens_per_s"]
+        / results["SimpleRNN"][mode]["tokens_per_s"]
+        for mode in ("train", "infer")
+    }
     # Ratios within each repeat (the two were timed close together): their spread shows how
     # much background load moved the comparison.
     paired = {
@@ -346,6 +357,8 @@ def bench_shape(shape, args):
     print("  ElmanRNN/SimpleRNN: " + ", ".join(
         f"{m} {ratios[m]:.2f}x (per repeat {paired[m]['min']:.2f}-{paired[m]['max']:.2f})"
         for m in ("train", "infer")), flush=True)
+    print("  ElmanRNN(jit_loop)/SimpleRNN: " + ", ".join(
+        f"{m} {ratios_jit[m]:.2f}x" for m in ("train", "infer")), flush=True)
     matmuls = matmul_baselines(shape, args.repeats, args.target_seconds, args.big_matmul)
     return {
         "shape": dict(zip(["batch", "steps", "input_dim", "units"], shape)),
@@ -353,6 +366,7 @@ def bench_shape(shape, args):
         "equivalence_max_abs_diff": report,
         "results": results,
         "ratios_elman_over_simple": ratios,
+        "ratios_elman_jit_loop_over_simple": ratios_jit,
         "ratios_elman_over_simple_per_repeat": paired,
         "matmul_gflops": {k: v["gflops"] for k, v in matmuls.items()},
     }
@@ -391,6 +405,17 @@ def markdown(runs, goal_train, goal_infer):
                  for m in ("train", "infer")]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {'yes' if met else 'no'} |")
     lines.append("")
+    lines.append("| shape (B, T, D, U) | ElmanRNN(jit_loop)/SimpleRNN train "
+                 "| ElmanRNN(jit_loop)/SimpleRNN infer | goal met |")
+    lines.append("|---|---:|---:|---|")
+    for run in runs:
+        s = run["shape"]
+        label = f"({s['batch']}, {s['steps']}, {s['input_dim']}, {s['units']})"
+        ra = run["ratios_elman_jit_loop_over_simple"]
+        met = ra["train"] >= goal_train and ra["infer"] >= goal_infer
+        lines.append(f"| {label} | {ra['train']:.2f}x | {ra['infer']:.2f}x "
+                     f"| {'yes' if met else 'no'} |")
+    lines.append("")
     lines.append("| shape (B, T, D, U) | plain matmul | GFLOP/s |")
     lines.append("|---|---|---:|")
     for run in runs:
@@ -399,6 +424,21 @@ def markdown(runs, goal_train, goal_infer):
         for k, v in run["matmul_gflops"].items():
             lines.append(f"| {label} | {k} | {v:.1f} |")
     return "\n".join(lines)
+
+
+def source_version():
+    """The git commit of the checkout and whether seqtasks/ differs from it (read-only)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "seqtasks"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit, bool(dirty)
 
 
 def main(argv=None):
@@ -432,6 +472,7 @@ def main(argv=None):
         "torch": None if torch is None or args.no_torch else torch.__version__,
         "torch_threads": None if torch is None or args.no_torch else torch.get_num_threads(),
     }
+    env["git_commit"], env["seqtasks_modified_since_commit"] = source_version()
     env["load_average_at_start"] = list(os.getloadavg())
     print("environment:", json.dumps(env), flush=True)
     start = time.perf_counter()

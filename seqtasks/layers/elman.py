@@ -182,6 +182,10 @@ class ElmanRNN(keras.layers.RNN):
         stateful: Carry the final state of batch i into batch i of the next call.
         unroll: Unroll the time loop (static lengths only); uses Keras's generic loop.
         zero_output_for_mask: Output zeros (not the carried state) at masked steps.
+        jit_loop: Compile the forward and backward time loops with XLA. Faster when the
+            input shapes repeat (fixed lengths, e.g. windows of a time series); each new
+            (batch, steps) shape compiles once more, so leave it off for bucketed
+            variable-length batches. Default False.
 
     Call arguments:
         sequences: ``(batch, steps, features)`` tensor.
@@ -217,8 +221,10 @@ class ElmanRNN(keras.layers.RNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        jit_loop=False,
         **kwargs,
     ):
+        self.jit_loop = bool(jit_loop)
         cell = ElmanCell(
             units,
             activation=activation,
@@ -287,7 +293,7 @@ class ElmanRNN(keras.layers.RNN):
             xw = tf.reverse(xw, [0])
             step_mask = None if step_mask is None else tf.reverse(step_mask, [0])
         states = recurrence.elman_recurrence(
-            xw, w_h, h0, step_mask, recurrent_mask, self._activation_name()
+            xw, w_h, h0, step_mask, recurrent_mask, self._activation_name(), jit=self.jit_loop
         )
         final_state = states[-1]  # Keras's RNN needs at least one step, as does this
         outputs = states
@@ -308,6 +314,7 @@ class ElmanRNN(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         config.update({name: self.cell.get_config()[name] for name in _CELL_ARGS})
+        config["jit_loop"] = self.jit_loop
         return config
 
     @classmethod

@@ -9,6 +9,8 @@ per-step cost of reading inputs and writing outputs; the steps left over run one
 Only core TensorFlow ops are used, so exported graphs run on stock TF Serving.
 """
 
+import functools
+
 import tensorflow as tf
 
 # Activations whose derivative can be written in terms of their output y = act(z).
@@ -24,6 +26,13 @@ BLOCK = 8
 
 def supports(activation_name):
     return activation_name in _ACTIVATIONS
+
+
+def _take(sequence, begin, size):
+    """``sequence[begin:begin + size]`` with a static size (XLA needs one)."""
+    rank = len(sequence.shape)
+    return tf.slice(sequence, tf.concat([[begin], tf.zeros([rank - 1], tf.int32)], 0),
+                    tf.concat([[size], -tf.ones([rank - 1], tf.int32)], 0))
 
 
 def _scan(step, sequences, carry, out_like, block, reverse=False):
@@ -46,7 +55,7 @@ def _scan(step, sequences, carry, out_like, block, reverse=False):
                 if size == 1:
                     blocks = [[s[begin]] for s in sequences]
                 else:
-                    blocks = [tf.unstack(s[begin:begin + size], num=size) for s in sequences]
+                    blocks = [tf.unstack(_take(s, begin, size), num=size) for s in sequences]
                 outs = [None] * size
                 for n in (reversed(range(size)) if reverse else range(size)):
                     carry, outs[n] = step(carry, *[b[n] for b in blocks])
@@ -74,8 +83,49 @@ def _scan(step, sequences, carry, out_like, block, reverse=False):
     return carry, tf.concat([head, tail], axis=0)
 
 
+@functools.lru_cache(maxsize=None)
+def _loops(activation, has_mask, has_dropout, block, jit):
+    """The forward and backward time loops; with ``jit`` each is compiled by XLA on its own."""
+    act, derivative = _ACTIVATIONS[activation]
+
+    def forward_loop(xw, w_h, h0, m, r):
+        def step(h, x_t, *m_t):
+            previous = h * r if has_dropout else h
+            new = act(x_t + tf.matmul(previous, w_h))
+            if has_mask:
+                new = tf.where(m_t[0], new, h)
+            return new, new
+
+        return _scan(step, [xw, m > 0] if has_mask else [xw], h0, h0, block)[1]
+
+    def backward_loop(d_states, states, w_h, h0, m, r):
+        # dz_t = dh_t * act'(z_t) on real steps, 0 on masked ones.
+        slope = derivative(states)
+        if has_mask:
+            slope = slope * m
+        w_t = tf.transpose(w_h)
+
+        def step(dh, d_t, slope_t, *keep_t):
+            dh = dh + d_t
+            dz = dh * slope_t
+            through = tf.matmul(dz, w_t)
+            if has_dropout:
+                through = through * r
+            if has_mask:
+                through = through + dh * keep_t[0]
+            return through, dz
+
+        sequences = [d_states, slope] + ([1.0 - m] if has_mask else [])
+        return _scan(step, sequences, tf.zeros_like(h0), h0, block, reverse=True)
+
+    if jit:
+        return (tf.function(forward_loop, jit_compile=True),
+                tf.function(backward_loop, jit_compile=True))
+    return forward_loop, backward_loop
+
+
 def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, activation="tanh",
-                     block=BLOCK):
+                     block=BLOCK, jit=False):
     """Run the recurrence over time-major inputs.
 
     Args:
@@ -86,50 +136,28 @@ def elman_recurrence(xw, recurrent_kernel, h0, mask=None, recurrent_mask=None, a
         recurrent_mask: optional [B, U] dropout mask applied to the previous state.
         activation: a name from ``tanh``, ``sigmoid``, ``relu``, ``linear``.
         block: time steps per loop iteration.
+        jit: compile the two time loops with XLA (once per input shape).
 
     Returns:
         The states of every step, [T, B, U]. Masked steps repeat the previous state.
     """
-    act, derivative = _ACTIVATIONS[activation]
-    extras = [t for t in (mask, recurrent_mask) if t is not None]
     has_mask = mask is not None
     has_dropout = recurrent_mask is not None
+    forward_loop, backward_loop = _loops(activation, has_mask, has_dropout, block, jit)
+    extras = [t for t in (mask, recurrent_mask) if t is not None]
 
     @tf.custom_gradient
     def recurrence(xw, w_h, h0, *extras):
         m = extras[0] if has_mask else None
         r = extras[-1] if has_dropout else None
-
-        def forward(h, x_t, *m_t):
-            previous = h * r if has_dropout else h
-            new = act(x_t + tf.matmul(previous, w_h))
-            if has_mask:
-                new = tf.where(m_t[0], new, h)
-            return new, new
-
-        sequences = [xw, m > 0] if has_mask else [xw]
-        _, states = _scan(forward, sequences, h0, h0, block)
+        # The loops are differentiated by hand below, never by TensorFlow.
+        states = forward_loop(*[None if t is None else tf.stop_gradient(t)
+                                for t in (xw, w_h, h0, m, r)])
         states.set_shape(xw.shape)
 
         def grad(d_states):
-            # dz_t = dh_t * act'(z_t) on real steps, 0 on masked ones.
-            slope = derivative(states)
-            if has_mask:
-                slope = slope * m
-            w_t = tf.transpose(w_h)
-
-            def backward(dh, d_t, slope_t, *keep_t):
-                dh = dh + d_t
-                dz = dh * slope_t
-                through = tf.matmul(dz, w_t)
-                if has_dropout:
-                    through = through * r
-                if has_mask:
-                    through = through + dh * keep_t[0]
-                return through, dz
-
-            sequences = [d_states, slope] + ([1.0 - m] if has_mask else [])
-            dh0, dz = _scan(backward, sequences, tf.zeros_like(h0), h0, block, reverse=True)
+            dh0, dz = backward_loop(*[None if t is None else tf.stop_gradient(t)
+                                      for t in (d_states, states, w_h, h0, m, r)])
             # dW_h = sum_t (h_(t-1) * r)^T dz_t: h0 with dz_0, then all later steps at once.
             first, rest = (h0 * r, states[:-1] * r) if has_dropout else (h0, states[:-1])
             units = tf.shape(h0)[-1]
