@@ -51,16 +51,15 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         metrics = json.loads(metrics_path.read_text())
         echo(f"{run_dir}: this run is already complete; metrics in {metrics_path}")
         return RunResult(run_dir, metrics, Path(metrics.get("export", "")))
-    _prepare_run_dir(run_dir, recipe, config)
-
     import keras
 
     from seqtasks import export, training
 
     keras.utils.set_random_seed(config["train"]["seed"])
     task = recipe(config)
-    datasets = task.build_datasets()
+    datasets = task.build_datasets()  # bad data fails here, before the run directory exists
     echo(f"data: {json.dumps(task.summary)}")
+    _prepare_run_dir(run_dir, recipe, config)
     model = task.build_model()
     finished = run_dir / "model.keras"
     if finished.exists():

@@ -35,6 +35,21 @@ def _take(sequence, begin, size):
                     tf.concat([[size], -tf.ones([rank - 1], tf.int32)], 0))
 
 
+def _scan_steps(step, sequences, carry, out_like, reverse=False):
+    """:func:`_scan` one step per iteration: the form XLA compiles best."""
+    steps = tf.shape(sequences[0])[0]
+
+    def iteration(i, carry, out):
+        t = steps - 1 - i if reverse else i
+        carry, out_t = step(carry, *[s[t] for s in sequences])
+        return i + 1, carry, out.write(t, out_t)
+
+    out = tf.TensorArray(out_like.dtype, size=steps, element_shape=out_like.shape)
+    _, carry, out = tf.while_loop(lambda i, *_: i < steps, iteration, (0, carry, out),
+                                  maximum_iterations=steps, parallel_iterations=1)
+    return carry, out.stack()
+
+
 def _scan(step, sequences, carry, out_like, block, reverse=False):
     """Run ``carry, out_t = step(carry, *[s[t] for s in sequences])`` over the time axis.
 
@@ -87,6 +102,7 @@ def _scan(step, sequences, carry, out_like, block, reverse=False):
 def _loops(activation, has_mask, has_dropout, block, jit):
     """The forward and backward time loops; with ``jit`` each is compiled by XLA on its own."""
     act, derivative = _ACTIVATIONS[activation]
+    scan = _scan_steps if jit else functools.partial(_scan, block=block)
 
     def forward_loop(xw, w_h, h0, m, r):
         def step(h, x_t, *m_t):
@@ -96,7 +112,7 @@ def _loops(activation, has_mask, has_dropout, block, jit):
                 new = tf.where(m_t[0], new, h)
             return new, new
 
-        return _scan(step, [xw, m > 0] if has_mask else [xw], h0, h0, block)[1]
+        return scan(step, [xw, m > 0] if has_mask else [xw], h0, h0)[1]
 
     def backward_loop(d_states, states, w_h, h0, m, r):
         # dz_t = dh_t * act'(z_t) on real steps, 0 on masked ones.
@@ -116,7 +132,7 @@ def _loops(activation, has_mask, has_dropout, block, jit):
             return through, dz
 
         sequences = [d_states, slope] + ([1.0 - m] if has_mask else [])
-        return _scan(step, sequences, tf.zeros_like(h0), h0, block, reverse=True)
+        return scan(step, sequences, tf.zeros_like(h0), h0, reverse=True)
 
     if jit:
         return (tf.function(forward_loop, jit_compile=True),
