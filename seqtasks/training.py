@@ -48,6 +48,7 @@ def fit(model, datasets, run_dir, train_config, extra_callbacks=(), verbose=None
         datasets["train"],
         validation_data=datasets["validation"],
         epochs=train_config["epochs"],
+        shuffle=False,  # the tf.data pipeline shuffles (seeded) before bucketing
         callbacks=callbacks(run_dir, train_config, extra_callbacks),
         verbose=verbose,
     )
