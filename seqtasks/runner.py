@@ -17,22 +17,19 @@ class RunResult:
     export_dir: Path
 
 
-def _prepare_run_dir(run_dir, recipe, config):
-    """Create the run directory, or check that an existing one holds this same configuration."""
+def _check_same_config(run_dir, config):
+    """An existing run directory may only be resumed with the configuration it was started with."""
     saved = run_dir / "config.toml"
-    text = config_lib.to_toml(config, recipe.name, recipe.schema())
-    if saved.exists():
-        previous = config_lib.load_config(saved)[1]
-        changed = [f"{s}.{k}" for s in config for k in config[s]
-                   if previous.get(s, {}).get(k) != config[s][k]]
-        if changed:
-            raise ConfigError(
-                f"{run_dir}: holds a run with a different configuration "
-                f"({', '.join(changed)}); use another --output to start a new run"
-            )
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(saved, text)
+    if not saved.exists():
+        return
+    previous = config_lib.load_config(saved)[1]
+    changed = [f"{s}.{k}" for s in config for k in config[s]
+               if previous.get(s, {}).get(k) != config[s][k]]
+    if changed:
+        raise ConfigError(
+            f"{run_dir}: holds a run with a different configuration "
+            f"({', '.join(changed)}); use another --output to start a new run"
+        )
 
 
 def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=print, verbose=None):
@@ -47,10 +44,12 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     recipe, config = config_lib.load_config(recipe_or_path, overrides)
     run_dir = Path(output or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     metrics_path = run_dir / "metrics.json"
+    _check_same_config(run_dir, config)
     if metrics_path.exists():
         metrics = json.loads(metrics_path.read_text())
         echo(f"{run_dir}: this run is already complete; metrics in {metrics_path}")
         return RunResult(run_dir, metrics, Path(metrics.get("export", "")))
+
     import keras
 
     from seqtasks import export, training
@@ -59,13 +58,15 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     task = recipe(config)
     datasets = task.build_datasets()  # bad data fails here, before the run directory exists
     echo(f"data: {json.dumps(task.summary)}")
-    _prepare_run_dir(run_dir, recipe, config)
+    if not (run_dir / "config.toml").exists():
+        write_text(run_dir / "config.toml", config_lib.to_toml(config, recipe.name, recipe.schema()))
     model = task.build_model()
     finished = run_dir / "model.keras"
     if finished.exists():
         echo(f"{run_dir}: training already finished; loading {finished}")
         model.load_weights(finished)
-        train_info = json.loads((run_dir / "training.json").read_text())
+        info = run_dir / "training.json"
+        train_info = json.loads(info.read_text()) if info.exists() else {}
     else:
         backup = run_dir / "backup"
         if backup.exists():
