@@ -64,6 +64,8 @@ COMMON = {
         "seed": Key(42, (int,), "seed for initialisation, shuffling and splits"),
         "bucketing": Key(True, (bool,), "batch sequences of similar length together"),
         "early_stopping_patience": Key(3, (int,), "epochs without improvement; 0 turns it off"),
+        "reduce_lr_patience": Key(0, (int,), "epochs without improvement before the learning "
+                                  "rate is cut to a third; 0 turns it off"),
         "monitor": Key("val_loss", (str,), "validation metric for early stopping and the best "
                        "weights, e.g. val_accuracy"),
         "strategy": Key(

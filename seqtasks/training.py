@@ -29,6 +29,10 @@ def callbacks(run_dir, train_config, extra=()):
     if patience > 0:
         result.append(keras.callbacks.EarlyStopping(
             monitor=train_config["monitor"], patience=patience, restore_best_weights=True))
+    if train_config["reduce_lr_patience"] > 0:
+        result.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=train_config["monitor"], factor=1 / 3,
+            patience=train_config["reduce_lr_patience"], min_lr=1e-5))
     return result + list(extra)
 
 
