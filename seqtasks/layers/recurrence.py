@@ -6,7 +6,8 @@ step whose mask is 0 carries ``h_(t-1)`` forward. Backward through time keeps on
 product per step inside the loop; the gradient of ``W_h`` is accumulated in one product
 afterwards. Each iteration of the time loop runs ``block`` steps (unrolled), which cuts the
 per-step cost of reading inputs and writing outputs; the steps left over run one per iteration.
-Only core TensorFlow ops are used, so exported graphs run on stock TF Serving.
+Only core TensorFlow ops are used, so exported graphs run on stock TF Serving. With ``jit`` the
+two loops run one step per iteration and are compiled by XLA instead.
 """
 
 import functools
@@ -29,7 +30,7 @@ def supports(activation_name):
 
 
 def _take(sequence, begin, size):
-    """``sequence[begin:begin + size]`` with a static size (XLA needs one)."""
+    """``sequence[begin:begin + size]``, keeping ``size`` static so that it can be unstacked."""
     rank = len(sequence.shape)
     return tf.slice(sequence, tf.concat([[begin], tf.zeros([rank - 1], tf.int32)], 0),
                     tf.concat([[size], -tf.ones([rank - 1], tf.int32)], 0))
