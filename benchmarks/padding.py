@@ -19,7 +19,8 @@ def main():
     print("| bucketing | padded fraction of training tokens |")
     print("|---|---|")
     for bucketing in (False, True):
-        task = recipe(recipe.default_config([*args.overrides, f"train.bucketing={str(bucketing).lower()}"]))
+        flag = f"train.bucketing={str(bucketing).lower()}"
+        task = recipe(recipe.default_config([*args.overrides, flag]))
         task.build_datasets()
         print(f"| {bucketing} | {task.summary['padded_fraction']:.1%} |")
 

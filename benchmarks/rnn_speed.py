@@ -36,9 +36,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
 
 from seqtasks.layers import ElmanRNN  # noqa: E402
 
@@ -288,7 +288,8 @@ def bench_shape(shape, args):
     x_np = rng.normal(size=(batch, steps, dim)).astype("float32")
     target_np = rng.normal(size=(batch, steps, units)).astype("float32")
 
-    report, failures, (kernel, recurrent, bias) = check_equivalence(shape, args.seed, args.tolerance)
+    report, failures, (kernel, recurrent, bias) = check_equivalence(
+        shape, args.seed, args.tolerance)
     contenders = []
     if use_torch:
         contender, torch_rnn = torch_contender(
@@ -393,7 +394,7 @@ def markdown(runs, goal_train, goal_infer):
                 f"| {r['infer']['gflops']:.1f} |")
     lines.append("")
     lines.append("| shape (B, T, D, U) | ElmanRNN/SimpleRNN train | ElmanRNN/SimpleRNN infer "
-                 "| goal met (train >= %.1fx, infer >= %.1fx) |" % (goal_train, goal_infer))
+                 f"| goal met (train >= {goal_train:.1f}x, infer >= {goal_infer:.1f}x) |")
     lines.append("|---|---:|---:|---|")
     for run in runs:
         s = run["shape"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from seqtasks.errors import ConfigError
 
@@ -87,7 +88,8 @@ def merge_schema(base, extra):
 
 
 def defaults(schema):
-    return {section: {k: key.default for k, key in keys.items()} for section, keys in schema.items()}
+    return {section: {name: key.default for name, key in keys.items()}
+            for section, keys in schema.items()}
 
 
 def read_toml(path):

@@ -63,7 +63,8 @@ def resolve_export(path):
     if not path.is_dir():
         raise ExportError(f"{path}: no such export directory")
     if not (path / "saved_model.pb").exists():
-        versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        versions = sorted((p for p in path.iterdir() if p.name.isdigit()),
+                          key=lambda p: int(p.name))
         versions = [v for v in versions if (v / "saved_model.pb").exists()]
         if not versions:
             raise ExportError(

@@ -59,7 +59,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     datasets = task.build_datasets()  # bad data fails here, before the run directory exists
     echo(f"data: {json.dumps(task.summary)}")
     if not (run_dir / "config.toml").exists():
-        write_text(run_dir / "config.toml", config_lib.to_toml(config, recipe.name, recipe.schema()))
+        write_text(run_dir / "config.toml",
+                   config_lib.to_toml(config, recipe.name, recipe.schema()))
     model = task.build_model()
     finished = run_dir / "model.keras"
     if finished.exists():

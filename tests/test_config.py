@@ -57,7 +57,8 @@ def test_integer_accepted_for_float_and_choices_checked():
 
 
 def test_unknown_recipe_suggests_nearest():
-    with pytest.raises(ConfigError, match="unknown recipe 'smart_replies' \\(did you mean 'smart_reply'"):
+    with pytest.raises(ConfigError,
+                       match="unknown recipe 'smart_replies' \\(did you mean 'smart_reply'"):
         get_recipe("smart_replies")
 
 

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from helpers import cli, set_args, tiny
+
 from seqtasks.data.builtin import smart_reply as builtin
 
 

@@ -99,7 +99,7 @@ def _scan(step, sequences, carry, out_like, block, reverse=False):
     return carry, tf.concat([head, tail], axis=0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _loops(activation, has_mask, has_dropout, block, jit):
     """The forward and backward time loops; with ``jit`` each is compiled by XLA on its own."""
     act, derivative = _ACTIVATIONS[activation]

@@ -38,7 +38,8 @@ class SmartReply(Recipe):
         "model": {
             "hidden_units": Key(128, (int,), "size of the ReLU layer of the prediction head"),
             "pooling": Key("last", (str,), "what feeds the head: the last hidden state, or the "
-                           "mean or max over all steps (padding excluded)", ("last", "mean", "max")),
+                           "mean or max over all steps (padding excluded)",
+                           ("last", "mean", "max")),
         },
         "train": {
             "epochs": Key(15, (int,), "number of passes over the training data"),

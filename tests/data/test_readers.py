@@ -29,7 +29,8 @@ def test_row_with_missing_column_names_file_and_line(tmp_path):
 
 def test_missing_named_column(tmp_path):
     (tmp_path / "t.csv").write_text("message,intent\nhi,greet\n")
-    with pytest.raises(DataError, match=r"t.csv:2: missing column 'text' \(found: message, intent\)"):
+    with pytest.raises(DataError,
+                       match=r"t.csv:2: missing column 'text' \(found: message, intent\)"):
         list(read_columns(tmp_path / "t.csv", ["text", "intent"]))
 
 

@@ -1,4 +1,4 @@
-"""ElmanCell / ElmanRNN against an independent NumPy reference, SimpleRNN, and finite differences."""
+"""ElmanCell / ElmanRNN against a NumPy reference, SimpleRNN, and finite differences."""
 
 import numpy as np
 import pytest

@@ -6,8 +6,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+
 from seqtasks.data.builtin import smart_reply as builtin
 
 
@@ -185,7 +185,8 @@ def test_row_with_missing_column(tmp_path):
 
 def test_empty_training_set(tmp_path):
     path = write(tmp_path / "t.csv", "text,label\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"), "t.csv: the file has no data rows")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
+                         "t.csv: the file has no data rows")
 
 
 def test_test_label_never_seen_in_training(tmp_path, data_dir):

@@ -55,7 +55,8 @@ INTENTS = {
         "remind me at {time}", "i need to wake up at {time}", "set my alarm {when}"]),
     "talk_to_human": ("Connecting you to a person now.", [
         "let me talk to a human", "i want a real person", "speak to an agent",
-        "can i call someone", "transfer me to support staff", "this bot is useless get me a person"]),
+        "can i call someone", "transfer me to support staff",
+        "this bot is useless get me a person"]),
     "complaint": ("I'm sorry to hear that. Let me help.", [
         "i am very unhappy with {order}", "this is terrible service", "{order} was damaged",
         "your service is too slow", "i want to complain about {order}",
