@@ -81,7 +81,7 @@ def _scan(step, sequences, carry, out_like, block, reverse=False):
                 [size]).concatenate(out_like.shape))
             _, new_carry, out = tf.while_loop(
                 lambda i, *_: i < count, iteration, (tf.constant(0), carry, out),
-                parallel_iterations=1)
+                parallel_iterations=4)
             stacked = out.stack()
             return new_carry, tf.reshape(stacked, tf.concat([[count * size], out_shape], 0))
 
