@@ -10,7 +10,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _quiet_tensorflow_import():
-    """Import TensorFlow with its start-up log lines (written before logging is set up) hidden."""
+    """Import TensorFlow and find its devices with their start-up log lines hidden.
+
+    TensorFlow writes them before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot.
+    """
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
@@ -19,7 +22,9 @@ def _quiet_tensorflow_import():
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import keras  # noqa: F401
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # on CPU-only machines this logs a cuInit failure
     finally:
         os.dup2(saved, 2)
         os.close(saved)
