@@ -6,6 +6,7 @@ import sys
 import tomllib
 
 from helpers import cli
+
 from seqtasks.recipes import get_recipe
 
 
