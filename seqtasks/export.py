@@ -24,6 +24,19 @@ def next_version(recipe_dir):
     return max(versions, default=0) + 1
 
 
+def _portable(model):
+    """A copy of ``model`` with ordinary variables.
+
+    A model trained under a distribution strategy holds mirrored variables, and a SavedModel
+    signature cannot capture those (dropout seed state, for one).
+    """
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def export(task, model, export_dir=None):
     """Export a trained ``model`` of recipe ``task``; returns the new version's path."""
     import keras
@@ -31,7 +44,7 @@ def export(task, model, export_dir=None):
     from seqtasks import __version__
 
     recipe_dir = Path(export_dir or task.config["export"]["dir"]) / task.name
-    inference = task.inference_model(model)
+    inference = task.inference_model(_portable(model))
     with atomic_directory(recipe_dir, "export") as tmp:
         archive = keras.export.ExportArchive()
         archive.track(inference)
