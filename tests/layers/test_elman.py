@@ -38,6 +38,16 @@ def fixed_weights(layer):
     return w, b
 
 
+def same_weight_pair(input_shape, **kwargs):
+    """An ElmanRNN and a SimpleRNN built for ``input_shape`` holding the same fixed weights."""
+    elman, simple = ElmanRNN(U, **kwargs), keras.layers.SimpleRNN(U, **kwargs)
+    elman.build(input_shape)
+    simple.build(input_shape)
+    w, b = fixed_weights(elman)
+    simple.set_weights([w[:D], w[D:], b])
+    return elman, simple
+
+
 def test_keras_dropout_mixin_is_where_elman_cell_expects_it():
     from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
@@ -78,11 +88,7 @@ def test_equals_simple_rnn_with_same_weights(x, go_backwards, zero_output_for_ma
     mask[1, 5:] = False
     kwargs = dict(return_sequences=True, return_state=True, go_backwards=go_backwards,
                   zero_output_for_mask=zero_output_for_mask)
-    elman, simple = ElmanRNN(U, **kwargs), keras.layers.SimpleRNN(U, **kwargs)
-    elman.build(x.shape)
-    simple.build(x.shape)
-    w, b = fixed_weights(elman)
-    simple.set_weights([w[:D], w[D:], b])
+    elman, simple = same_weight_pair(x.shape, **kwargs)
     for m in (None, mask):
         for got, want in zip(elman(x, mask=m), simple(x, mask=m)):
             np.testing.assert_allclose(got, want, atol=1e-5)
@@ -91,12 +97,7 @@ def test_equals_simple_rnn_with_same_weights(x, go_backwards, zero_output_for_ma
 def test_gradients_equal_simple_rnn(x):
     mask = np.ones((B, T), bool)
     mask[2, :2] = False
-    elman, simple = ElmanRNN(U, return_sequences=True), keras.layers.SimpleRNN(
-        U, return_sequences=True)
-    elman.build(x.shape)
-    simple.build(x.shape)
-    w, b = fixed_weights(elman)
-    simple.set_weights([w[:D], w[D:], b])
+    elman, simple = same_weight_pair(x.shape, return_sequences=True)
     xt = tf.constant(x)
 
     def grads(layer):
@@ -274,11 +275,7 @@ def test_blocked_time_loop_equals_simple_rnn_at_any_length(steps, go_backwards):
     mask = np.ones((2, steps), bool)
     mask[0, : steps // 3] = False
     kwargs = dict(return_sequences=True, go_backwards=go_backwards)
-    elman, simple = ElmanRNN(U, **kwargs), keras.layers.SimpleRNN(U, **kwargs)
-    elman.build(x.shape)
-    simple.build(x.shape)
-    w, b = fixed_weights(elman)
-    simple.set_weights([w[:D], w[D:], b])
+    elman, simple = same_weight_pair(x.shape, **kwargs)
     xt = tf.constant(x)
 
     def run(layer):
