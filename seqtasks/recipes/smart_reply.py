@@ -117,6 +117,7 @@ class SmartReply(Recipe):
         import tensorflow as tf
 
         from seqtasks.data.batching import batch_sequences, length_boundaries, padded_fraction
+        from seqtasks.layers import FitLength
 
         data, train = self.config["data"], self.config["train"]
         splits = self.load_splits()
@@ -137,10 +138,11 @@ class SmartReply(Recipe):
         train_texts = [text for text, _, _ in splits["train"]]
         self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
         max_length = data["max_length"]
+        # The same truncation and padding as the exported model's.
+        fit_length = FitLength(max_length)
 
         def encode(text, label):
-            ids = tf.cast(self.vectorizer(text[None])[0][:max_length], tf.int32)
-            return tf.pad(ids, [[0, tf.maximum(1 - tf.size(ids), 0)]]), label
+            return tf.cast(fit_length(self.vectorizer(text[None]))[0], tf.int32), label
 
         lengths = [min(max(len(text.split()), 1), max_length) for text in train_texts]
         boundaries = length_boundaries(lengths)
