@@ -296,17 +296,18 @@ class ElmanRNN(keras.layers.RNN):
             xw, w_h, h0, step_mask, recurrent_mask, self._activation_name(), jit=self.jit_loop
         )
         final_state = states[-1]  # Keras's RNN needs at least one step, as does this
-        outputs = states
+        gate = None
         if step_mask is not None:
             # Keras semantics: a masked step outputs zeros (zero_output_for_mask) or repeats
             # the previous output, which is zeros before the first real step.
             gate = step_mask if self.zero_output_for_mask else tf.cast(
                 tf.cumsum(step_mask, axis=0) > 0, xw.dtype)
-            outputs = outputs * gate
-        last_output = outputs[-1]
         if self.return_sequences:
+            outputs = states if gate is None else states * gate
+            last_output = outputs[-1]
             outputs = tf.transpose(outputs, [1, 0, 2])
-        else:  # RNN.call only uses the sequence when it returns it: skip the transpose
+        else:  # RNN.call only uses the sequence when it returns it: gate the last step only
+            last_output = final_state if gate is None else final_state * gate[-1]
             outputs = last_output[:, None]
         return last_output, outputs, [final_state]
 
