@@ -76,7 +76,10 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
                                   verbose=verbose)
         write_json(run_dir / "training.json", train_info)
     test = task.evaluate(model, datasets)
-    echo("test: " + ", ".join(f"{k}={v:.4f}" for k, v in test.items()))
+    echo("test: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in test.items() if isinstance(v, (int, float))))
+    for line in task.report(test):
+        echo(line)
     export_dir = export.export(task, model)
     echo(f"exported: {export_dir}")
     metrics = {"test": test, "data": task.summary, "train": train_info,

@@ -15,7 +15,9 @@ def length_boundaries(lengths, buckets=8):
 
 def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shuffle_seed=None,
                     shuffle_buffer=10_000):
-    """Batch ``(ids, target)`` elements, padding ``ids`` with 0 to the longest in the batch.
+    """Batch ``(features, target, ...)`` elements, padding every tensor with 0 to the longest
+    in the batch. ``features`` is an id sequence, or a tuple whose first tensor is one; its
+    length is the element's length.
 
     With ``bucketing`` the elements are grouped by length first (``boundaries`` from
     :func:`length_boundaries`), so little of each batch is padding.
@@ -24,7 +26,7 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
         dataset = dataset.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     if bucketing and boundaries:
         dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda ids, *_: tf.shape(ids)[0],
+            element_length_func=lambda features, *_: tf.shape(tf.nest.flatten(features)[0])[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             pad_to_bucket_boundary=False,
@@ -37,8 +39,8 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
 def padded_fraction(dataset):
     """Share of the token positions in ``dataset``'s batches that are padding (id 0)."""
     padding = total = 0
-    for ids, *_ in dataset:
-        ids = ids.numpy()
+    for features, *_ in dataset:
+        ids = tf.nest.flatten(features)[0].numpy()
         padding += int((ids == 0).sum())
         total += ids.size
     return padding / total if total else 0.0

@@ -119,6 +119,10 @@ class Recipe:
         """``{metric: value}`` on ``datasets['test']``."""
         raise NotImplementedError
 
+    def report(self, metrics):
+        """Lines printed after the test metrics (a per-class table, sample outputs)."""
+        return []
+
     def inference_model(self, model):
         """A Keras model from raw inputs to predictions, saved as the ``.keras`` export."""
         raise NotImplementedError

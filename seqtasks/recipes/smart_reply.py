@@ -14,10 +14,9 @@ from seqtasks.recipes.base import Recipe
 
 def drop_words(ids, target, rate):
     """Replace real tokens by the out-of-vocabulary id (1) with probability ``rate``."""
-    import tensorflow as tf
+    from seqtasks.data.noise import drop_tokens
 
-    drop = (tf.random.uniform(tf.shape(ids)) < rate) & (ids > 0)
-    return tf.where(drop, tf.ones_like(ids), ids), target
+    return drop_tokens(ids, rate), target
 
 
 @register

@@ -1,0 +1,201 @@
+"""Read tagged sentences from CoNLL-U and CoNLL column files, with file:line in every error.
+
+CoNLL-U (https://universaldependencies.org/format.html) has 10 tab-separated columns per
+token; the token is FORM and the tag is any column (UPOS by default). Column files
+(CoNLL-2000 chunking, CoNLL-2003 NER, IOB/BIO) have whitespace-separated columns with the
+token first and the tag last by default. In both, a blank line ends a sentence. Files may be
+gzip-compressed (``.gz``).
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+from seqtasks.data.readers import read_text
+from seqtasks.errors import DataError
+
+Sentence = collections.namedtuple("Sentence", "tokens tags source lines")
+Sentence.__doc__ = """A tagged sentence: ``tokens`` and ``tags`` (lists of str, same length),
+``source`` (the file, as str) and ``lines`` (the 1-based file line of each token)."""
+
+CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+
+FORMATS = {
+    ".conllu": "conllu",
+    ".conll": "columns",
+    ".txt": "columns",
+    ".iob": "columns",
+    ".bio": "columns",
+}
+
+
+def conll_format(path):
+    """``"conllu"`` or ``"columns"``, from the file name (an optional ``.gz`` is ignored)."""
+    name = Path(path).name.lower()
+    name = name.removesuffix(".gz")
+    fmt = FORMATS.get(Path(name).suffix)
+    if fmt is None:
+        raise DataError(
+            f"{path}: unknown file type; expected .conllu, .conll, .txt, .iob or .bio "
+            "(optionally .gz)"
+        )
+    return fmt
+
+
+def _lines(path):
+    """``(line_number, line)`` for each line of the file, without the line ending."""
+    for number, line in enumerate(read_text(path).split("\n"), 1):
+        yield number, line.removesuffix("\r")
+
+
+def _is_index(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _sentences(path, tokens, what):
+    """Split ``(line, token, tag)`` items (None at boundaries) into sentences."""
+    sentences = []
+    current = []
+    for item in [*tokens, None]:
+        if item is not None:
+            current.append(item)
+        elif current:
+            lines, words, tags = zip(*current)
+            sentences.append(Sentence(list(words), list(tags), str(path), list(lines)))
+            current = []
+    if not sentences:
+        raise DataError(f"{path}: no sentences found (expected {what})")
+    return sentences
+
+
+def _conllu_column(path, tag_column):
+    """The 0-based index and the name used in messages of a CoNLL-U column."""
+    if isinstance(tag_column, str):
+        if tag_column not in CONLLU_COLUMNS:
+            raise DataError(
+                f"{path}: unknown CoNLL-U column {tag_column!r}; expected one of "
+                f"{', '.join(CONLLU_COLUMNS)} or a 0-based index"
+            )
+        return CONLLU_COLUMNS.index(tag_column), tag_column
+    if _is_index(tag_column) and 0 <= tag_column < len(CONLLU_COLUMNS):
+        return tag_column, f"column {tag_column}"
+    raise DataError(
+        f"{path}: CoNLL-U tag column {tag_column!r} is not valid; expected one of "
+        f"{', '.join(CONLLU_COLUMNS)} or an index from 0 to {len(CONLLU_COLUMNS) - 1}"
+    )
+
+
+def _conllu_tokens(path, index, label):
+    for number, line in _lines(path):
+        if not line.strip():
+            yield None
+            continue
+        if line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(CONLLU_COLUMNS):
+            raise DataError(
+                f"{path}:{number}: expected {len(CONLLU_COLUMNS)} tab-separated columns "
+                f"(CoNLL-U), found {len(fields)}"
+            )
+        if "-" in fields[0] or "." in fields[0]:
+            continue  # a multiword token (1-2) or an empty node (1.1)
+        token, tag = fields[1], fields[index]
+        if tag in ("", "_"):
+            raise DataError(f"{path}:{number}: token {token!r} has no {label} tag (found {tag!r})")
+        yield number, token, tag
+
+
+def read_conllu(path, tag_column="upos"):
+    """Sentences of a CoNLL-U file: FORM tokens tagged with ``tag_column``.
+
+    ``tag_column`` is a name from :data:`CONLLU_COLUMNS` or a 0-based column index.
+    Comments, multiword-token lines (ID ``1-2``) and empty nodes (ID ``1.1``) are skipped.
+    """
+    index, label = _conllu_column(path, tag_column)
+    return _sentences(
+        path,
+        _conllu_tokens(path, index, label),
+        "CoNLL-U: 10 tab-separated columns per token, a blank line after each sentence",
+    )
+
+
+def _columns_needed(token_column, tag_column):
+    """How many columns a line needs so that both columns exist and are distinct.
+
+    Non-negative indices count from the start and negative ones from the end; columns counted
+    from the start and from the end must not overlap (so 0 and -1 need 2 columns).
+    """
+    columns = (token_column, tag_column)
+    from_start = max((column + 1 for column in columns if column >= 0), default=0)
+    from_end = max((-column for column in columns if column < 0), default=0)
+    return from_start + from_end
+
+
+def _column_tokens(path, token_column, tag_column):
+    needed = _columns_needed(token_column, tag_column)
+    width = first = None
+    for number, line in _lines(path):
+        fields = line.split()
+        if not fields or fields[0].startswith("-DOCSTART-"):
+            yield None
+            continue
+        if len(fields) < needed:
+            if -len(fields) <= token_column < len(fields):
+                raise DataError(
+                    f"{path}:{number}: token {fields[token_column]!r} has no tag "
+                    f"(expected at least {needed} columns, found {len(fields)})"
+                )
+            raise DataError(
+                f"{path}:{number}: expected at least {needed} columns (token column "
+                f"{token_column}, tag column {tag_column}), found {len(fields)}"
+            )
+        if width is None:
+            width, first = len(fields), number
+        elif len(fields) != width:
+            raise DataError(
+                f"{path}:{number}: expected {width} columns like line {first}, found {len(fields)}"
+            )
+        yield number, fields[token_column], fields[tag_column]
+
+
+def read_conll(path, token_column=0, tag_column=-1):
+    """Sentences of a whitespace-separated column file (CoNLL-2000, CoNLL-2003, IOB/BIO).
+
+    ``token_column`` and ``tag_column`` are 0-based indices, negative ones counting from the
+    end. Lines starting with ``-DOCSTART-`` are skipped and end a sentence. Every token line
+    must have as many columns as the first one.
+    """
+    for name, column in (("token_column", token_column), ("tag_column", tag_column)):
+        if not _is_index(column):
+            raise DataError(
+                f"{path}: {name} must be a column index (int) for column files, found {column!r}"
+            )
+    if token_column == tag_column:
+        raise DataError(f"{path}: token_column and tag_column are the same column ({tag_column})")
+    return _sentences(
+        path,
+        _column_tokens(path, token_column, tag_column),
+        "one token per line with whitespace-separated columns, a blank line after each sentence",
+    )
+
+
+def read_tagged(path, token_column=None, tag_column=None):
+    """Sentences of a CoNLL-U or column file, chosen by :func:`conll_format`.
+
+    ``tag_column`` defaults to ``"upos"`` for CoNLL-U and to ``-1`` (the last column) for
+    column files; ``token_column`` (default 0) applies to column files only, since CoNLL-U
+    tokens are always FORM.
+    """
+    if conll_format(path) == "conllu":
+        if token_column is not None:
+            raise DataError(
+                f"{path}: token_column applies to column files only; CoNLL-U tokens are FORM"
+            )
+        return read_conllu(path, "upos" if tag_column is None else tag_column)
+    return read_conll(
+        path,
+        0 if token_column is None else token_column,
+        -1 if tag_column is None else tag_column,
+    )

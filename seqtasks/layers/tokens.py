@@ -1,0 +1,100 @@
+"""String preprocessing for token-level tasks, inside the model so exports take raw text.
+
+``WhitespaceTokenizer`` turns sentences into a padded matrix of tokens; ``TokenIds`` turns
+tokens into word ids and character ids. Both run in tf.data (training) and in the exported
+graph (serving), so the two see exactly the same preprocessing.
+"""
+
+import keras
+import tensorflow as tf
+
+PAD = ""
+OOV = "[UNK]"
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class WhitespaceTokenizer(keras.layers.Layer):
+    """``(batch,)`` sentences -> ``(batch, steps)`` tokens, split on whitespace.
+
+    Rows are padded with ``""`` to the longest sentence; there is always at least one column,
+    so an empty sentence becomes one padding token (masked downstream).
+
+    Example:
+
+    ```python
+    WhitespaceTokenizer()(tf.constant(["the cat sat", ""]))
+    # [[b"the", b"cat", b"sat"], [b"", b"", b""]]
+    ```
+    """
+
+    def call(self, text):
+        tokens = tf.strings.split(tf.convert_to_tensor(text, tf.string)).to_tensor(PAD)
+        missing = tf.maximum(1 - tf.shape(tokens)[1], 0)
+        return tf.pad(tokens, [[0, 0], [0, missing]], constant_values=PAD)
+
+    def compute_output_spec(self, text):
+        return keras.KerasTensor((text.shape[0], None), dtype="string")
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class TokenIds(keras.layers.Layer):
+    """``(batch, steps)`` tokens -> word ids ``(batch, steps)`` and character ids
+    ``(batch, steps, chars)``, both int32.
+
+    Id 0 is padding (the ``""`` token, or a character position past the end of a word) and
+    id 1 is out of vocabulary; known words and characters count from 2.
+
+    Args:
+        words: The word vocabulary (without padding and OOV entries).
+        chars: The character vocabulary.
+        lowercase: Whether words are lowercased before lookup (characters keep their case).
+        max_word_chars: Characters kept per word (the first ones).
+
+    Example:
+
+    ```python
+    ids = TokenIds(["the", "cat"], list("thecat"))
+    word_ids, char_ids = ids(tf.constant([["The", "dog", ""]]))  # word ids [[2, 1, 0]]
+    ```
+    """
+
+    def __init__(self, words, chars, lowercase=True, max_word_chars=20, **kwargs):
+        super().__init__(**kwargs)
+        self.words = list(words)
+        self.chars = list(chars)
+        self.lowercase = lowercase
+        self.max_word_chars = max_word_chars
+        self.word_lookup = keras.layers.StringLookup(
+            vocabulary=self.words, mask_token=PAD, oov_token=OOV, name="word_lookup")
+        self.char_lookup = keras.layers.StringLookup(
+            vocabulary=self.chars, mask_token=PAD, oov_token=OOV, name="char_lookup")
+
+    @property
+    def word_vocabulary_size(self):
+        return len(self.words) + 2
+
+    @property
+    def char_vocabulary_size(self):
+        return len(self.chars) + 2
+
+    def build(self, input_shape):
+        pass  # the lookup tables are made in __init__; nothing depends on the input shape
+
+    def call(self, tokens):
+        tokens = tf.convert_to_tensor(tokens, tf.string)
+        words = tf.strings.lower(tokens, encoding="utf-8") if self.lowercase else tokens
+        word_ids = tf.cast(self.word_lookup(words), tf.int32)
+        chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(PAD)
+        chars = chars[:, :, : self.max_word_chars]
+        missing = tf.maximum(1 - tf.shape(chars)[2], 0)  # all-empty rows: keep one position
+        chars = tf.pad(chars, [[0, 0], [0, 0], [0, missing]], constant_values=PAD)
+        return word_ids, tf.cast(self.char_lookup(chars), tf.int32)
+
+    def compute_output_spec(self, tokens):
+        batch, steps = tokens.shape[0], tokens.shape[1]
+        return (keras.KerasTensor((batch, steps), dtype="int32"),
+                keras.KerasTensor((batch, steps, None), dtype="int32"))
+
+    def get_config(self):
+        return {**super().get_config(), "words": self.words, "chars": self.chars,
+                "lowercase": self.lowercase, "max_word_chars": self.max_word_chars}

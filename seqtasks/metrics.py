@@ -1,0 +1,65 @@
+"""Task metrics computed from predictions, with the field's reference implementations."""
+
+
+def _rounded(value):
+    return round(float(value), 6)
+
+
+def _per_label(report):
+    """``{label: {precision, recall, f1, support}}`` from a classification report dict."""
+    return {
+        label: {"precision": _rounded(row["precision"]), "recall": _rounded(row["recall"]),
+                "f1": _rounded(row["f1-score"]), "support": int(row["support"])}
+        for label, row in report.items()
+        if isinstance(row, dict) and label not in ("micro avg", "macro avg", "weighted avg")
+    }
+
+
+def tagging_scores(gold, predicted, scheme=None):
+    """Token accuracy (padding never enters: sequences hold real tokens only), and
+
+    - for chunk encodings (``scheme`` IOB, IOBES or BILOU): entity precision, recall and F1
+      (micro-averaged, seqeval) and a per-entity-type table;
+    - otherwise: a per-tag table of token-level precision, recall and F1 (scikit-learn).
+    """
+    from sklearn.metrics import classification_report
+
+    flat_gold = [tag for sentence in gold for tag in sentence]
+    flat_predicted = [tag for sentence in predicted for tag in sentence]
+    if len(flat_gold) != len(flat_predicted):
+        raise ValueError("gold and predicted tag sequences differ in length")
+    correct = sum(g == p for g, p in zip(flat_gold, flat_predicted))
+    scores = {"accuracy": _rounded(correct / max(len(flat_gold), 1)), "tokens": len(flat_gold)}
+    if scheme is None:
+        labels = sorted(set(flat_gold) | set(flat_predicted))
+        report = classification_report(flat_gold, flat_predicted, labels=labels,
+                                       output_dict=True, zero_division=0)
+        scores["per_tag"] = _per_label(report)
+        return scores
+
+    import seqeval.metrics as entity
+    from seqeval.scheme import BILOU, IOBES
+
+    strict = {"IOBES": IOBES, "BILOU": BILOU}.get(scheme)
+    options = {"mode": "strict", "scheme": strict} if strict else {}
+    scores.update(
+        precision=_rounded(entity.precision_score(gold, predicted, zero_division=0, **options)),
+        recall=_rounded(entity.recall_score(gold, predicted, zero_division=0, **options)),
+        f1=_rounded(entity.f1_score(gold, predicted, zero_division=0, **options)),
+    )
+    report = entity.classification_report(gold, predicted, output_dict=True, zero_division=0,
+                                          **options)
+    scores["per_tag"] = _per_label(report)
+    return scores
+
+
+def format_table(per_label, title="tag"):
+    """Lines of a fixed-width precision / recall / F1 / support table."""
+    if not per_label:
+        return []
+    width = max(len(title), *(len(label) for label in per_label))
+    lines = [f"{title:<{width}}  precision  recall      f1  support"]
+    for label, row in per_label.items():
+        lines.append(f"{label:<{width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  "
+                     f"{row['f1']:6.4f}  {row['support']:7d}")
+    return lines

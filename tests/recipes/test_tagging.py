@@ -1,0 +1,328 @@
+"""tagging end to end: CoNLL files -> run -> metrics -> export -> predict, and its bad inputs."""
+
+import json
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+
+from seqtasks.data.builtin import tagging as builtin
+
+TINY = ["model.char_embedding_dim=8", "model.char_units=8"]
+
+
+def write_conllu(path, sentences):
+    """CoNLL-U with UPOS; one comment per sentence and a multiword token line to skip."""
+    lines = []
+    for n, (tokens, upos, _) in enumerate(sentences):
+        lines += [f"# sent_id = {n}", f"# text = {' '.join(tokens)}"]
+        if n % 7 == 0:
+            lines.append(f"1-2\t{tokens[0]}{tokens[1]}\t_\t_\t_\t_\t_\t_\t_\t_")
+        for i, (token, tag) in enumerate(zip(tokens, upos), 1):
+            lines.append(f"{i}\t{token}\t{token.lower()}\t{tag}\tX{tag}\t_\t0\tdep\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_conll2003(path, sentences):
+    """The CoNLL-2003 layout: token POS chunk NER, -DOCSTART- and blank lines."""
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for tokens, upos, ner in sentences:
+        lines += [f"{token} {tag} I-NP {entity}" for token, tag, entity in zip(tokens, upos, ner)]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_conllu(root / "train.conllu", builtin.generate(300, seed=1))
+    write_conllu(root / "test.conllu", builtin.generate(60, seed=2))
+    write_conll2003(root / "ner.train", builtin.generate(300, seed=3))
+    (root / "ner.train").rename(root / "ner_train.conll")
+    write_conll2003(root / "ner_test.conll", builtin.generate(60, seed=4))
+    return root
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    overrides = tiny(*TINY, f"data.train={data_dir / 'train.conllu'}",
+                     f"data.test={data_dir / 'test.conllu'}", f"export.dir={root / 'exports'}")
+    result = cli("run", "tagging", *set_args(overrides), "--output", root / "run")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_run_writes_metrics_per_tag_table_and_export(finished_run):
+    run = finished_run / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    test = metrics["test"]
+    assert 0.0 <= test["accuracy"] <= 1.0
+    assert test["tokens"] == sum(len(t) for t, _, _ in builtin.generate(60, seed=2))
+    assert "NOUN" in test["per_tag"] and "f1" not in test  # UPOS is not a chunk encoding
+    assert metrics["data"]["entity_scheme"] is None
+    assert list((run / "checkpoints").glob("epoch-*.keras"))
+    version = finished_run / "exports" / "tagging" / "1"
+    assert (version / "saved_model.pb").exists() and metrics["export"] == str(version)
+
+
+def test_export_runs_without_seqtasks_and_agrees_with_keras_model(finished_run):
+    import keras
+
+    import seqtasks  # noqa: F401  (registers the layers for load_model)
+
+    version = finished_run / "exports" / "tagging" / "1"
+    texts = ["The cat can book a room .", "", "  they  saw it  ", " ".join(["book"] * 2000)]
+    out = run_without_seqtasks(
+        "import json, tensorflow as tf\n"
+        f"sig = tf.saved_model.load({str(version)!r}).signatures['serving_default']\n"
+        f"out = sig(text=tf.constant({texts!r}))\n"
+        "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}, default=str))\n"
+    )
+    served = json.loads(out.strip().splitlines()[-1])
+    assert served["lengths"] == [7, 0, 3, 2000]
+    assert len(served["tokens"][3]) == 2000 and served["tokens"][2][:3] == [
+        "b'they'", "b'saw'", "b'it'"]
+    model = keras.models.load_model(version / "assets.extra" / "model.keras", safe_mode=True)
+    probs = np.asarray(model.predict(np.array(texts, dtype=object), verbose=0))
+    tags = json.loads((version / "assets.extra" / "seqtasks.json").read_text())["tags"]
+    for row, length in enumerate(served["lengths"]):
+        expected = [f"b'{tags[i]}'" for i in probs[row, :length].argmax(-1)]
+        assert served["tags"][row][:length] == expected
+        assert all(tag == "b''" for tag in served["tags"][row][length:])
+
+
+def test_saved_model_cli_lists_the_signature(finished_run):
+    version = finished_run / "exports" / "tagging" / "1"
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(version), "--tag_set", "serve",
+                            "--signature_def", "serving_default"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    for name in ("inputs['text']", "outputs['tokens']", "outputs['tags']", "outputs['lengths']"):
+        assert name in shown.stdout
+
+
+def test_predict_prints_token_tab_tag_and_blank_lines(finished_run):
+    exports = finished_run / "exports" / "tagging"
+    result = cli("predict", exports, "The cat sat .", "", "They book it")
+    assert result.exit_code == 0, result.output
+    lines = result.output.split("\n")
+    # every sentence is its token lines then a blank line; the empty sentence is a blank line
+    assert [line.split("\t")[0] for line in lines] == [
+        "The", "cat", "sat", ".", "", "", "They", "book", "it", "", ""]
+    assert all(line.count("\t") == 1 and line.split("\t")[1] for line in lines if line)
+    piped = cli("predict", exports / "1", input="a dog\n" + "word " * 2000 + "\n")
+    assert piped.exit_code == 0, piped.output
+    assert len([line for line in piped.output.splitlines() if line]) == 2002
+
+
+def test_conll2003_ner_gets_entity_f1_and_per_type_table(data_dir, tmp_path):
+    import seqtasks
+
+    result = seqtasks.run("tagging", tiny(
+        *TINY, f"data.train={data_dir / 'ner_train.conll'}",
+        f"data.test={data_dir / 'ner_test.conll'}", f"export.dir={tmp_path / 'x'}", epochs=1),
+        output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    test = result.metrics["test"]
+    assert {"accuracy", "precision", "recall", "f1"} <= set(test)
+    assert set(test["per_tag"]) <= {"PER", "LOC", "ORG"}
+    assert result.metrics["data"]["entity_scheme"] == "IOB"
+    assert result.metrics["data"]["tags"] == len({t for _, _, ner in builtin.generate(300, 3)
+                                                  for t in ner})
+
+
+def test_entity_scores_match_hand_computed_values():
+    from seqtasks.metrics import tagging_scores
+
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    predicted = [["B-PER", "I-PER", "O", "O"], ["B-ORG", "B-LOC"]]
+    scores = tagging_scores(gold, predicted, "IOB")
+    # entities: gold {PER, LOC, ORG}, predicted {PER, ORG, LOC(wrong place)}: 2 of 3 each way
+    assert scores["precision"] == pytest.approx(2 / 3, abs=1e-6)
+    assert scores["recall"] == pytest.approx(2 / 3, abs=1e-6)
+    assert scores["f1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert scores["accuracy"] == pytest.approx(4 / 6, abs=1e-6)
+    assert scores["per_tag"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    tokens = tagging_scores([["NOUN", "VERB", "NOUN"]], [["NOUN", "NOUN", "NOUN"]])
+    assert tokens["per_tag"]["NOUN"]["precision"] == pytest.approx(2 / 3, abs=1e-6)
+    assert tokens["per_tag"]["VERB"]["recall"] == 0.0 and "f1" not in tokens
+
+
+def test_entity_scheme_detection():
+    from seqtasks.recipes.tagging import entity_scheme
+
+    assert entity_scheme(["O", "B-PER", "I-PER"]) == "IOB"
+    assert entity_scheme(["O", "S-PER", "E-PER", "B-PER"]) == "IOBES"
+    assert entity_scheme(["U-LOC", "L-LOC", "O"]) == "BILOU"
+    assert entity_scheme(["NOUN", "VERB", "O"]) is None
+    assert entity_scheme(["B-NP", "I-VP", "O"]) == "IOB"
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["model.cell=lstm", "model.char_encoder=cnn"],
+    ["model.cell=gru", "model.bidirectional=false", "model.layers=2"],
+], ids=["bi-elman-charrnn", "bi-lstm-charcnn", "gru-2-layers"])
+def test_padding_on_either_side_never_changes_tags_or_probabilities(data_dir, overrides):
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("tagging")
+    task = recipe(recipe.default_config(tiny(*TINY, f"data.train={data_dir / 'train.conllu'}",
+                                             *overrides)))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    model.fit(datasets["train"].take(3), verbose=0, shuffle=False)
+    word_ids, char_ids = (np.asarray(t) for t in task.token_ids(np.array(
+        [["The", "cat", "can", "book", "it", "", "", ""],
+         ["They", "saw", "a", "light", "duck", "in", "Paris", "."]], dtype=object)))
+    alone = model.predict_on_batch([word_ids[:1, :5], char_ids[:1, :5]])[0]
+    right = model.predict_on_batch([word_ids, char_ids])[0, :5]
+    left_words = np.roll(word_ids[:1], 3, axis=1)
+    left_chars = np.roll(char_ids[:1], 3, axis=1)
+    assert (left_words[0, :3] == 0).all()
+    left = model.predict_on_batch([np.concatenate([left_words, word_ids[1:]]),
+                                   np.concatenate([left_chars, char_ids[1:]])])[0, 3:]
+    np.testing.assert_allclose(right, alone, atol=1e-6)
+    np.testing.assert_allclose(left, alone, atol=1e-6)
+    assert (right.argmax(-1) == alone.argmax(-1)).all()
+
+
+def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow as tf
+
+    import seqtasks
+
+    def as_dataset(builder, *args, **kwargs):
+        features = builder.info.features
+        tag_feature = "ner" if "ner" in features else "upos"
+        names = features[tag_feature].feature.names
+        rng = np.random.default_rng(0)
+
+        def examples():
+            for _ in range(30):
+                length = int(rng.integers(1, 12))
+                example = {k: ([b"x"] * length if isinstance(v, tfds.features.Sequence) else b"")
+                           for k, v in features.items()}
+                example["tokens"] = [f"w{rng.integers(20)}".encode() for _ in range(length)]
+                for name in ("ner", "pos", "chunks", "upos"):
+                    if name in features:
+                        example[name] = rng.integers(len(features[name].feature.names),
+                                                     size=length)
+                yield example
+
+        del names
+        signature = tf.nest.map_structure(
+            lambda spec: tf.TensorSpec(spec.shape, spec.dtype),
+            features.get_tensor_spec())
+        return tf.data.Dataset.from_generator(examples, output_signature=signature)
+
+    for source, tag in (("conll2003", "ner"), ("universal_dependencies/en_ewt", "upos")):
+        with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+            result = seqtasks.run("tagging", tiny(
+                *TINY, f"data.train=tfds:{source}", f"data.test=tfds:{source}:test",
+                f"data.tag_column={tag}", f"export.dir={tmp_path / 'x'}", epochs=1),
+                output=tmp_path / tag, echo=lambda *_: None, verbose=0)
+        assert result.metrics["data"]["sentences"]["test"] == 30
+        assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
+
+
+def test_builtin_default_reaches_95_percent_within_3_minutes(tmp_path):
+    start = time.monotonic()
+    result = cli("run", "tagging", "--output", tmp_path / "run",
+                 "--set", f"export.dir={tmp_path / 'exports'}")
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.95, metrics
+    assert elapsed < 180, elapsed
+
+
+# ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
+
+def run_bad(tmp_path, *overrides):
+    result = cli("run", "tagging", *set_args(tiny(*TINY, *overrides,
+                                                  f"export.dir={tmp_path / 'x'}")),
+                 "--output", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "x").exists()
+    return result
+
+
+def test_conll_line_with_too_few_columns(tmp_path):
+    path = write(tmp_path / "t.conll", "The DT B-NP\ncat NN I-NP\nsat VBD\n\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
+                         "t.conll:3: expected 3 columns like line 1, found 2")
+
+
+def test_conllu_line_with_too_few_columns(tmp_path):
+    path = write(tmp_path / "t.conllu", "1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\tcat\tNOUN\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
+                         "t.conllu:2: expected 10 tab-separated columns")
+
+
+def test_token_without_tag(tmp_path):
+    path = write(tmp_path / "t.iob", "John B-PER\nsmiled O\n\nMary\nlaughed O\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
+                         "t.iob:4: token 'Mary' has no tag")
+
+
+def test_test_tag_never_seen_in_training(tmp_path, data_dir):
+    path = write(tmp_path / "test.conllu",
+                 "1\tHello\thello\tNOUN\t_\t_\t0\troot\t_\t_\n2\tthere\tthere\tWEIRD\t_\t_\t1\tx\t_\t_\n")
+    assert_clean_failure(
+        run_bad(tmp_path, f"data.train={data_dir / 'train.conllu'}", f"data.test={path}"),
+        "test.conllu:2: tag 'WEIRD' (token 'there') never appears in the training data")
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path / "t.conllu", "")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"), "t.conllu: no sentences found")
+
+
+def test_unknown_char_encoder(tmp_path):
+    assert_clean_failure(cli("run", "tagging", "--set", "model.char_encoder=lstm"),
+                         "model.char_encoder")
+    assert not list(tmp_path.iterdir())
+
+
+# ----- layers -------------------------------------------------------------------------------
+
+def test_token_ids_against_hand_computed_ids():
+    import tensorflow as tf
+
+    from seqtasks.layers import TokenIds, WhitespaceTokenizer
+
+    tokens = WhitespaceTokenizer()(tf.constant(["The  cat sat", ""]))
+    assert tokens.numpy().tolist() == [[b"The", b"cat", b"sat"], [b"", b"", b""]]
+    ids = TokenIds(["the", "cat"], ["T", "a", "c", "t"], max_word_chars=2)
+    word_ids, char_ids = ids(tokens)
+    # words: "" -> 0, OOV -> 1, the -> 2, cat -> 3; chars: T -> 2, a -> 3, c -> 4, t -> 5
+    assert word_ids.numpy().tolist() == [[2, 3, 1], [0, 0, 0]]
+    assert char_ids.numpy().tolist() == [[[2, 1], [4, 3], [1, 3]], [[0, 0]] * 3]
+    cased = TokenIds(["the"], ["t"], lowercase=False)
+    assert cased(tf.constant([["The", "the"]]))[0].numpy().tolist() == [[1, 2]]
+
+
+@pytest.mark.parametrize("kind", ["rnn", "cnn"])
+def test_character_features_ignore_character_padding_and_round_trip(kind, tmp_path):
+    import keras
+
+    from seqtasks.layers import CHARACTER_ENCODERS
+
+    encoder = CHARACTER_ENCODERS[kind](10, 4, 3)
+    short = np.array([[[2, 3, 0], [0, 0, 0]]])
+    padded = np.array([[[2, 3, 0, 0, 0, 0], [4, 5, 6, 7, 8, 9]]])
+    a, b = np.asarray(encoder(short)), np.asarray(encoder(padded))
+    np.testing.assert_allclose(a[0, 0], b[0, 0], atol=1e-6)
+    assert (a[0, 1] == 0).all() and np.abs(b[0, 1]).sum() > 0
+    np.testing.assert_array_equal(np.asarray(encoder.compute_mask(padded)), [[True, True]])
+    inputs = keras.Input((None, None), dtype="int32")
+    model = keras.Model(inputs, encoder(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded(padded)), b, atol=1e-6)
