@@ -10,3 +10,18 @@ def drop_tokens(ids, rate):
 
     drop = (tf.random.uniform(tf.shape(ids)) < rate) & (ids > 0)
     return tf.where(drop, tf.ones_like(ids), ids)
+
+
+def drop_rare_tokens(ids, counts, alpha):
+    """Replace token ``i`` by the out-of-vocabulary id 1 with probability
+    ``alpha / (alpha + counts[i])``: words seen once are dropped often, frequent words almost
+    never (the word dropout of Kiperwasser & Goldberg, 2016), so the out-of-vocabulary
+    embedding is trained on the kind of words that are unknown at test time.
+
+    ``counts`` holds each id's training frequency; ids 0 (padding) and 1 are never replaced.
+    """
+    import tensorflow as tf
+
+    count = tf.gather(tf.constant(counts, tf.float32), ids)
+    drop = (tf.random.uniform(tf.shape(ids)) < alpha / (alpha + count)) & (ids > 1)
+    return tf.where(drop, tf.ones_like(ids), ids)

@@ -49,14 +49,18 @@ class Tagging(Recipe):
                              "vocabulary"),
             "max_word_chars": Key(20, (int,), "characters of a word the character encoder "
                                   "reads (the first ones)"),
-            "word_dropout": Key(0.05, (float,), "in training, share of words replaced by the "
+            "word_dropout": Key(0.0, (float,), "in training, share of words replaced by the "
                                 "out-of-vocabulary word, so the model learns to tag unseen "
                                 "words from their characters and context"),
+            "rare_word_dropout": Key(0.25, (float,), "alpha of frequency-based word dropout: in "
+                                     "training a word seen n times is replaced by the "
+                                     "out-of-vocabulary word with probability "
+                                     "alpha / (alpha + n); 0 turns it off"),
         },
         "model": {
             "bidirectional": Key(True, (bool,), "wrap each recurrent layer in Bidirectional"),
             "embedding_dim": Key(100, (int,), "size of the word embeddings"),
-            "dropout": Key(0.3, (float,), "dropout on the token features and recurrent inputs"),
+            "dropout": Key(0.5, (float,), "dropout on the token features and recurrent inputs"),
             "hidden_units": Key(128, (int,), "size of the ReLU layer of the prediction head"),
             "char_encoder": Key("rnn", (str,), "character-level word features",
                                 ("rnn", "cnn", "none")),
@@ -147,7 +151,7 @@ class Tagging(Recipe):
             for token in tokens:
                 words[token.lower() if data["lowercase"] else token] += 1
                 chars.update(token[: data["max_word_chars"]])
-        kept = [w for w, n in words.most_common(max(data["max_tokens"] - 2, 0))
+        kept = [(w, n) for w, n in words.most_common(max(data["max_tokens"] - 2, 0))
                 if n >= data["min_count"] and w not in ("", "[UNK]")]
         return kept, sorted(c for c in chars if c != "[UNK]")
 
@@ -160,14 +164,16 @@ class Tagging(Recipe):
         import tensorflow as tf
 
         from seqtasks.data.batching import batch_sequences, length_boundaries, padded_fraction
-        from seqtasks.data.noise import drop_tokens
+        from seqtasks.data.noise import drop_rare_tokens, drop_tokens
         from seqtasks.layers import TokenIds
 
         data, train = self.config["data"], self.config["train"]
         splits = self.load_splits()
         self.tags = sorted({tag for _, tags, _, _ in splits["train"] for tag in tags})
         index = self._check_tags(splits)
-        words, chars = self._vocabularies(splits["train"])
+        counted, chars = self._vocabularies(splits["train"])
+        words = [w for w, _ in counted]
+        counts = [0, 0] + [n for _, n in counted]  # by word id: padding, OOV, then the words
         self.token_ids = TokenIds(words, chars, lowercase=data["lowercase"],
                                   max_word_chars=data["max_word_chars"], name="token_ids")
 
@@ -177,16 +183,22 @@ class Tagging(Recipe):
 
         def noisy(features, tags, weights):
             word_ids, char_ids = features
-            return (drop_tokens(word_ids, data["word_dropout"]), char_ids), tags, weights
+            if data["word_dropout"] > 0:
+                word_ids = drop_tokens(word_ids, data["word_dropout"])
+            if data["rare_word_dropout"] > 0:
+                word_ids = drop_rare_tokens(word_ids, counts, data["rare_word_dropout"])
+            return (word_ids, char_ids), tags, weights
 
-        boundaries = length_boundaries([len(tokens) for tokens, *_ in splits["train"]])
+        # Sentence lengths spread widely (1 to 100+ tokens): fine buckets keep padding low.
+        boundaries = length_boundaries([len(tokens) for tokens, *_ in splits["train"]],
+                                       buckets=32)
         datasets = {}
         for split, examples in splits.items():
             tokens = tf.ragged.constant([t for t, *_ in examples], dtype=tf.string)
             targets = tf.ragged.constant([[index[tag] for tag in tags] for _, tags, *_ in
                                           examples], dtype=tf.int32)
             ds = tf.data.Dataset.from_tensor_slices((tokens, targets)).map(encode).cache()
-            if split == "train" and data["word_dropout"] > 0:
+            if split == "train" and (data["word_dropout"] > 0 or data["rare_word_dropout"] > 0):
                 ds = ds.map(noisy)
             datasets[split] = batch_sequences(
                 ds, train["batch_size"], boundaries=boundaries, bucketing=train["bucketing"],
