@@ -62,33 +62,30 @@ def _scan(step, sequences, carry, out_like, block, reverse=False):
     out_shape = tf.shape(out_like)
 
     def run(carry, start, stop, size):
-        count = (stop - start) // size
+        count = (stop - start) // size  # may be 0: the loop then leaves everything as it is
 
-        def loop():
-            def iteration(i, carry, out):
-                j = count - 1 - i if reverse else i
-                begin = start + j * size
-                if size == 1:
-                    blocks = [[s[begin]] for s in sequences]
-                else:
-                    blocks = [tf.unstack(_take(s, begin, size), num=size) for s in sequences]
-                outs = [None] * size
-                for n in (reversed(range(size)) if reverse else range(size)):
-                    carry, outs[n] = step(carry, *[b[n] for b in blocks])
-                return i + 1, carry, out.write(j, tf.stack(outs))
+        def iteration(i, carry, out):
+            j = count - 1 - i if reverse else i
+            begin = start + j * size
+            if size == 1:
+                blocks = [[s[begin]] for s in sequences]
+            else:
+                blocks = [tf.unstack(_take(s, begin, size), num=size) for s in sequences]
+            outs = [None] * size
+            for n in (reversed(range(size)) if reverse else range(size)):
+                carry, outs[n] = step(carry, *[b[n] for b in blocks])
+            return i + 1, carry, out.write(j, tf.stack(outs))
 
-            out = tf.TensorArray(out_like.dtype, size=count, element_shape=tf.TensorShape(
-                [size]).concatenate(out_like.shape))
-            _, new_carry, out = tf.while_loop(
-                lambda i, *_: i < count, iteration, (tf.constant(0), carry, out),
-                parallel_iterations=4)
-            stacked = out.stack()
-            return new_carry, tf.reshape(stacked, tf.concat([[count * size], out_shape], 0))
-
-        def skip():
-            return carry, tf.zeros(tf.concat([[0], out_shape], 0), out_like.dtype)
-
-        return tf.cond(count > 0, loop, skip)
+        out = tf.TensorArray(out_like.dtype, size=count, element_shape=tf.TensorShape(
+            [size]).concatenate(out_like.shape))
+        _, carry, out = tf.while_loop(
+            lambda i, *_: i < count, iteration, (tf.constant(0), carry, out),
+            parallel_iterations=4)
+        # Stacking an empty list needs a fully known element shape, which the batch size is not.
+        # (Only the stack is conditional: a while loop inside tf.cond upsets Grappler.)
+        stacked = tf.cond(count > 0, out.stack,
+                          lambda: tf.zeros(tf.concat([[0, size], out_shape], 0), out_like.dtype))
+        return carry, tf.reshape(stacked, tf.concat([[count * size], out_shape], 0))
 
     if reverse:
         carry, tail = run(carry, full, steps, 1)
