@@ -1,0 +1,131 @@
+"""Read parallel text (sentence pairs) for a translation recipe, with file:line in every error.
+
+Two layouts are read, both optionally gzip-compressed (``.gz``):
+
+* one TSV file, a pair per line: ``source<TAB>target[<TAB>anything else]``, the layout of the
+  Anki/Tatoeba sentence lists. Lines are split on TAB only, never with CSV quoting, since
+  sentences contain quotes and commas; the two columns can be chosen (0-based).
+* two aligned files (``train.de.gz``, ``train.en.gz``), one sentence per line: line i of one
+  file is the translation of line i of the other.
+
+Blank lines (TSV) and lines blank in both files (aligned files) are skipped; a pair with only
+one side empty is an error, since it is almost always a misaligned or truncated file.
+Each pair is a :class:`Pair` whose ``where`` ("path:line", the source file for aligned files)
+lets later checks name the line a sentence came from.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+
+from seqtasks.data.readers import read_text
+from seqtasks.errors import DataError
+
+Pair = collections.namedtuple("Pair", "source target where")
+
+_QUOTE_LIMIT = 60
+
+
+def _lines(text):
+    """The lines of ``text``: split on newlines only; a final newline ends the last line
+    rather than starting an empty one, and Windows line endings are removed."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _quote(sentence):
+    if len(sentence) > _QUOTE_LIMIT:
+        sentence = sentence[: _QUOTE_LIMIT - 3] + "..."
+    return repr(sentence)
+
+
+def _empty_side(where, side, other):
+    other_side = "target" if side == "source" else "source"
+    return DataError(f"{where}: empty {side} sentence ({other_side}: {_quote(other)})")
+
+
+def _column(value, name, path):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataError(f"{path}: {name} must be a column number counted from 0, found {value!r}")
+    return value
+
+
+def read_tsv_pairs(path, source_column=0, target_column=1):
+    """The sentence pairs of a tab-separated file, source and target from the given columns."""
+    source_column = _column(source_column, "source_column", path)
+    target_column = _column(target_column, "target_column", path)
+    if source_column == target_column:
+        raise DataError(
+            f"{path}: source_column and target_column are both {source_column}; "
+            "the source and target sentences must come from different columns"
+        )
+    needed = max(source_column, target_column) + 1
+    if (source_column, target_column) == (0, 1):
+        layout = "source<TAB>target"
+    else:
+        layout = f"source in column {source_column}, target in column {target_column}, from 0"
+    pairs = []
+    for number, line in enumerate(_lines(read_text(path)), 1):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) < needed:
+            raise DataError(
+                f"{path}:{number}: expected at least {needed} tab-separated columns "
+                f"({layout}), found {len(cells)}"
+            )
+        source, target = cells[source_column].strip(), cells[target_column].strip()
+        where = f"{path}:{number}"
+        if not source:
+            raise _empty_side(where, "source", target)
+        if not target:
+            raise _empty_side(where, "target", source)
+        pairs.append(Pair(source, target, where))
+    if not pairs:
+        raise DataError(f"{path}: no sentence pairs found")
+    return pairs
+
+
+def read_aligned(source_path, target_path):
+    """The sentence pairs of two line-aligned files: line i of one translates line i of the
+    other."""
+    sources = _lines(read_text(source_path))
+    targets = _lines(read_text(target_path))
+    if len(sources) != len(targets):
+        raise DataError(
+            f"{source_path}: {len(sources)} lines but {target_path} has {len(targets)}; "
+            "the two files of a parallel corpus must align line by line"
+        )
+    pairs = []
+    for number, (source, target) in enumerate(zip(sources, targets), 1):
+        source, target = source.strip(), target.strip()
+        if not source and not target:
+            continue
+        if not source:
+            raise _empty_side(f"{source_path}:{number}", "source", target)
+        if not target:
+            raise _empty_side(f"{target_path}:{number}", "target", source)
+        pairs.append(Pair(source, target, f"{source_path}:{number}"))
+    if not pairs:
+        raise DataError(f"{source_path}: no sentence pairs found (with {target_path})")
+    return pairs
+
+
+def _is_path(value):
+    return isinstance(value, (str, os.PathLike))
+
+
+def read_pairs(spec, source_column=0, target_column=1, name="data.train"):
+    """The sentence pairs ``spec`` names: a path is a TSV file, a list or tuple of two paths
+    is a pair of aligned files (source first). ``name`` (the configuration key the spec came
+    from) is used in the error for any other spec."""
+    if _is_path(spec):
+        return read_tsv_pairs(spec, source_column, target_column)
+    if isinstance(spec, (list, tuple)) and len(spec) == 2 and all(map(_is_path, spec)):
+        return read_aligned(*spec)
+    raise DataError(
+        f"{name}: expected a TSV file or a list of two aligned files, found {spec!r}"
+    )
