@@ -170,7 +170,7 @@ def resolve(schema, recipe_name, files=(), overrides=()):
             if not isinstance(table, dict):
                 raise ConfigError(
                     f"{path}: unknown top-level key '{section}' (expected 'recipe' or a table "
-                    f"[{'], ['.join(SECTIONS)}])" + _suggest(section, schema)
+                    f"[{'], ['.join(schema)}])" + _suggest(section, schema)
                 )
             for name, value in table.items():
                 apply(config, schema, section, name, value, str(path))
@@ -183,7 +183,8 @@ def resolve(schema, recipe_name, files=(), overrides=()):
 
 def check_ranges(config):
     positive = [("model", "units"), ("model", "embedding_dim"), ("model", "layers"),
-                ("train", "epochs"), ("train", "batch_size")]
+                ("train", "epochs"), ("train", "batch_size"), ("decode", "beam_width"),
+                ("decode", "max_length")]
     for section, name in positive:
         value = config.get(section, {}).get(name)
         if value is not None and value < 1:

@@ -6,8 +6,8 @@ from seqtasks.layers.head import PredictionHead
 from seqtasks.layers.pooling import SequencePooling
 from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.stack import CELLS, recurrent_layer, recurrent_stack
-from seqtasks.layers.tokens import TokenIds, WhitespaceTokenizer
+from seqtasks.layers.tokens import TextTokenizer, TokenIds, WhitespaceTokenizer, detokenize
 
 __all__ = ["CELLS", "CHARACTER_ENCODERS", "CharacterCNN", "CharacterRNN", "ElmanCell",
-           "ElmanRNN", "FitLength", "PredictionHead", "SequencePooling", "TokenIds",
-           "WhitespaceTokenizer", "recurrent_layer", "recurrent_stack"]
+           "ElmanRNN", "FitLength", "PredictionHead", "SequencePooling", "TextTokenizer",
+           "TokenIds", "WhitespaceTokenizer", "detokenize", "recurrent_layer", "recurrent_stack"]

@@ -98,3 +98,75 @@ class TokenIds(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "words": self.words, "chars": self.chars,
                 "lowercase": self.lowercase, "max_word_chars": self.max_word_chars}
+
+
+SPACE = "\u2581"  # stands for a space in character-level token sequences
+LEVELS = ("word", "char")
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class TextTokenizer(keras.layers.Layer):
+    """``(batch,)`` sentences -> ``(batch, steps)`` tokens padded with ``""``.
+
+    Args:
+        lowercase: Lowercase the text first (Unicode-aware).
+        split_punctuation: Put every punctuation character in a token of its own
+            (``"ist's?"`` -> ``"ist ' s ?"``).
+        level: ``"word"`` (split on whitespace) or ``"char"`` (one token per character,
+            spaces become ``"\u2581"``).
+
+    :func:`detokenize` inverts it (up to lowercasing and spaces around punctuation).
+
+    Example:
+
+    ```python
+    TextTokenizer()(tf.constant(["Ein Mann fährt."]))  # [[b"ein", b"mann", b"f\xc3\xa4hrt", b"."]]
+    ```
+    """
+
+    def __init__(self, lowercase=True, split_punctuation=True, level="word", **kwargs):
+        if level not in LEVELS:
+            raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
+        super().__init__(**kwargs)
+        self.lowercase = lowercase
+        self.split_punctuation = split_punctuation
+        self.level = level
+
+    def call(self, text):
+        text = tf.convert_to_tensor(text, tf.string)
+        if self.lowercase:
+            text = tf.strings.lower(text, encoding="utf-8")
+        if self.split_punctuation:
+            text = tf.strings.regex_replace(text, r"(\pP)", r" \1 ")
+        if self.level == "char":
+            words = tf.strings.split(text)
+            text = tf.strings.reduce_join(words, axis=-1, separator=SPACE)
+            tokens = tf.strings.unicode_split(text, "UTF-8", errors="replace")
+        else:
+            tokens = tf.strings.split(text)
+        tokens = tokens.to_tensor(PAD)
+        missing = tf.maximum(1 - tf.shape(tokens)[1], 0)
+        return tf.pad(tokens, [[0, 0], [0, missing]], constant_values=PAD)
+
+    def compute_output_spec(self, text):
+        return keras.KerasTensor((text.shape[0], None), dtype="string")
+
+    def get_config(self):
+        return {**super().get_config(), "lowercase": self.lowercase,
+                "split_punctuation": self.split_punctuation, "level": self.level}
+
+
+def detokenize(tokens, level="word"):
+    """``(batch, steps)`` tokens (``""`` = padding) -> ``(batch,)`` sentences.
+
+    Word level joins with spaces and removes the space before closing punctuation and after
+    opening brackets; character level joins and turns ``"\u2581"`` back into spaces.
+    """
+    if level == "char":
+        text = tf.strings.reduce_join(tokens, axis=-1)
+        return tf.strings.strip(tf.strings.regex_replace(text, SPACE, " "))
+    text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    text = tf.strings.regex_replace(text, r" +", " ")
+    text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}»])", r"\1")
+    text = tf.strings.regex_replace(text, r"([(\[{«]) ", r"\1")
+    return tf.strings.strip(text)
