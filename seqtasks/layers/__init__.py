@@ -5,9 +5,10 @@ from seqtasks.layers.elman import ElmanCell, ElmanRNN
 from seqtasks.layers.head import PredictionHead
 from seqtasks.layers.pooling import SequencePooling
 from seqtasks.layers.preprocessing import FitLength
+from seqtasks.layers.seq2seq import Seq2Seq
 from seqtasks.layers.stack import CELLS, recurrent_layer, recurrent_stack
 from seqtasks.layers.tokens import TextTokenizer, TokenIds, WhitespaceTokenizer, detokenize
 
 __all__ = ["CELLS", "CHARACTER_ENCODERS", "CharacterCNN", "CharacterRNN", "ElmanCell",
-           "ElmanRNN", "FitLength", "PredictionHead", "SequencePooling", "TextTokenizer",
+           "ElmanRNN", "FitLength", "PredictionHead", "Seq2Seq", "SequencePooling", "TextTokenizer",
            "TokenIds", "WhitespaceTokenizer", "detokenize", "recurrent_layer", "recurrent_stack"]

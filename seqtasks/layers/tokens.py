@@ -110,8 +110,9 @@ class TextTokenizer(keras.layers.Layer):
 
     Args:
         lowercase: Lowercase the text first (Unicode-aware).
-        split_punctuation: Put every punctuation character in a token of its own
-            (``"ist's?"`` -> ``"ist ' s ?"``).
+        split_punctuation: Split punctuation off the start and end of words
+            (``"(Er fährt's.)"`` -> ``"( er fährt's . )"``); punctuation inside a word
+            (``"fährt's"``, ``"e-mail"``) stays.
         level: ``"word"`` (split on whitespace) or ``"char"`` (one token per character,
             spaces become ``"\u2581"``).
 
@@ -137,7 +138,8 @@ class TextTokenizer(keras.layers.Layer):
         if self.lowercase:
             text = tf.strings.lower(text, encoding="utf-8")
         if self.split_punctuation:
-            text = tf.strings.regex_replace(text, r"(\pP)", r" \1 ")
+            text = tf.strings.regex_replace(text, r"(\pP+)(\s|$)", r" \1\2")
+            text = tf.strings.regex_replace(text, r"(^|\s)(\pP+)", r"\1\2 ")
         if self.level == "char":
             words = tf.strings.split(text)
             text = tf.strings.reduce_join(words, axis=-1, separator=SPACE)

@@ -169,6 +169,7 @@ class SmartReply(Recipe):
 
         from seqtasks.distribute import get_strategy
         from seqtasks.layers import PredictionHead, SequencePooling, recurrent_stack
+        from seqtasks.training import compile_model
 
         model_config, train = self.config["model"], self.config["train"]
         with get_strategy(train["strategy"]).scope():
@@ -185,14 +186,9 @@ class SmartReply(Recipe):
             probs = PredictionHead(len(self.labels), model_config["hidden_units"],
                                    dropout=model_config["dropout"], name="head")(x)
             model = keras.Model(ids, probs, name=self.name)
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    train["learning_rate"], clipnorm=train["clipnorm"] or None),
-                loss="sparse_categorical_crossentropy",
-                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                         keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top_3_accuracy")],
-                jit_compile=False,
-            )
+            compile_model(model, train, metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top_3_accuracy")])
         return model
 
     def evaluate(self, model, datasets):

@@ -222,6 +222,7 @@ class Tagging(Recipe):
 
         from seqtasks.distribute import get_strategy
         from seqtasks.layers import CHARACTER_ENCODERS, PredictionHead, recurrent_stack
+        from seqtasks.training import compile_model
 
         model_config, train = self.config["model"], self.config["train"]
         with get_strategy(train["strategy"]).scope():
@@ -242,13 +243,8 @@ class Tagging(Recipe):
             probs = PredictionHead(len(self.tags), model_config["hidden_units"],
                                    dropout=model_config["dropout"], name="head")(x)
             model = keras.Model([word_ids, char_ids], probs, name=self.name)
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    train["learning_rate"], clipnorm=train["clipnorm"] or None),
-                loss="sparse_categorical_crossentropy",
-                weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                jit_compile=False,
-            )
+            compile_model(model, train, weighted_metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
 
     # ----- metrics -----------------------------------------------------------------------

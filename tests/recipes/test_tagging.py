@@ -2,11 +2,19 @@
 
 import json
 import subprocess
-import time
 
 import numpy as np
 import pytest
-from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+from helpers import (
+    assert_clean_failure,
+    cli,
+    run_builtin_default,
+    run_expecting_failure,
+    run_without_seqtasks,
+    set_args,
+    tiny,
+    write,
+)
 
 from seqtasks.data.builtin import tagging as builtin
 
@@ -232,25 +240,15 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
 
 
 def test_builtin_default_reaches_95_percent_within_3_minutes(tmp_path):
-    start = time.monotonic()
-    result = cli("run", "tagging", "--output", tmp_path / "run",
-                 "--set", f"export.dir={tmp_path / 'exports'}")
-    elapsed = time.monotonic() - start
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["test"]["accuracy"] >= 0.95, metrics
+    test, elapsed = run_builtin_default("tagging", tmp_path)
+    assert test["accuracy"] >= 0.95, test
     assert elapsed < 180, elapsed
 
 
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
 
 def run_bad(tmp_path, *overrides):
-    result = cli("run", "tagging", *set_args(tiny(*TINY, *overrides,
-                                                  f"export.dir={tmp_path / 'x'}")),
-                 "--output", tmp_path / "run")
-    assert not (tmp_path / "run").exists()
-    assert not (tmp_path / "x").exists()
-    return result
+    return run_expecting_failure("tagging", tmp_path, tiny(*TINY, *overrides))
 
 
 def test_conll_line_with_too_few_columns(tmp_path):

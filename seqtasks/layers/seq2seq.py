@@ -1,0 +1,213 @@
+"""An encoder-decoder with attention whose translation loop lives inside the graph.
+
+Training (teacher forcing): source ids and the shifted target ids -> next-token probabilities.
+Translation: raw strings -> tokens -> encoder -> a decoding strategy from
+:mod:`seqtasks.decoding` stepping the decoder cell -> strings. Both paths share every weight,
+and translation uses only core TensorFlow ops, so a SavedModel of it runs on stock TF Serving.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from seqtasks.decoding import get_decoder
+from seqtasks.layers.head import PredictionHead
+from seqtasks.layers.stack import CELLS, recurrent_layer
+from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, detokenize
+
+START, END = "<s>", "</s>"
+#: Target ids: 0 padding, 1 unknown, 2 start, 3 end, then the words.
+START_ID, END_ID = 2, 3
+
+
+def _additive():
+    return keras.layers.AdditiveAttention(name="attention")
+
+
+def _multiplicative():
+    return keras.layers.Attention(score_mode="dot", name="attention")
+
+
+#: ``model.attention`` -> the Keras attention layer scoring decoder states against the
+#: (projected) encoder outputs: Bahdanau's additive score or Luong's multiplicative one.
+ATTENTION = {"bahdanau": _additive, "luong": _multiplicative, "none": None}
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class Seq2Seq(keras.layers.Layer):
+    """Recurrent encoder-decoder with optional attention over the encoder outputs.
+
+    Args:
+        source_vocabulary, target_vocabulary: Lists of tokens (without padding, unknown,
+            start and end tokens).
+        source_tokenizer, target_tokenizer: ``TextTokenizer`` configurations
+            (``lowercase``, ``split_punctuation``, ``level``).
+        cell: ``"elman"``, ``"lstm"`` or ``"gru"``.
+        units: Hidden units of each recurrent layer (per direction in the encoder).
+        embedding_dim: Size of the token embeddings (both sides).
+        layers: Number of encoder layers.
+        bidirectional: Whether the encoder layers are bidirectional.
+        attention: ``"bahdanau"``, ``"luong"`` or ``"none"``.
+        hidden_units: Size of the ReLU layer of the prediction head.
+        dropout: Dropout on embeddings, recurrent inputs and in the head.
+        decoding: ``{"strategy": "beam" | "greedy", "beam_width", "length_penalty",
+            "max_length_ratio", "max_length_offset", "max_length"}``; the output length is
+            at most ``min(ratio * source tokens + offset, max_length)``.
+
+    Call arguments:
+        inputs: ``(source_ids, target_in)``, int ``(batch, steps)`` tensors; ``target_in``
+            starts with the start id. Returns next-token probabilities
+            ``(batch, target steps, target vocabulary)``.
+
+    :meth:`translate` maps a ``(batch,)`` string tensor to ``(translations, scores)``.
+    """
+
+    def __init__(self, source_vocabulary, target_vocabulary, source_tokenizer=None,
+                 target_tokenizer=None, cell="elman", units=128, embedding_dim=64, layers=1,
+                 bidirectional=True, attention="bahdanau", hidden_units=128, dropout=0.0,
+                 decoding=None, **kwargs):
+        if attention not in ATTENTION:
+            raise ValueError(f"`attention` must be one of {tuple(ATTENTION)}. "
+                             f"Received: attention={attention!r}")
+        super().__init__(**kwargs)
+        self.source_vocabulary = list(source_vocabulary)
+        self.target_vocabulary = list(target_vocabulary)
+        self.source_tokenizer_config = dict(source_tokenizer or {})
+        self.target_tokenizer_config = dict(target_tokenizer or {})
+        self.cell = cell
+        self.units = units
+        self.embedding_dim = embedding_dim
+        self.num_layers = layers
+        self.bidirectional = bidirectional
+        self.attention_type = attention
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.decoding = {"strategy": "beam", "beam_width": 4, "length_penalty": 0.6,
+                         "max_length_ratio": 2.0, "max_length_offset": 10, "max_length": 200,
+                         **(decoding or {})}
+
+        self.source_tokenize = TextTokenizer(**self.source_tokenizer_config,
+                                             name="source_tokenizer")
+        self.target_tokenize = TextTokenizer(**self.target_tokenizer_config,
+                                             name="target_tokenizer")
+        self.source_lookup = keras.layers.StringLookup(
+            vocabulary=self.source_vocabulary, mask_token=PAD, oov_token=OOV,
+            name="source_lookup")
+        self.target_lookup = keras.layers.StringLookup(
+            vocabulary=[START, END, *self.target_vocabulary], mask_token=PAD, oov_token=OOV,
+            name="target_lookup")
+        self.target_tokens = [PAD, OOV, START, END, *self.target_vocabulary]
+
+        self.source_embedding = keras.layers.Embedding(
+            len(self.source_vocabulary) + 2, embedding_dim, mask_zero=True,
+            name="source_embedding")
+        self.target_embedding = keras.layers.Embedding(
+            len(self.target_tokens), embedding_dim, mask_zero=True, name="target_embedding")
+        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.encoder = [
+            recurrent_layer(cell, units, dropout=dropout, return_sequences=True,
+                            return_state=i == layers - 1, bidirectional=bidirectional,
+                            name=f"encoder_{i}")
+            for i in range(layers)
+        ]
+        self.states_per_direction = 2 if cell == "lstm" else 1
+        self.bridge = [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}")
+                       for i in range(self.states_per_direction)]
+        self.decoder = CELLS[cell](units, dropout=dropout, return_sequences=True,
+                                   name="decoder")
+        make_attention = ATTENTION[attention]
+        self.attention = make_attention() if make_attention else None
+        self.keys = keras.layers.Dense(units, use_bias=False, name="keys") if self.attention \
+            else None
+        self.head = PredictionHead(len(self.target_tokens), hidden_units, dropout=dropout,
+                                   name="head")
+
+    @property
+    def directions(self):
+        return 2 if self.bidirectional else 1
+
+    def build(self, input_shape):
+        # Run once on a dummy batch: creates every weight of every sublayer.
+        dummy = ops.ones((1, 2), dtype="int32")
+        self.call((dummy, dummy), training=False)
+
+    # ----- the two halves -----------------------------------------------------------------
+    def encode(self, source_ids, training=False):
+        """``(outputs, decoder initial states, source mask)`` for int ``source_ids``."""
+        mask = source_ids > 0
+        x = self.embedding_dropout(self.source_embedding(source_ids), training=training)
+        for layer in self.encoder[:-1]:
+            x = layer(x, mask=mask, training=training)
+        outputs, *states = self.encoder[-1](x, mask=mask, training=training)
+        # Per direction, the states are [h] (elman, gru) or [h, c] (lstm).
+        n = self.states_per_direction
+        initial = []
+        for k in range(n):
+            final = ops.concatenate([states[d * n + k] for d in range(self.directions)], -1)
+            initial.append(self.bridge[k](final))
+        return outputs, initial, mask
+
+    def features(self, decoder_outputs, encoder_outputs, keys, source_mask, target_mask=None):
+        """What the head reads: the decoder state, joined with its attention context."""
+        if self.attention is None:
+            return decoder_outputs
+        context = self.attention([decoder_outputs, encoder_outputs, keys],
+                                 mask=[target_mask, source_mask])
+        return ops.concatenate([decoder_outputs, context], -1)
+
+    def call(self, inputs, training=False):
+        source_ids, target_in = inputs
+        encoder_outputs, initial, source_mask = self.encode(source_ids, training)
+        keys = self.keys(encoder_outputs) if self.keys is not None else None
+        target_mask = target_in > 0
+        y = self.embedding_dropout(self.target_embedding(target_in), training=training)
+        decoded = self.decoder(y, initial_state=initial, mask=target_mask, training=training)
+        return self.head(self.features(decoded, encoder_outputs, keys, source_mask,
+                                       target_mask), training=training)
+
+    # ----- translation --------------------------------------------------------------------
+    def source_ids(self, text):
+        return tf.cast(self.source_lookup(self.source_tokenize(text)), tf.int32)
+
+    def translate(self, text, decoding=None):
+        """``(batch,)`` strings -> ``(translations, scores)``; graph-friendly."""
+        options = {**self.decoding, **(decoding or {})}
+        source_ids = self.source_ids(text)
+        encoder_outputs, initial, source_mask = self.encode(source_ids)
+        keys = self.keys(encoder_outputs) if self.keys is not None else encoder_outputs
+        lengths = tf.reduce_sum(tf.cast(source_mask, tf.float32), axis=1)
+        max_lengths = tf.cast(tf.minimum(
+            tf.math.ceil(options["max_length_ratio"] * lengths) + options["max_length_offset"],
+            float(options["max_length"])), tf.int32)
+
+        def step(tokens, state, constants, time):
+            outputs, keys, mask = constants
+            x = tf.gather(self.target_embedding.embeddings, tokens)  # no mask: every step is real
+            h, new_state = self.decoder.cell(x, list(state), training=False)
+            feats = self.features(h[:, None], outputs, keys, mask)[:, 0]
+            probs = self.head(feats)
+            return tf.math.log(tf.maximum(probs, 1e-12)), list(new_state)
+
+        strategy = {k: v for k, v in options.items()
+                    if k in ("beam_width", "length_penalty") and options["strategy"] == "beam"}
+        decoder = get_decoder(options["strategy"], **strategy)
+        batch = tf.shape(source_ids)[0]
+        tokens, out_lengths, scores = decoder(
+            step, initial, (encoder_outputs, keys, source_mask),
+            tf.fill([batch], START_ID), END_ID, max_lengths)
+        words = tf.gather(tf.constant(self.target_tokens), tokens)
+        keep = tf.sequence_mask(out_lengths, tf.shape(tokens)[1])
+        words = tf.where(keep, words, PAD)
+        level = self.target_tokenizer_config.get("level", "word")
+        return detokenize(words, level), scores
+
+    def get_config(self):
+        return {**super().get_config(),
+                "source_vocabulary": self.source_vocabulary,
+                "target_vocabulary": self.target_vocabulary,
+                "source_tokenizer": self.source_tokenizer_config,
+                "target_tokenizer": self.target_tokenizer_config,
+                "cell": self.cell, "units": self.units, "embedding_dim": self.embedding_dim,
+                "layers": self.num_layers, "bidirectional": self.bidirectional,
+                "attention": self.attention_type, "hidden_units": self.hidden_units,
+                "dropout": self.dropout, "decoding": self.decoding}
