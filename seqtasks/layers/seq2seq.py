@@ -111,8 +111,10 @@ class Seq2Seq(keras.layers.Layer):
             for i in range(layers)
         ]
         self.states_per_direction = 2 if cell == "lstm" else 1
+        # A bidirectional encoder's final states (2 x units) are projected to the decoder's
+        # size; a one-directional encoder's are used as they are.
         self.bridge = [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}")
-                       for i in range(self.states_per_direction)]
+                       for i in range(self.states_per_direction)] if bidirectional else []
         self.decoder = CELLS[cell](units, dropout=dropout, return_sequences=True,
                                    name="decoder")
         make_attention = ATTENTION[attention]
@@ -141,6 +143,8 @@ class Seq2Seq(keras.layers.Layer):
         outputs, *states = self.encoder[-1](x, mask=mask, training=training)
         # Per direction, the states are [h] (elman, gru) or [h, c] (lstm).
         n = self.states_per_direction
+        if not self.bridge:
+            return outputs, list(states[:n]), mask
         initial = []
         for k in range(n):
             final = ops.concatenate([states[d * n + k] for d in range(self.directions)], -1)

@@ -124,14 +124,16 @@ class Translation(Recipe):
             out += [[t.decode("utf-8") for t in row if t] for row in batch]
         return out
 
-    def _vocabulary(self, token_lists):
+    def _vocabulary(self, token_lists, specials):
+        """The most frequent tokens, leaving room for ``specials`` ids (padding, unknown...)."""
         import collections
 
         data = self.config["data"]
-        counts = collections.Counter(t for tokens in token_lists for t in tokens)
         reserved = {"", "[UNK]", "<s>", "</s>"}
-        return [t for t, n in counts.most_common(max(data["max_tokens"] - 4, 0))
-                if n >= data["min_count"] and t not in reserved]
+        counts = collections.Counter(t for tokens in token_lists for t in tokens
+                                     if t not in reserved)
+        return [t for t, n in counts.most_common(max(data["max_tokens"] - specials, 0))
+                if n >= data["min_count"]]
 
     def build_datasets(self):
         import tensorflow as tf
@@ -159,8 +161,8 @@ class Translation(Recipe):
             raise DataError(f"{self._describe('train')}: every training pair is longer than "
                             f"data.max_length={limit} tokens")
         self.seq2seq_config = self._model_config(
-            self._vocabulary(tokens["train"]["source"]),
-            self._vocabulary(tokens["train"]["target"]))
+            self._vocabulary(tokens["train"]["source"], 2),
+            self._vocabulary(tokens["train"]["target"], 4))
         self.references = {split: [target for _, target, _ in pairs]
                            for split, pairs in splits.items()}
         self.sources = {split: [source for source, _, _ in pairs]

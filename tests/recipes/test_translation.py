@@ -120,6 +120,25 @@ def test_aligned_gzip_files_train(data_dir, tmp_path):
         "validation"] + result.metrics["data"]["pairs"]["test"] == 200
 
 
+def test_character_level_and_vocabulary_limits(data_dir, tmp_path):
+    import tensorflow as tf
+
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("translation")
+    task = recipe(recipe.default_config(tiny_translation(
+        f"data.train={data_dir / 'train.tsv'}", "data.source_level=char",
+        "data.target_level=char", "data.max_tokens=20", "decode.strategy=greedy")))
+    task.build_datasets()
+    # 20 = padding + unknown (+ start + end on the target side) + the most frequent characters
+    assert task.summary["vocabulary"] == {"source": 20, "target": 20}
+    layer = task.build_model().get_layer("seq2seq")
+    tokens = layer.source_tokenize(tf.constant(["ab c."]))
+    assert [t.decode() for t in tokens.numpy()[0]] == ["a", "b", "\u2581", "c", "\u2581", "."]
+    translation, _ = layer.translate(tf.constant(["the dog sees two birds ."]))
+    assert "\u2581" not in translation.numpy()[0].decode()
+
+
 @pytest.mark.parametrize("overrides", [
     [],
     ["model.attention=luong", "model.cell=lstm", "model.layers=2"],
