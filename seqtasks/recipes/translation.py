@@ -234,7 +234,9 @@ class Translation(Recipe):
         import tensorflow as tf
 
         layer = model.get_layer("seq2seq")
-        run = tf.function(layer.translate, input_signature=[tf.TensorSpec([None], tf.string)])
+        # No AutoGraph: the decoders' loops are explicit, and AutoGraph would re-read the source.
+        run = tf.function(layer.translate, input_signature=[tf.TensorSpec([None], tf.string)],
+                          autograph=False)
         out = []
         for start in range(0, len(texts), batch_size):
             batch = np.array(texts[start:start + batch_size], dtype=object)
@@ -286,7 +288,8 @@ class Translation(Recipe):
 
         layer = inference_model.get_layer("seq2seq")
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+                     autograph=False)
         def serve(text):
             translation, score = layer.translate(text)
             return {"translation": translation, "score": score}
