@@ -69,8 +69,18 @@ def _trim(history, lengths):
 class Decoder:
     """Base class: ``decoder(step_fn, initial_state, constants, start_ids, end_id, max_lengths)``.
 
-    See the module documentation for the step function and the outputs. Subclasses implement
-    :meth:`__call__`.
+    Call arguments:
+        step_fn: ``(tokens, state, constants, time) -> (log_probs, new_state)`` (see the
+            module documentation; ``N`` rows per call).
+        initial_state: nested structure of tensors with leading dimension ``B`` (or ``()``).
+        constants: nested structure of tensors with leading dimension ``B`` (or ``()``).
+        start_ids: int32 ``[B]``, the token fed at time 0.
+        end_id: Python int or int32 scalar, the end-of-sequence token.
+        max_lengths: int32 ``[B]``, the most tokens each example may generate before its end
+            token.
+
+    Returns ``(tokens, lengths, scores)``: int32 ``[B, T]`` (padded with 0, no end token),
+    int32 ``[B]`` and float32 ``[B]``. Subclasses implement :meth:`__call__`.
     """
 
     def __call__(self, step_fn, initial_state, constants, start_ids, end_id, max_lengths):
@@ -84,21 +94,8 @@ class Decoder:
 class GreedyDecoder(Decoder):
     """Picks the most probable token at each step (the first one on ties).
 
-    Call with ``(step_fn, initial_state, constants, start_ids, end_id, max_lengths)``:
-
-    Args:
-        step_fn: ``(tokens, state, constants, time) -> (log_probs, new_state)`` with ``N = B``.
-        initial_state: nested structure of tensors with leading dimension ``B`` (or ``()``).
-        constants: nested structure of tensors with leading dimension ``B`` (or ``()``).
-        start_ids: int32 ``[B]``, the token fed at time 0.
-        end_id: Python int or int32 scalar, the end-of-sequence token.
-        max_lengths: int32 ``[B]``, the most tokens each example may generate before its end
-            token.
-
-    Returns:
-        ``(tokens, lengths, scores)``: int32 ``[B, T]`` (padded with 0, no end token), int32
-        ``[B]`` and float32 ``[B]`` (sum of the chosen tokens' log-probabilities, end token
-        included when emitted).
+    ``N = B`` rows per step; the score is the sum of the chosen tokens' log-probabilities, the
+    end token included when emitted.
     """
 
     def __call__(self, step_fn, initial_state, constants, start_ids, end_id, max_lengths):
@@ -161,22 +158,8 @@ class BeamSearchDecoder(Decoder):
         length_penalty: the GNMT exponent ``alpha`` (>= 0); larger values favour longer
             outputs.
 
-    Call with ``(step_fn, initial_state, constants, start_ids, end_id, max_lengths)``:
-
-    Args:
-        step_fn: ``(tokens, state, constants, time) -> (log_probs, new_state)`` with
-            ``N = B * beam_width``.
-        initial_state: nested structure of tensors with leading dimension ``B`` (or ``()``).
-        constants: nested structure of tensors with leading dimension ``B`` (or ``()``).
-        start_ids: int32 ``[B]``, the token fed at time 0.
-        end_id: Python int or int32 scalar, the end-of-sequence token.
-        max_lengths: int32 ``[B]``, the most tokens each example may generate before its end
-            token.
-
-    Returns:
-        ``(tokens, lengths, scores)`` of the best hypothesis of each example: int32 ``[B, T]``
-        (padded with 0, no end token), int32 ``[B]`` and float32 ``[B]`` (its length-penalised
-        score).
+    ``N = B * beam_width`` rows per step; returns the best hypothesis of each example, with
+    its length-penalised score.
     """
 
     def __init__(self, beam_width=4, length_penalty=0.6):

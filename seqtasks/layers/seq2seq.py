@@ -20,6 +20,16 @@ START, END = "<s>", "</s>"
 START_ID, END_ID = 2, 3
 
 
+def vocabulary_lookups(source_vocabulary, target_vocabulary):
+    """StringLookups token -> id of both sides: 0 padding, 1 unknown, then (target only)
+    2 start and 3 end, then the vocabulary in order."""
+    source = keras.layers.StringLookup(vocabulary=list(source_vocabulary), mask_token=PAD,
+                                       oov_token=OOV, name="source_lookup")
+    target = keras.layers.StringLookup(vocabulary=[START, END, *target_vocabulary],
+                                       mask_token=PAD, oov_token=OOV, name="target_lookup")
+    return source, target
+
+
 def _additive():
     return keras.layers.AdditiveAttention(name="attention")
 
@@ -90,12 +100,8 @@ class Seq2Seq(keras.layers.Layer):
                                              name="source_tokenizer")
         self.target_tokenize = TextTokenizer(**self.target_tokenizer_config,
                                              name="target_tokenizer")
-        self.source_lookup = keras.layers.StringLookup(
-            vocabulary=self.source_vocabulary, mask_token=PAD, oov_token=OOV,
-            name="source_lookup")
-        self.target_lookup = keras.layers.StringLookup(
-            vocabulary=[START, END, *self.target_vocabulary], mask_token=PAD, oov_token=OOV,
-            name="target_lookup")
+        self.source_lookup, self.target_lookup = vocabulary_lookups(
+            self.source_vocabulary, self.target_vocabulary)
         self.target_tokens = [PAD, OOV, START, END, *self.target_vocabulary]
 
         self.source_embedding = keras.layers.Embedding(

@@ -12,6 +12,14 @@ PAD = ""
 OOV = "[UNK]"
 
 
+def _at_least_one(tokens):
+    """Pad the last axis of a string tensor with ``""`` to at least one position, so a
+    recurrent layer downstream always sees one (masked) step."""
+    missing = tf.maximum(1 - tf.shape(tokens)[-1], 0)
+    padding = tf.concat([tf.zeros([tf.rank(tokens) - 1, 2], tf.int32), [[0, missing]]], 0)
+    return tf.pad(tokens, padding, constant_values=PAD)
+
+
 @keras.saving.register_keras_serializable(package="seqtasks")
 class WhitespaceTokenizer(keras.layers.Layer):
     """``(batch,)`` sentences -> ``(batch, steps)`` tokens, split on whitespace.
@@ -28,9 +36,7 @@ class WhitespaceTokenizer(keras.layers.Layer):
     """
 
     def call(self, text):
-        tokens = tf.strings.split(tf.convert_to_tensor(text, tf.string)).to_tensor(PAD)
-        missing = tf.maximum(1 - tf.shape(tokens)[1], 0)
-        return tf.pad(tokens, [[0, 0], [0, missing]], constant_values=PAD)
+        return _at_least_one(tf.strings.split(tf.convert_to_tensor(text, tf.string)).to_tensor(PAD))
 
     def compute_output_spec(self, text):
         return keras.KerasTensor((text.shape[0], None), dtype="string")
@@ -85,9 +91,7 @@ class TokenIds(keras.layers.Layer):
         words = tf.strings.lower(tokens, encoding="utf-8") if self.lowercase else tokens
         word_ids = tf.cast(self.word_lookup(words), tf.int32)
         chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(PAD)
-        chars = chars[:, :, : self.max_word_chars]
-        missing = tf.maximum(1 - tf.shape(chars)[2], 0)  # all-empty rows: keep one position
-        chars = tf.pad(chars, [[0, 0], [0, 0], [0, missing]], constant_values=PAD)
+        chars = _at_least_one(chars[:, :, : self.max_word_chars])
         return word_ids, tf.cast(self.char_lookup(chars), tf.int32)
 
     def compute_output_spec(self, tokens):
@@ -146,9 +150,7 @@ class TextTokenizer(keras.layers.Layer):
             tokens = tf.strings.unicode_split(text, "UTF-8", errors="replace")
         else:
             tokens = tf.strings.split(text)
-        tokens = tokens.to_tensor(PAD)
-        missing = tf.maximum(1 - tf.shape(tokens)[1], 0)
-        return tf.pad(tokens, [[0, 0], [0, missing]], constant_values=PAD)
+        return _at_least_one(tokens.to_tensor(PAD))
 
     def compute_output_spec(self, text):
         return keras.KerasTensor((text.shape[0], None), dtype="string")

@@ -290,12 +290,14 @@ class Tagging(Recipe):
 
         tag_names = tf.constant(self.tags)
         tokenizer = inference_model.get_layer("tokens")
+        token_ids = inference_model.get_layer("token_ids")
+        tagger = inference_model.get_layer(self.name)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(text):
-            tokens = tokenizer(text)
+            tokens = tokenizer(text)  # once: the same tokens feed the tagger and the output
             real = tf.not_equal(tokens, "")
-            best = tf.argmax(inference_model(text), axis=-1)
+            best = tf.argmax(tagger(list(token_ids(tokens))), axis=-1)
             tags = tf.where(real, tf.gather(tag_names, best), "")
             return {"tokens": tokens, "tags": tags,
                     "lengths": tf.reduce_sum(tf.cast(real, tf.int32), axis=1)}

@@ -139,7 +139,8 @@ class Translation(Recipe):
         import tensorflow as tf
 
         from seqtasks.data.batching import batch_sequences, length_boundaries, padded_fraction
-        from seqtasks.layers import Seq2Seq, TextTokenizer
+        from seqtasks.layers import TextTokenizer
+        from seqtasks.layers.seq2seq import vocabulary_lookups
 
         data, train = self.config["data"], self.config["train"]
         splits = self.load_splits()
@@ -167,11 +168,12 @@ class Translation(Recipe):
                            for split, pairs in splits.items()}
         self.sources = {split: [source for source, _, _ in pairs]
                         for split, pairs in splits.items()}
-        lookup = Seq2Seq(**self.seq2seq_config)  # only its vocabulary lookups are used here
+        source_lookup, target_lookup = vocabulary_lookups(
+            self.seq2seq_config["source_vocabulary"], self.seq2seq_config["target_vocabulary"])
 
         def encode(source, target):
-            source_ids = tf.cast(lookup.source_lookup(source), tf.int32)
-            target_ids = tf.cast(lookup.target_lookup(
+            source_ids = tf.cast(source_lookup(source), tf.int32)
+            target_ids = tf.cast(target_lookup(
                 tf.concat([["<s>"], target, ["</s>"]], 0)), tf.int32)
             weights = tf.ones_like(target_ids[1:], tf.float32)
             return (source_ids, target_ids[:-1]), target_ids[1:], weights

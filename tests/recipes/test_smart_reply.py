@@ -6,7 +6,15 @@ import subprocess
 
 import numpy as np
 import pytest
-from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+from helpers import (
+    assert_clean_failure,
+    cli,
+    run_expecting_failure,
+    run_without_seqtasks,
+    set_args,
+    tiny,
+    write,
+)
 
 from seqtasks.data.builtin import smart_reply as builtin
 
@@ -165,11 +173,7 @@ def test_python_api_mirrors_the_cli(data_dir, tmp_path):
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
 
 def run_bad(tmp_path, *overrides):
-    result = cli("run", "smart_reply", *set_args(tiny(*overrides, f"export.dir={tmp_path / 'x'}")),
-                 "--output", tmp_path / "run")
-    assert not (tmp_path / "run").exists()
-    assert not (tmp_path / "x").exists()
-    return result
+    return run_expecting_failure("smart_reply", tmp_path, tiny(*overrides))
 
 
 def test_missing_file(tmp_path):
