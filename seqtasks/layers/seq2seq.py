@@ -1,23 +1,19 @@
 """An encoder-decoder with attention whose translation loop lives inside the graph.
 
 Training (teacher forcing): source ids and the shifted target ids -> next-token probabilities.
-Translation: raw strings -> tokens -> encoder -> a decoding strategy from
-:mod:`seqtasks.decoding` stepping the decoder cell -> strings. Both paths share every weight,
-and translation uses only core TensorFlow ops, so a SavedModel of it runs on stock TF Serving.
+Translation: raw strings -> tokens -> encoder -> the :class:`~seqtasks.layers.TextDecoder`
+generating with a strategy from :mod:`seqtasks.decoding` -> strings. Both paths share every
+weight, and translation uses only core TensorFlow ops, so a SavedModel of it runs on stock TF
+Serving.
 """
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from seqtasks.decoding import get_decoder
-from seqtasks.layers.head import PredictionHead
-from seqtasks.layers.stack import CELLS, recurrent_layer
-from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, detokenize
-
-START, END = "<s>", "</s>"
-#: Target ids: 0 padding, 1 unknown, 2 start, 3 end, then the words.
-START_ID, END_ID = 2, 3
+from seqtasks.layers.stack import recurrent_layer
+from seqtasks.layers.text_decoder import ATTENTION, TextDecoder, target_lookup
+from seqtasks.layers.tokens import OOV, PAD, TextTokenizer
 
 
 def vocabulary_lookups(source_vocabulary, target_vocabulary):
@@ -25,22 +21,7 @@ def vocabulary_lookups(source_vocabulary, target_vocabulary):
     2 start and 3 end, then the vocabulary in order."""
     source = keras.layers.StringLookup(vocabulary=list(source_vocabulary), mask_token=PAD,
                                        oov_token=OOV, name="source_lookup")
-    target = keras.layers.StringLookup(vocabulary=[START, END, *target_vocabulary],
-                                       mask_token=PAD, oov_token=OOV, name="target_lookup")
-    return source, target
-
-
-def _additive():
-    return keras.layers.AdditiveAttention(name="attention")
-
-
-def _multiplicative():
-    return keras.layers.Attention(score_mode="dot", name="attention")
-
-
-#: ``model.attention`` -> the Keras attention layer scoring decoder states against the
-#: (projected) encoder outputs: Bahdanau's additive score or Luong's multiplicative one.
-ATTENTION = {"bahdanau": _additive, "luong": _multiplicative, "none": None}
+    return source, target_lookup(target_vocabulary)
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -98,17 +79,10 @@ class Seq2Seq(keras.layers.Layer):
 
         self.source_tokenize = TextTokenizer(**self.source_tokenizer_config,
                                              name="source_tokenizer")
-        self.target_tokenize = TextTokenizer(**self.target_tokenizer_config,
-                                             name="target_tokenizer")
-        self.source_lookup, self.target_lookup = vocabulary_lookups(
-            self.source_vocabulary, self.target_vocabulary)
-        self.target_tokens = [PAD, OOV, START, END, *self.target_vocabulary]
-
+        self.source_lookup = vocabulary_lookups(self.source_vocabulary, ())[0]
         self.source_embedding = keras.layers.Embedding(
             len(self.source_vocabulary) + 2, embedding_dim, mask_zero=True,
             name="source_embedding")
-        self.target_embedding = keras.layers.Embedding(
-            len(self.target_tokens), embedding_dim, mask_zero=True, name="target_embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.encoder = [
             recurrent_layer(cell, units, dropout=dropout, return_sequences=True,
@@ -121,14 +95,10 @@ class Seq2Seq(keras.layers.Layer):
         # size; a one-directional encoder's are used as they are.
         self.bridge = [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}")
                        for i in range(self.states_per_direction)] if bidirectional else []
-        self.decoder = CELLS[cell](units, dropout=dropout, return_sequences=True,
-                                   name="decoder")
-        make_attention = ATTENTION[attention]
-        self.attention = make_attention() if make_attention else None
-        self.keys = keras.layers.Dense(units, use_bias=False, name="keys") if self.attention \
-            else None
-        self.head = PredictionHead(len(self.target_tokens), hidden_units, dropout=dropout,
-                                   name="head")
+        self.text_decoder = TextDecoder(
+            self.target_vocabulary, self.target_tokenizer_config, cell=cell, units=units,
+            embedding_dim=embedding_dim, attention=attention, hidden_units=hidden_units,
+            dropout=dropout, name="text_decoder")
 
     @property
     def directions(self):
@@ -157,23 +127,11 @@ class Seq2Seq(keras.layers.Layer):
             initial.append(self.bridge[k](final))
         return outputs, initial, mask
 
-    def features(self, decoder_outputs, encoder_outputs, keys, source_mask, target_mask=None):
-        """What the head reads: the decoder state, joined with its attention context."""
-        if self.attention is None:
-            return decoder_outputs
-        context = self.attention([decoder_outputs, encoder_outputs, keys],
-                                 mask=[target_mask, source_mask])
-        return ops.concatenate([decoder_outputs, context], -1)
-
     def call(self, inputs, training=False):
         source_ids, target_in = inputs
         encoder_outputs, initial, source_mask = self.encode(source_ids, training)
-        keys = self.keys(encoder_outputs) if self.keys is not None else None
-        target_mask = target_in > 0
-        y = self.embedding_dropout(self.target_embedding(target_in), training=training)
-        decoded = self.decoder(y, initial_state=initial, mask=target_mask, training=training)
-        return self.head(self.features(decoded, encoder_outputs, keys, source_mask,
-                                       target_mask), training=training)
+        return self.text_decoder(target_in, initial, encoder_outputs, source_mask,
+                                 training=training)
 
     # ----- translation --------------------------------------------------------------------
     def source_ids(self, text):
@@ -184,32 +142,12 @@ class Seq2Seq(keras.layers.Layer):
         options = {**self.decoding, **(decoding or {})}
         source_ids = self.source_ids(text)
         encoder_outputs, initial, source_mask = self.encode(source_ids)
-        keys = self.keys(encoder_outputs) if self.keys is not None else encoder_outputs
         lengths = tf.reduce_sum(tf.cast(source_mask, tf.float32), axis=1)
         max_lengths = tf.cast(tf.minimum(
             tf.math.ceil(options["max_length_ratio"] * lengths) + options["max_length_offset"],
             float(options["max_length"])), tf.int32)
-
-        def step(tokens, state, constants, time):
-            outputs, keys, mask = constants
-            x = tf.gather(self.target_embedding.embeddings, tokens)  # no mask: every step is real
-            h, new_state = self.decoder.cell(x, list(state), training=False)
-            feats = self.features(h[:, None], outputs, keys, mask)[:, 0]
-            probs = self.head(feats)
-            return tf.math.log(tf.maximum(probs, 1e-12)), list(new_state)
-
-        strategy = {k: v for k, v in options.items()
-                    if k in ("beam_width", "length_penalty") and options["strategy"] == "beam"}
-        decoder = get_decoder(options["strategy"], **strategy)
-        batch = tf.shape(source_ids)[0]
-        tokens, out_lengths, scores = decoder(
-            step, initial, (encoder_outputs, keys, source_mask),
-            tf.fill([batch], START_ID), END_ID, max_lengths)
-        words = tf.gather(tf.constant(self.target_tokens), tokens)
-        keep = tf.sequence_mask(out_lengths, tf.shape(tokens)[1])
-        words = tf.where(keep, words, PAD)
-        level = self.target_tokenizer_config.get("level", "word")
-        return detokenize(words, level), scores
+        return self.text_decoder.generate(initial, encoder_outputs, source_mask, max_lengths,
+                                          options)
 
     def get_config(self):
         return {**super().get_config(),

@@ -164,16 +164,14 @@ def test_padding_never_changes_a_translation_or_its_score(data_dir, overrides):
     assert np.allclose(probs.sum(-1), 1.0, atol=1e-4)
 
 
-def test_beam_search_scores_at_least_greedy_on_the_model(data_dir):
-    import seqtasks
+def test_beam_search_scores_at_least_greedy_on_the_trained_model(finished_run):
+    # Not a theorem for every model (a beam can prune the greedy path), but on a trained model,
+    # whose next-token distributions are peaked, a 4-wide beam finds at least the greedy score.
+    import keras
 
-    recipe = seqtasks.get_recipe("translation")
-    task = recipe(recipe.default_config(tiny_translation(
-        f"data.train={data_dir / 'train.tsv'}", "decode.length_penalty=0")))
-    task.build_datasets()
-    model = task.build_model()
+    model = keras.models.load_model(finished_run / "run" / "model.keras")
     layer = model.get_layer("seq2seq")
-    texts = np.array(["the dog sees two birds .", "i walk ."], dtype=object)
+    texts = np.array(["the dog sees two birds .", "i walk .", "the women sing ."], dtype=object)
     _, greedy = layer.translate(texts, {"strategy": "greedy"})
     _, beam = layer.translate(texts, {"strategy": "beam", "beam_width": 4,
                                       "length_penalty": 0.0})
