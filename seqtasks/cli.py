@@ -97,26 +97,28 @@ def run(recipe, overrides, output):
 
 @main.command()
 @click.argument("export_dir", type=click.Path())
-@click.argument("texts", nargs=-1)
+@click.argument("inputs", nargs=-1)
 @_friendly
-def predict(export_dir, texts):
-    """Run an export on TEXTS, or on the lines of standard input when none are given."""
+def predict(export_dir, inputs):
+    """Run an export on INPUTS (texts, or image files for captioning), or on the lines of
+    standard input when none are given."""
     from seqtasks.export import read_metadata, resolve_export
+    from seqtasks.recipes import get_recipe
 
     version = resolve_export(export_dir)
     metadata = read_metadata(version)
-    if not texts:
-        texts = [line.rstrip("\n") for line in sys.stdin]
+    recipe = get_recipe(metadata["recipe"])
+    if not inputs:
+        inputs = [line.rstrip("\n") for line in sys.stdin]
+    values = recipe.read_inputs(inputs)  # unreadable inputs fail before TensorFlow loads
     _quiet_tensorflow_import()
     import tensorflow as tf
 
     from seqtasks.export import load_signature
-    from seqtasks.recipes import get_recipe
 
-    recipe = get_recipe(metadata["recipe"])
     signature = load_signature(version)
-    for start in range(0, len(texts), 64):
-        batch = list(texts[start:start + 64])
+    for start in range(0, len(values), 64):
+        batch = list(values[start:start + 64])
         outputs = signature(**{metadata["input"]: tf.constant(batch, dtype=tf.string)})
         outputs = {k: v.numpy() for k, v in outputs.items()}
         for line in recipe.format_prediction(batch, outputs):

@@ -63,3 +63,17 @@ def format_table(per_label, title="tag"):
         lines.append(f"{label:<{width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  "
                      f"{row['f1']:6.4f}  {row['support']:7d}")
     return lines
+
+
+def bleu_orders(hypotheses, references, lowercase=False, max_order=4):
+    """Corpus BLEU-1 ... BLEU-``max_order`` (sacreBLEU, 13a tokenization) of ``hypotheses``
+    against a list of reference captions per hypothesis; examples may have different numbers
+    of references. Returns ``{"bleu_1": ..., ...}`` in 0-100."""
+    from sacrebleu.metrics import BLEU
+
+    width = max((len(refs) for refs in references), default=0)
+    streams = [[refs[i] if i < len(refs) else None for refs in references]
+               for i in range(width)]
+    return {f"bleu_{n}": _rounded(BLEU(lowercase=lowercase, max_ngram_order=n)
+                                  .corpus_score(list(hypotheses), streams).score)
+            for n in range(1, max_order + 1)}

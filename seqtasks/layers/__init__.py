@@ -1,5 +1,6 @@
 """Keras layers of seqtasks: the Elman cell and RNN, the prediction head, preprocessing."""
 
+from seqtasks.layers.captioner import Captioner
 from seqtasks.layers.characters import CHARACTER_ENCODERS, CharacterCNN, CharacterRNN
 from seqtasks.layers.elman import ElmanCell, ElmanRNN
 from seqtasks.layers.head import PredictionHead
@@ -7,8 +8,10 @@ from seqtasks.layers.pooling import SequencePooling
 from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.seq2seq import Seq2Seq
 from seqtasks.layers.stack import CELLS, recurrent_layer, recurrent_stack
+from seqtasks.layers.text_decoder import TextDecoder
 from seqtasks.layers.tokens import TextTokenizer, TokenIds, WhitespaceTokenizer, detokenize
 
-__all__ = ["CELLS", "CHARACTER_ENCODERS", "CharacterCNN", "CharacterRNN", "ElmanCell",
-           "ElmanRNN", "FitLength", "PredictionHead", "Seq2Seq", "SequencePooling", "TextTokenizer",
-           "TokenIds", "WhitespaceTokenizer", "detokenize", "recurrent_layer", "recurrent_stack"]
+__all__ = ["CELLS", "CHARACTER_ENCODERS", "Captioner", "CharacterCNN", "CharacterRNN",
+           "ElmanCell", "ElmanRNN", "FitLength", "PredictionHead", "Seq2Seq", "SequencePooling",
+           "TextDecoder", "TextTokenizer", "TokenIds", "WhitespaceTokenizer", "detokenize",
+           "recurrent_layer", "recurrent_stack"]

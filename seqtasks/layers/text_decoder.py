@@ -114,7 +114,7 @@ class TextDecoder(keras.layers.Layer):
         # Run once on a dummy batch: creates every weight of every sublayer.
         features = memory_shape[-1] if memory_shape is not None else 1
         state = [ops.zeros((1, self.units))] * self.states
-        self.call(ops.ones((1, 2), dtype="int32"), state, ops.zeros((1, 1, features)))
+        self.call(ops.ones((1, 2), dtype="int32"), state, ops.zeros((1, 2, features)))
 
     def features(self, outputs, memory, keys, memory_mask, target_mask=None):
         """What the head reads: the decoder outputs, joined with their attention context."""
@@ -146,13 +146,16 @@ class TextDecoder(keras.layers.Layer):
                 memory_mask = tf.ones(tf.shape(memory)[:2], tf.bool)
             constants = (memory, self.keys(memory), memory_mask)
 
+        # Padding and the start token are never generated.
+        never = tf.constant([-1e9 if i in (0, START_ID) else 0.0 for i in range(len(self.tokens))])
+
         def step(tokens, state, constants, time):
             x = tf.gather(self.embedding.embeddings, tokens)  # no mask: every step is real
             h, new_state = self.rnn.cell(x, list(state), training=False)
             if constants:
                 h = self.features(h[:, None], *constants)[:, 0]
-            probs = self.head(h)
-            return tf.math.log(tf.maximum(probs, 1e-12)), list(new_state)
+            log_probs = tf.math.log(tf.maximum(self.head(h), 1e-12))
+            return log_probs + never, list(new_state)
 
         decoder = get_decoder(options["strategy"], **decoding_options(options))
         batch = tf.shape(initial_state[0])[0]

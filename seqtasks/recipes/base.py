@@ -136,6 +136,12 @@ class Recipe:
         return {}
 
     @classmethod
+    def read_inputs(cls, items):
+        """The values ``seqtasks predict`` feeds the signature for its arguments (or stdin
+        lines): the texts themselves by default; a recipe taking files reads them here."""
+        return list(items)
+
+    @classmethod
     def format_prediction(cls, inputs, outputs):
         """Lines that ``seqtasks predict`` prints for one batch of signature outputs."""
         raise NotImplementedError
