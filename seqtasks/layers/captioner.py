@@ -45,7 +45,7 @@ class Captioner(keras.layers.Layer):
 
     def __init__(self, vocabulary, tokenizer=None, image_size=64, encoder="cnn",
                  encoder_weights=None, train_encoder=True, cell="elman", units=256,
-                 embedding_dim=128, attention="none", hidden_units=256, dropout=0.0,
+                 embedding_dim=128, attention="bahdanau", hidden_units=256, dropout=0.0,
                  decoding=None, **kwargs):
         if encoder not in IMAGE_ENCODERS:
             raise ValueError(f"`encoder` must be one of {tuple(IMAGE_ENCODERS)}. "

@@ -60,7 +60,9 @@ class Captioning(Recipe):
                                    "'none'; default: imagenet for backbones, none for cnn"),
             "train_encoder": Key(True, (bool,), "train (fine-tune) the encoder; false freezes "
                                  "it"),
-            "attention": Key("none", (str,), "attention over the image's feature grid",
+            "attention": Key("bahdanau", (str,), "attention over the image's feature grid "
+                             "(Show, Attend and Tell); none: the image only sets the initial "
+                             "state (Show and Tell)",
                              ("bahdanau", "luong", "none")),
             "units": Key(256, (int,), "hidden units of the decoder"),
             "embedding_dim": Key(128, (int,), "size of the word embeddings"),

@@ -1,0 +1,302 @@
+"""captioning end to end: Flickr8k/COCO layouts -> run -> BLEU -> image-bytes export -> predict,
+and its bad inputs."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import (
+    assert_clean_failure,
+    cli,
+    run_builtin_default,
+    run_expecting_failure,
+    run_without_seqtasks,
+    set_args,
+    tiny,
+    write,
+)
+
+from seqtasks.data.builtin import captioning as builtin
+
+TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
+        "data.image_size=32", "data.min_count=1", "train.batch_size=16", "decode.max_length=12"]
+
+
+def tiny_captioning(*overrides, epochs=2):
+    return tiny(*TINY, *overrides, epochs=epochs)
+
+
+def encode(image, fmt):
+    import tensorflow as tf
+
+    return (tf.io.encode_png(image) if fmt == "png" else tf.io.encode_jpeg(image, quality=95)
+            ).numpy()
+
+
+def write_flickr(root, examples, name="captions.txt", first=0):
+    """The Flickr8k layout: Images/ (PNG and JPEG) + captions.txt; returns the image names."""
+    (root / "Images").mkdir(parents=True, exist_ok=True)
+    names, rows = [], ["image,caption"]
+    for i, (image, captions) in enumerate(examples, first):
+        fmt = "png" if i % 2 else "jpeg"
+        image_name = f"img{i}.{'png' if fmt == 'png' else 'jpg'}"
+        (root / "Images" / image_name).write_bytes(encode(image, fmt))
+        names.append(image_name)
+        rows += [f"{image_name},{caption}" for caption in captions]
+    with open(root / name, "a", encoding="utf-8") as f:
+        f.write("\n".join(rows if first == 0 else rows[1:]) + "\n")
+    return names
+
+
+@pytest.fixture(scope="module")
+def flickr(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flickr")
+    train = write_flickr(root, builtin.generate(160, seed=1, size=32))
+    test = write_flickr(root, builtin.generate(24, seed=2, size=32), first=160)
+    (root / "train.txt").write_text("\n".join(train) + "\n")
+    (root / "test.txt").write_text("\n".join(test) + "\n")
+    return root
+
+
+def flickr_overrides(root):
+    return [f"data.train={root / 'captions.txt'}", f"data.train_images={root / 'train.txt'}",
+            f"data.test={root / 'captions.txt'}", f"data.test_images={root / 'test.txt'}"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(flickr, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    overrides = tiny_captioning(*flickr_overrides(flickr), f"export.dir={root / 'exports'}")
+    result = cli("run", "captioning", *set_args(overrides), "--output", root / "run")
+    assert result.exit_code == 0, result.output
+    assert "caption:" in result.output and "nearest:" in result.output
+    return root
+
+
+def test_run_writes_bleu_1_to_4_beside_the_nearest_caption_baseline(finished_run):
+    metrics = json.loads((finished_run / "run" / "metrics.json").read_text())
+    test = metrics["test"]
+    for n in range(1, 5):
+        assert 0.0 <= test[f"bleu_{n}"] <= 100.0 and 0.0 <= test[f"nearest_bleu_{n}"] <= 100.0
+    assert test["images"] == 24
+    assert metrics["data"]["images"]["test"] == 24
+    assert metrics["data"]["images"]["train"] + metrics["data"]["images"]["validation"] == 160
+    assert (finished_run / "exports" / "captioning" / "1" / "saved_model.pb").exists()
+
+
+def test_export_runs_without_seqtasks_and_matches_in_memory_decoding(finished_run, flickr):
+    import keras
+    import tensorflow as tf
+
+    version = finished_run / "exports" / "captioning" / "1"
+    images = [flickr / "Images" / "img160.jpg", flickr / "Images" / "img161.png"]
+    code = (
+        "import json, tensorflow as tf\n"
+        f"fn = tf.saved_model.load({str(version)!r}).signatures['serving_default']\n"
+        f"data = [open(p, 'rb').read() for p in {[str(p) for p in images]!r}]\n"
+        "out = fn(image=tf.constant(data))\n"
+        "print(json.dumps([c.decode() for c in out['caption'].numpy()]))\n"
+    )
+    served = json.loads(run_without_seqtasks(code).strip().splitlines()[-1])
+    model = keras.models.load_model(version / "assets.extra" / "model.keras")
+    data = tf.constant([p.read_bytes() for p in images])
+    in_memory = [c.decode() for c in model.get_layer("captioner").caption(data)[0].numpy()]
+    assert served == in_memory and all(served)
+
+
+def test_predict_prints_one_caption_per_image(finished_run, flickr):
+    version = finished_run / "exports" / "captioning" / "1"
+    images = [flickr / "Images" / f"img{i}.{'png' if i % 2 else 'jpg'}" for i in (160, 161, 162)]
+    result = cli("predict", version, *images)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 3 and all(lines)
+
+
+def test_predict_rejects_a_non_image_file(finished_run, tmp_path):
+    text = write(tmp_path / "notes.jpg", "not an image\n")
+    result = cli("predict", finished_run / "exports" / "captioning", text)
+    assert_clean_failure(result, "notes.jpg", "not a JPEG or PNG image")
+    result = cli("predict", finished_run / "exports" / "captioning", tmp_path / "missing.png")
+    assert_clean_failure(result, "missing.png", "no such file")
+
+
+def test_nearest_caption_of_a_training_image_is_its_own(finished_run, flickr):
+    """The baseline's neighbour search, checked where the answer is known: a training image's
+    nearest training image is itself (cosine 1), so its caption is one of its own."""
+    import keras
+
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr))))
+    task.build_datasets()
+    model = keras.models.load_model(finished_run / "run" / "model.keras")
+    baseline = task.nearest_captions(model, "train")
+    own = task.references["train"]
+    assert sum(b in refs for b, refs in zip(baseline, own)) >= 0.95 * len(own)
+
+
+def test_padding_never_changes_a_caption_probability(flickr):
+    """An image's caption probabilities are the same alone and batched with an image that has
+    more and longer captions (padding in both the caption and the step axes)."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr))))
+    task.build_datasets()
+    model = task.build_model()
+    images = task.pixels["train"][:2]
+    short = np.array([[[2, 5, 6, 3]]])
+    alone = model.predict_on_batch([images[:1], short])
+    padded = np.zeros((2, 3, 9), np.int32)
+    padded[0, 0, :4] = short[0, 0]
+    padded[1] = [[2, 5, 6, 7, 8, 9, 5, 6, 3], [2, 7, 3, 0, 0, 0, 0, 0, 0],
+                 [2, 8, 8, 3, 0, 0, 0, 0, 0]]
+    batched = model.predict_on_batch([images, padded])
+    np.testing.assert_allclose(batched[0, 0, :4], alone[0, 0], atol=1e-5)
+    assert np.allclose(batched.sum(-1), 1.0, atol=1e-4)
+
+
+def test_coco_layout_and_its_default_image_folder(tmp_path):
+    examples = builtin.generate(40, seed=3, size=32)
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "train2017").mkdir()
+    images, annotations = [], []
+    for i, (image, captions) in enumerate(examples):
+        name = f"{i:012d}.jpg"
+        (tmp_path / "train2017" / name).write_bytes(encode(image, "jpeg"))
+        images.append({"id": 1000 + i, "file_name": name})
+        annotations += [{"id": len(annotations), "image_id": 1000 + i, "caption": c}
+                        for c in captions]
+    path = tmp_path / "annotations" / "captions_train2017.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    import seqtasks
+
+    result = seqtasks.run("captioning", tiny_captioning(
+        f"data.train={path}", f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy",
+        epochs=1), output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    data = result.metrics["data"]
+    assert sum(data["images"].values()) == 40
+    assert data["captions"]["train"] + data["captions"]["validation"] + \
+        data["captions"]["test"] == len(annotations)
+
+
+def test_flickr8k_token_file_with_split_lists(flickr, tmp_path):
+    lines = []
+    for row in (flickr / "captions.txt").read_text().splitlines()[1:]:
+        image, caption = row.split(",", 1)
+        lines.append(f"{image}#{len([x for x in lines if x.startswith(image + '#')])}\t{caption}")
+    token = tmp_path / "Flickr8k.token.txt"
+    token.write_text("\n".join(lines) + "\n")
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(
+        f"data.train={token}", f"data.train_images={flickr / 'train.txt'}",
+        f"data.image_dir={flickr / 'Images'}")))
+    task.build_datasets()
+    assert len(task.pixels["train"]) + len(task.pixels["validation"]) + \
+        len(task.pixels["test"]) == 160
+
+
+def test_tfds_coco_captions_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import seqtasks
+
+    with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+        result = seqtasks.run("captioning", tiny_captioning(
+            "data.train=tfds:coco_captions:train", "data.test=tfds:coco_captions:test",
+            f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy", epochs=1),
+            output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    assert result.metrics["data"]["images"]["test"] == 12
+    assert 0.0 <= result.metrics["test"]["bleu_4"] <= 100.0
+
+
+def test_frozen_backbone_with_a_local_weights_file(flickr, tmp_path):
+    """A keras.applications backbone, its weights from a file; model.train_encoder=false keeps
+    them unchanged through training."""
+    import keras
+
+    import seqtasks
+    from seqtasks.layers.images import IMAGE_ENCODERS
+
+    backbone = IMAGE_ENCODERS["mobilenet_v3_small"](32, None)
+    weights = tmp_path / "backbone.weights.h5"
+    backbone.save_weights(weights)
+    result = seqtasks.run("captioning", tiny_captioning(
+        *flickr_overrides(flickr), "model.encoder=mobilenet_v3_small",
+        f"model.encoder_weights={weights}", "model.train_encoder=false",
+        f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy", epochs=1),
+        output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    trained = model.get_layer("captioner").image_encoder.get_weights()
+    for before, after in zip(backbone.get_weights(), trained):
+        np.testing.assert_array_equal(before, after)
+    assert result.export_dir.exists()
+
+
+def test_builtin_default_reaches_bleu_4_of_80_within_5_minutes(tmp_path):
+    test, elapsed = run_builtin_default("captioning", tmp_path)
+    assert test["bleu_4"] >= 80.0, test
+    assert elapsed < 300, elapsed
+
+
+# ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
+
+def run_bad(tmp_path, *overrides):
+    return run_expecting_failure("captioning", tmp_path, tiny_captioning(*overrides))
+
+
+def test_caption_naming_a_missing_image(flickr, tmp_path):
+    captions = write(tmp_path / "captions.txt",
+                     "image,caption\nimg0.jpg,a red circle\nghost.jpg,a blue square\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={captions}",
+                                 f"data.image_dir={flickr / 'Images'}"),
+                         "captions.txt:3", "ghost.jpg", "not found")
+
+
+def corrupt_layout(flickr, tmp_path):
+    images = tmp_path / "Images"
+    images.mkdir()
+    for name in ("img0.jpg", "img1.png", "img2.jpg", "img3.png"):
+        (images / name).write_bytes((flickr / "Images" / name).read_bytes())
+    (images / "broken.jpg").write_bytes((flickr / "Images" / "img0.jpg").read_bytes()[:60])
+    (images / "text.png").write_text("hello\n")
+    rows = ["image,caption"] + [f"{n},a red circle" for n in
+                                ("img0.jpg", "broken.jpg", "img1.png", "img2.jpg", "text.png",
+                                 "img3.png")]
+    return write(tmp_path / "captions.txt", "\n".join(rows) + "\n")
+
+
+def test_corrupt_image_is_named(flickr, tmp_path):
+    captions = corrupt_layout(flickr, tmp_path)
+    assert_clean_failure(run_bad(tmp_path, f"data.train={captions}"),
+                         "captions.txt:3", "broken.jpg", "not a readable JPEG or PNG image",
+                         "and 1 more", 'data.corrupt_images = "skip"')
+
+
+def test_corrupt_images_skipped_and_counted(flickr, tmp_path):
+    import seqtasks
+
+    captions = corrupt_layout(flickr, tmp_path)
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(
+        f"data.train={captions}", f"data.test={captions}", "data.validation_fraction=0.25",
+        "data.corrupt_images=skip")))
+    task.build_datasets()
+    skipped = task.summary["skipped_corrupt_images"]
+    assert skipped["count"] == 4 and skipped["test"] == 2
+    assert any(name.endswith("broken.jpg") for name in skipped["first"])
+    assert len(task.pixels["test"]) == 4
+
+
+def test_empty_captions_file(tmp_path):
+    captions = write(tmp_path / "captions.txt", "\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={captions}"),
+                         "captions.txt", "no captions found")
+
+
+def test_cnn_encoder_has_no_pretrained_weights():
+    result = cli("run", "captioning", "--set", "model.encoder_weights=imagenet")
+    assert_clean_failure(result, "model.encoder_weights", "trained from scratch")
