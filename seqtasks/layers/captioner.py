@@ -112,11 +112,13 @@ class Captioner(keras.layers.Layer):
 
     # ----- captioning ---------------------------------------------------------------------
     def caption_pixels(self, images, decoding=None):
-        """``uint8 [batch, size, size, 3]`` -> ``(captions, scores)``; graph-friendly."""
+        """``uint8 [batch, size, size, 3]`` -> ``(captions, scores)``; graph-friendly. A
+        caption has at least one token."""
         options = {**self.decoding, **(decoding or {})}
         memory, initial, _ = self.encode(images)
         max_lengths = tf.fill([tf.shape(images)[0]], int(options["max_length"]))
-        return self.text_decoder.generate(initial, memory, None, max_lengths, options)
+        return self.text_decoder.generate(initial, memory, None, max_lengths, options,
+                                          min_length=1)
 
     def caption(self, data, decoding=None):
         """``(batch,)`` encoded JPEG or PNG bytes -> ``(captions, scores)``."""

@@ -132,8 +132,11 @@ class TextDecoder(keras.layers.Layer):
         return self.head(self.features(outputs, memory, keys, memory_mask, target_mask),
                          training=training)
 
-    def generate(self, initial_state, memory, memory_mask, max_lengths, options=None):
+    def generate(self, initial_state, memory, memory_mask, max_lengths, options=None,
+                 min_length=0):
         """Decode with a strategy of :mod:`seqtasks.decoding`; graph-friendly.
+
+        The end token cannot be emitted before ``min_length`` tokens (1: never an empty text).
 
         ``options``: ``{"strategy": "beam" | "greedy", "beam_width", "length_penalty"}``.
         Returns ``(texts, scores)``: ``(batch,)`` strings and summed log-probabilities.
@@ -148,6 +151,7 @@ class TextDecoder(keras.layers.Layer):
 
         # Padding and the start token are never generated.
         never = tf.constant([-1e9 if i in (0, START_ID) else 0.0 for i in range(len(self.tokens))])
+        too_early = tf.one_hot(END_ID, len(self.tokens), on_value=-1e9, off_value=0.0)
 
         def step(tokens, state, constants, time):
             x = tf.gather(self.embedding.embeddings, tokens)  # no mask: every step is real
@@ -155,7 +159,8 @@ class TextDecoder(keras.layers.Layer):
             if constants:
                 h = self.features(h[:, None], *constants)[:, 0]
             log_probs = tf.math.log(tf.maximum(self.head(h), 1e-12))
-            return log_probs + never, list(new_state)
+            early = tf.cast(time < min_length, tf.float32) * too_early
+            return log_probs + never + early, list(new_state)
 
         decoder = get_decoder(options["strategy"], **decoding_options(options))
         batch = tf.shape(initial_state[0])[0]

@@ -66,7 +66,8 @@ def flickr_overrides(root):
 @pytest.fixture(scope="module")
 def finished_run(flickr, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    overrides = tiny_captioning(*flickr_overrides(flickr), f"export.dir={root / 'exports'}")
+    overrides = tiny_captioning(*flickr_overrides(flickr), f"export.dir={root / 'exports'}",
+                                "train.learning_rate=0.01", epochs=6)
     result = cli("run", "captioning", *set_args(overrides), "--output", root / "run")
     assert result.exit_code == 0, result.output
     assert "caption:" in result.output and "nearest:" in result.output
@@ -202,9 +203,28 @@ def test_flickr8k_token_file_with_split_lists(flickr, tmp_path):
 
 def test_tfds_coco_captions_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow as tf
+
     import seqtasks
 
-    with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+    def as_dataset(builder, *args, **kwargs):
+        # What coco_captions yields with decoders={"image": SkipDecoding()}: encoded image
+        # bytes and a Sequence of captions (the default mock's "objects" lengths disagree).
+        assert builder.name == "coco_captions"
+        examples = builtin.generate(12, seed=4, size=32)
+
+        def generate():
+            for i, (image, captions) in enumerate(examples):
+                yield {"image": encode(image, "jpeg"), "image/id": i,
+                       "captions": {"id": list(range(len(captions))),
+                                    "text": [c.encode() for c in captions]}}
+
+        return tf.data.Dataset.from_generator(generate, output_signature={
+            "image": tf.TensorSpec([], tf.string), "image/id": tf.TensorSpec([], tf.int64),
+            "captions": {"id": tf.TensorSpec([None], tf.int64),
+                         "text": tf.TensorSpec([None], tf.string)}})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
         result = seqtasks.run("captioning", tiny_captioning(
             "data.train=tfds:coco_captions:train", "data.test=tfds:coco_captions:test",
             f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy", epochs=1),
@@ -271,9 +291,12 @@ def corrupt_layout(flickr, tmp_path):
 
 def test_corrupt_image_is_named(flickr, tmp_path):
     captions = corrupt_layout(flickr, tmp_path)
-    assert_clean_failure(run_bad(tmp_path, f"data.train={captions}"),
-                         "captions.txt:3", "broken.jpg", "not a readable JPEG or PNG image",
-                         "and 1 more", 'data.corrupt_images = "skip"')
+    result = run_bad(tmp_path, f"data.train={captions}", "data.validation_fraction=0.01")
+    assert_clean_failure(result, "not a readable JPEG or PNG image", "and 1 more",
+                         'data.corrupt_images = "skip"')
+    message = result.output.strip().splitlines()[-1]
+    assert "captions.txt:3: " in message and "broken.jpg" in message or \
+        "captions.txt:6: " in message and "text.png" in message, message
 
 
 def test_corrupt_images_skipped_and_counted(flickr, tmp_path):
