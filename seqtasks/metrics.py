@@ -74,6 +74,8 @@ def bleu_orders(hypotheses, references, lowercase=False, max_order=4):
     width = max((len(refs) for refs in references), default=0)
     streams = [[refs[i] if i < len(refs) else None for refs in references]
                for i in range(width)]
-    return {f"bleu_{n}": _rounded(BLEU(lowercase=lowercase, max_ngram_order=n)
+    # force: references such as Flickr8k's are already tokenized ("a dog ."); sacreBLEU would
+    # warn about it on every call, and its 13a tokenizer treats both forms alike.
+    return {f"bleu_{n}": _rounded(BLEU(lowercase=lowercase, max_ngram_order=n, force=True)
                                   .corpus_score(list(hypotheses), streams).score)
             for n in range(1, max_order + 1)}
