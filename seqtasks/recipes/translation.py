@@ -52,7 +52,7 @@ class Translation(Recipe):
         "train": {
             "epochs": Key(30, (int,), "number of passes over the training data"),
             "batch_size": Key(64, (int,), "sentence pairs per batch"),
-            "learning_rate": Key(2e-3, (float,), "Adam learning rate"),
+            "learning_rate": Key(1e-3, (float,), "Adam learning rate"),
             "early_stopping_patience": Key(4, (int,), "epochs without improvement; 0 turns it "
                                            "off"),
             "reduce_lr_patience": Key(2, (int,), "epochs without improvement before the learning "
