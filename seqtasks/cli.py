@@ -96,10 +96,59 @@ def run(recipe, overrides, output):
 
 
 @main.command()
+@click.argument("recipe")
+@click.option("--cells", default="elman,lstm,gru", show_default=True,
+              help="Comma-separated recurrent cells to train.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one configuration key for every cell (repeatable).")
+@click.option("--output", "-o", type=click.Path(file_okay=False),
+              help="Directory of the comparison (default runs/compare-<recipe>-<timestamp>).")
+@_friendly
+def compare(recipe, cells, overrides, output):
+    """Train RECIPE once per cell on the same data and seed; print a table of test metrics and
+    training times (also written to the comparison directory)."""
+    from seqtasks import config as config_lib
+    from seqtasks.compare import parse_cells
+
+    config_lib.load_config(recipe, overrides)  # report config errors before importing TF
+    names = parse_cells(cells)
+    _quiet_tensorflow_import()
+    from seqtasks.compare import compare as run_comparison
+
+    run_comparison(recipe, names, overrides, output, echo=click.echo)
+
+
+@main.command()
+@click.argument("target")
+@click.option("--cells", default="elman,lstm", show_default=True,
+              help="Comma-separated recurrent cells to profile.")
+@click.option("--epochs", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Train each cell this many epochs first (0: as initialised).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one configuration key, e.g. data.window=100 (repeatable).")
+@click.option("--output", "-o", type=click.Path(file_okay=False),
+              help="Where diagnose.png and diagnose.json go (default: the run directory, or "
+                   "runs/diagnose-<recipe>-<timestamp>).")
+@_friendly
+def diagnose(target, cells, epochs, overrides, output):
+    """Show the vanishing gradient: how much the loss at the last step depends on each earlier
+    input step, per cell. TARGET is a recipe, a .toml file or a run directory."""
+    from seqtasks.compare import parse_cells
+
+    names = parse_cells(cells)
+    _quiet_tensorflow_import()
+    from seqtasks.diagnose import diagnose as run_diagnosis
+
+    run_diagnosis(target, names, overrides, output, epochs, echo=click.echo)
+
+
+@main.command()
 @click.argument("export_dir", type=click.Path())
 @click.argument("inputs", nargs=-1)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="forecasting: forecast from the last window of this CSV series.")
 @_friendly
-def predict(export_dir, inputs):
+def predict(export_dir, inputs, csv_path):
     """Run an export on INPUTS (texts, or image files for captioning), or on the lines of
     standard input when none are given."""
     from seqtasks.export import read_metadata, resolve_export
@@ -108,9 +157,12 @@ def predict(export_dir, inputs):
     version = resolve_export(export_dir)
     metadata = read_metadata(version)
     recipe = get_recipe(metadata["recipe"])
-    if not inputs:
-        inputs = [line.rstrip("\n") for line in sys.stdin]
-    values = recipe.read_inputs(inputs)  # unreadable inputs fail before TensorFlow loads
+    if csv_path is not None:
+        values = recipe.read_csv_inputs(csv_path, metadata)
+    else:
+        if not inputs:
+            inputs = [line.rstrip("\n") for line in sys.stdin]
+        values = recipe.read_inputs(inputs)  # unreadable inputs fail before TensorFlow loads
     _quiet_tensorflow_import()
     import tensorflow as tf
 
@@ -119,7 +171,8 @@ def predict(export_dir, inputs):
     signature = load_signature(version)
     for start in range(0, len(values), 64):
         batch = list(values[start:start + 64])
-        outputs = signature(**{metadata["input"]: tf.constant(batch, dtype=tf.string)})
+        outputs = signature(**{metadata["input"]: tf.constant(
+            batch, dtype=tf.float32 if csv_path is not None else tf.string)})
         outputs = {k: v.numpy() for k, v in outputs.items()}
         for line in recipe.format_prediction(batch, outputs):
             click.echo(line)

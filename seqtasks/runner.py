@@ -80,6 +80,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
                               for k, v in test.items() if isinstance(v, (int, float))))
     for line in task.report(test):
         echo(line)
+    for path in task.write_artifacts(run_dir):
+        echo(f"wrote: {path}")
     export_dir = export.export(task, model)
     echo(f"exported: {export_dir}")
     metrics = {"test": test, "data": task.summary, "train": train_info,

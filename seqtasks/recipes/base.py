@@ -123,6 +123,15 @@ class Recipe:
         """Lines printed after the test metrics (a per-class table, sample outputs)."""
         return []
 
+    def diagnostic_batch(self, datasets):
+        """``(inputs, targets)`` for ``seqtasks diagnose``: float inputs ``[batch, steps,
+        features]`` fed straight to the model (recipes without one are not diagnosable)."""
+        raise NotImplementedError
+
+    def write_artifacts(self, run_dir):
+        """Files (plots) written into the run directory after evaluation; returns their paths."""
+        return []
+
     def inference_model(self, model):
         """A Keras model from raw inputs to predictions, saved as the ``.keras`` export."""
         raise NotImplementedError
@@ -140,6 +149,12 @@ class Recipe:
         """The values ``seqtasks predict`` feeds the signature for its arguments (or stdin
         lines): the texts themselves by default; a recipe taking files reads them here."""
         return list(items)
+
+    @classmethod
+    def read_csv_inputs(cls, path, metadata):
+        """The values ``seqtasks predict --csv`` feeds the signature (forecasting only)."""
+        raise ConfigError(f"--csv: the {cls.name} export takes {cls.serving_input} arguments, "
+                          "not a CSV series")
 
     @classmethod
     def format_prediction(cls, inputs, outputs):
