@@ -38,7 +38,8 @@ a configuration file).
 
 import tensorflow as tf
 
-__all__ = ["DECODERS", "BeamSearchDecoder", "Decoder", "GreedyDecoder", "get_decoder"]
+__all__ = ["DECODERS", "BeamSearchDecoder", "Decoder", "GreedyDecoder", "SamplingDecoder",
+           "get_decoder"]
 
 
 def _map(fn, structure):
@@ -109,7 +110,7 @@ class GreedyDecoder(Decoder):
         def body(time, tokens, state, finished, lengths, scores, history):
             log_probs, new_state = step_fn(tokens, state, constants, time)
             log_probs = tf.cast(log_probs, tf.float32)
-            chosen = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+            chosen = self._choose(log_probs, time)
             chosen_log_prob = tf.gather(log_probs, chosen, batch_dims=1)
             live = tf.logical_not(finished)
             ends = tf.logical_and(live, tf.equal(chosen, end_id))
@@ -132,6 +133,39 @@ class GreedyDecoder(Decoder):
             lambda time, tokens, state, finished, *_: tf.logical_not(tf.reduce_all(finished)),
             body, loop_vars, shape_invariants=invariants)
         return _trim(history, lengths), lengths, scores
+
+    def _choose(self, log_probs, time):
+        return tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+
+
+class SamplingDecoder(GreedyDecoder):
+    """Draws each token from the model's distribution, sharpened or flattened by
+    ``temperature`` (log-probabilities divided by it) and restricted to the ``top_k`` most
+    probable tokens (0: all). Everything else, stopping and scores (the model's own
+    log-probabilities of the drawn tokens), is :class:`GreedyDecoder`'s.
+
+    ``seed`` (an int, or an int32 scalar tensor) makes the draws reproducible: step ``t`` uses
+    the stateless seed ``(seed, t)``, so the same seed gives the same text in eager code, in a
+    ``tf.function`` and in a SavedModel.
+    """
+
+    def __init__(self, temperature=1.0, top_k=0, seed=0):
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        if top_k < 0:
+            raise ValueError(f"top_k must be 0 (all tokens) or positive, got {top_k!r}")
+        self.temperature = temperature
+        self.top_k = top_k
+        self.seed = seed
+
+    def _choose(self, log_probs, time):
+        logits = log_probs / tf.cast(self.temperature, tf.float32)
+        if self.top_k:
+            k = tf.minimum(self.top_k, tf.shape(logits)[-1])
+            kth = tf.math.top_k(logits, k=k).values[:, -1:]
+            logits = tf.where(logits < kth, tf.constant(-1e9, tf.float32), logits)
+        seed = tf.stack([tf.cast(self.seed, tf.int32), tf.cast(time, tf.int32)])
+        return tf.cast(tf.random.stateless_categorical(logits, 1, seed)[:, 0], tf.int32)
 
 
 class BeamSearchDecoder(Decoder):
@@ -245,7 +279,7 @@ class BeamSearchDecoder(Decoder):
         return tokens, lengths, tf.gather(final, best, batch_dims=1)
 
 
-DECODERS = {"greedy": GreedyDecoder, "beam": BeamSearchDecoder}
+DECODERS = {"greedy": GreedyDecoder, "beam": BeamSearchDecoder, "sample": SamplingDecoder}
 
 
 def get_decoder(name, **options):

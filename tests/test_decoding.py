@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqtasks.decoding import DECODERS, BeamSearchDecoder, GreedyDecoder, get_decoder
+from seqtasks.decoding import (
+    DECODERS,
+    BeamSearchDecoder,
+    GreedyDecoder,
+    SamplingDecoder,
+    get_decoder,
+)
 
 V = 5  # tokens 0..4
 END = 1  # 0 is a real token here, so that padding (0) can only be told apart by the lengths
@@ -327,7 +333,8 @@ class Exported(tf.Module):
 
 @pytest.mark.parametrize("name", sorted(DECODERS))
 def test_unknown_batch_size_and_saved_model(tmp_path, name):
-    module = Exported(get_decoder(name))
+    # sampling restricted to the single most probable token is greedy decoding
+    module = Exported(get_decoder(name, **({"top_k": 1} if name == "sample" else {})))
     traced = module.__call__.get_concrete_function()
     assert traced.structured_outputs["tokens"].shape.as_list() == [None, None]
     tf.saved_model.save(module, str(tmp_path / "decoder"))
@@ -338,7 +345,7 @@ def test_unknown_batch_size_and_saved_model(tmp_path, name):
         for start in starts:
             reference = stateful_reference(bias[start])
             max_length = 2 + start % 3
-            if name == "greedy":
+            if name in ("greedy", "sample"):
                 references.append(greedy_reference(reference, start, max_length))
             else:  # the defaults: 4 beams, length penalty 0.6
                 references.append(beam_reference(reference, start, max_length, 4, 0.6))
@@ -363,3 +370,54 @@ def test_get_decoder():
             get_decoder("beam", **options)
     with pytest.raises(TypeError):
         get_decoder("greedy", beam_width=2)
+
+
+# ----- sampling ---------------------------------------------------------------------------------
+
+def sample_first_tokens(decoder, start, count):
+    """The first token each of ``count`` identical rows draws (END when it stopped at once)."""
+    tokens, lengths, _ = decoder(table_step(TABLE), (), (), tf.fill([count], start), END,
+                                 tf.fill([count], 1))
+    tokens, lengths = tokens.numpy(), lengths.numpy()
+    return np.where(lengths > 0, tokens[:, 0] if tokens.shape[1] else END, END)
+
+
+@pytest.mark.parametrize("temperature,top_k", [(1.0, 0), (0.5, 0), (2.0, 3)])
+def test_sampling_follows_the_tempered_top_k_distribution(temperature, top_k):
+    start, count = 2, 20000
+    logits = TABLE[start] / temperature
+    if top_k:
+        logits = np.where(logits < np.sort(logits)[-top_k], -np.inf, logits)
+    expected = np.exp(logits - logits.max())
+    expected /= expected.sum()
+    drawn = sample_first_tokens(SamplingDecoder(temperature, top_k, seed=7), start, count)
+    frequencies = np.bincount(drawn, minlength=V) / count
+    np.testing.assert_allclose(frequencies, expected, atol=0.015)
+    if top_k:
+        assert set(np.unique(drawn)) <= set(np.flatnonzero(expected > 0))
+
+
+def test_sampling_is_reproducible_by_seed_and_scores_with_model_log_probs():
+    step = table_step(TABLE)
+    starts = tf.constant([0, 2, 3, 4] * 50, tf.int32)
+    limit = tf.fill([200], 6)
+    run = lambda seed: SamplingDecoder(1.5, 0, seed)(step, (), (), starts, END, limit)  # noqa: E731
+    first, again, other = run(3), run(3), run(4)
+    np.testing.assert_array_equal(first[0].numpy(), again[0].numpy())
+    assert first[0].shape != other[0].shape or (first[0].numpy() != other[0].numpy()).any()
+    tokens, lengths, scores = (t.numpy() for t in first)
+    for row in range(0, 200, 37):  # the score is the untempered log-probability of the draws
+        history, total = [int(starts[row])], 0.0
+        for t in range(lengths[row]):
+            total += TABLE[history[-1], tokens[row, t]]
+            history.append(tokens[row, t])
+        if lengths[row] < 6:
+            total += TABLE[history[-1], END]
+        assert scores[row] == pytest.approx(total, abs=1e-4)
+
+
+def test_sampling_options_are_checked():
+    with pytest.raises(ValueError, match="temperature"):
+        get_decoder("sample", temperature=0.0)
+    with pytest.raises(ValueError, match="top_k"):
+        get_decoder("sample", top_k=-1)
