@@ -144,6 +144,40 @@ def diagnose(target, cells, epochs, overrides, output):
 
 @main.command()
 @click.argument("export_dir", type=click.Path())
+@click.option("--prompt", default="", help="Text the generated text continues.")
+@click.option("--length", type=int, default=200, show_default=True,
+              help="Tokens (characters or words) to generate.")
+@click.option("--temperature", type=float, help="Sampling temperature; 0 is greedy "
+              "(default: the export's).")
+@click.option("--top-k", "top_k", type=int, help="Sample among the k most probable tokens; 0: "
+              "all (default: the export's).")
+@click.option("--seed", type=int, help="Seed of the sampling (default: the export's).")
+@_friendly
+def generate(export_dir, prompt, length, temperature, top_k, seed):
+    """Generate text with a language_model export, continuing --prompt."""
+    from seqtasks.export import ExportError, read_metadata, resolve_export
+    from seqtasks.recipes.language_model import check_generation
+
+    version = resolve_export(export_dir)
+    metadata = read_metadata(version)
+    if metadata.get("recipe") != "language_model":
+        raise ExportError(f"{version}: a {metadata.get('recipe')} export; generate needs a "
+                          "language_model export")
+    options = check_generation(metadata, prompt, length, temperature, top_k, seed)
+    _quiet_tensorflow_import()
+    import tensorflow as tf
+
+    from seqtasks.export import load_signature
+
+    signature = load_signature(version, "generate")
+    out = signature(prompt=tf.constant([prompt]), length=tf.constant(length),
+                    temperature=tf.constant(options["temperature"], tf.float32),
+                    top_k=tf.constant(options["top_k"]), seed=tf.constant(options["seed"]))
+    click.echo(out["text"].numpy()[0].decode("utf-8"))
+
+
+@main.command()
+@click.argument("export_dir", type=click.Path())
 @click.argument("inputs", nargs=-1)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="forecasting: forecast from the last window of this CSV series.")

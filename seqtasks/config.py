@@ -184,7 +184,7 @@ def resolve(schema, recipe_name, files=(), overrides=()):
 def check_ranges(config):
     positive = [("model", "units"), ("model", "embedding_dim"), ("model", "layers"),
                 ("train", "epochs"), ("train", "batch_size"), ("decode", "beam_width"),
-                ("decode", "max_length")]
+                ("decode", "max_length"), ("train", "bptt"), ("generate", "length")]
     for section, name in positive:
         value = config.get(section, {}).get(name)
         if value is not None and value < 1:

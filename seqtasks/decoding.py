@@ -140,32 +140,37 @@ class GreedyDecoder(Decoder):
 
 class SamplingDecoder(GreedyDecoder):
     """Draws each token from the model's distribution, sharpened or flattened by
-    ``temperature`` (log-probabilities divided by it) and restricted to the ``top_k`` most
-    probable tokens (0: all). Everything else, stopping and scores (the model's own
-    log-probabilities of the drawn tokens), is :class:`GreedyDecoder`'s.
+    ``temperature`` (log-probabilities divided by it; 0 picks the most probable token, as
+    :class:`GreedyDecoder`) and restricted to the ``top_k`` most probable tokens (0: all).
+    Everything else, stopping and scores (the model's own log-probabilities of the drawn
+    tokens), is :class:`GreedyDecoder`'s.
 
-    ``seed`` (an int, or an int32 scalar tensor) makes the draws reproducible: step ``t`` uses
-    the stateless seed ``(seed, t)``, so the same seed gives the same text in eager code, in a
-    ``tf.function`` and in a SavedModel.
+    ``seed`` makes the draws reproducible: step ``t`` uses the stateless seed ``(seed, t)``, so
+    the same seed gives the same text in eager code, in a ``tf.function`` and in a SavedModel.
+    All three options may be Python numbers or scalar tensors (e.g. signature inputs).
     """
 
     def __init__(self, temperature=1.0, top_k=0, seed=0):
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-        if top_k < 0:
+        if isinstance(temperature, (int, float)) and not temperature >= 0:
+            raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature!r}")
+        if isinstance(top_k, int) and top_k < 0:
             raise ValueError(f"top_k must be 0 (all tokens) or positive, got {top_k!r}")
         self.temperature = temperature
         self.top_k = top_k
         self.seed = seed
 
     def _choose(self, log_probs, time):
-        logits = log_probs / tf.cast(self.temperature, tf.float32)
-        if self.top_k:
-            k = tf.minimum(self.top_k, tf.shape(logits)[-1])
+        temperature = tf.cast(self.temperature, tf.float32)
+        logits = log_probs / tf.maximum(temperature, 1e-6)
+        if not (isinstance(self.top_k, int) and self.top_k == 0):
+            size = tf.shape(logits)[-1]
+            top_k = tf.cast(self.top_k, tf.int32)
+            k = tf.where(top_k > 0, tf.minimum(top_k, size), size)
             kth = tf.math.top_k(logits, k=k).values[:, -1:]
             logits = tf.where(logits < kth, tf.constant(-1e9, tf.float32), logits)
         seed = tf.stack([tf.cast(self.seed, tf.int32), tf.cast(time, tf.int32)])
-        return tf.cast(tf.random.stateless_categorical(logits, 1, seed)[:, 0], tf.int32)
+        sampled = tf.cast(tf.random.stateless_categorical(logits, 1, seed)[:, 0], tf.int32)
+        return tf.where(temperature > 0, sampled, super()._choose(log_probs, time))
 
 
 class BeamSearchDecoder(Decoder):

@@ -49,6 +49,8 @@ def export(task, model, export_dir=None):
         archive = keras.export.ExportArchive()
         archive.track(inference)
         archive.add_endpoint("serving_default", task.serving_function(inference))
+        for name, function in task.extra_endpoints(inference).items():
+            archive.add_endpoint(name, function)
         archive.write_out(str(tmp), verbose=False)
         (tmp / "assets.extra").mkdir(exist_ok=True)
         inference.save(tmp / KERAS_FILE)
@@ -96,11 +98,11 @@ def read_metadata(version_dir):
         raise ExportError(f"{version_dir}/{METADATA}: unreadable ({e})") from None
 
 
-def load_signature(version_dir):
-    """The ``serving_default`` signature of an export, loaded with TensorFlow alone."""
+def load_signature(version_dir, name="serving_default"):
+    """A signature (``serving_default`` by default) of an export, loaded with TensorFlow alone."""
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(version_dir))
-    if "serving_default" not in loaded.signatures:
-        raise ExportError(f"{version_dir}: the SavedModel has no serving_default signature")
-    return loaded.signatures["serving_default"]
+    if name not in loaded.signatures:
+        raise ExportError(f"{version_dir}: the SavedModel has no {name} signature")
+    return loaded.signatures[name]

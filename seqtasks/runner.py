@@ -72,8 +72,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         backup = run_dir / "backup"
         if backup.exists():
             echo(f"{run_dir}: resuming from the last completed epoch")
-        train_info = training.fit(model, datasets, run_dir, config["train"], extra_callbacks,
-                                  verbose=verbose)
+        train_info = training.fit(model, datasets, run_dir, config["train"],
+                                  [*task.callbacks(), *extra_callbacks], verbose=verbose)
         write_json(run_dir / "training.json", train_info)
     test = task.evaluate(model, datasets)
     echo("test: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"

@@ -416,8 +416,16 @@ def test_sampling_is_reproducible_by_seed_and_scores_with_model_log_probs():
         assert scores[row] == pytest.approx(total, abs=1e-4)
 
 
+def test_temperature_zero_and_tensor_options_are_greedy_and_top_k():
+    step, starts, limit = table_step(TABLE), tf.constant([0, 2, 3, 4]), tf.fill([4], 5)
+    greedy = GreedyDecoder()(step, (), (), starts, END, limit)
+    for decoder in (SamplingDecoder(0.0), SamplingDecoder(tf.constant(1.0), tf.constant(1))):
+        out = decoder(step, (), (), starts, END, limit)
+        np.testing.assert_array_equal(out[0].numpy(), greedy[0].numpy())
+
+
 def test_sampling_options_are_checked():
     with pytest.raises(ValueError, match="temperature"):
-        get_decoder("sample", temperature=0.0)
+        get_decoder("sample", temperature=-0.5)
     with pytest.raises(ValueError, match="top_k"):
         get_decoder("sample", top_k=-1)

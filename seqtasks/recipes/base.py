@@ -115,6 +115,10 @@ class Recipe:
         """The training model, compiled."""
         raise NotImplementedError
 
+    def callbacks(self):
+        """Extra Keras callbacks for training (e.g. resetting stateful RNNs)."""
+        return []
+
     def evaluate(self, model, datasets):
         """``{metric: value}`` on ``datasets['test']``."""
         raise NotImplementedError
@@ -139,6 +143,10 @@ class Recipe:
     def serving_function(self, inference_model):
         """A ``tf.function`` with a named input signature: the ``serving_default`` endpoint."""
         raise NotImplementedError
+
+    def extra_endpoints(self, inference_model):
+        """``{name: tf.function}``: signatures exported beside ``serving_default``."""
+        return {}
 
     def export_assets(self):
         """Extra JSON-serialisable facts written into the export's ``seqtasks.json``."""

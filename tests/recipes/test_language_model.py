@@ -1,0 +1,196 @@
+"""language_model end to end: text -> stateful training -> perplexity -> export with generation
+-> seqtasks generate, and its bad inputs."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from helpers import (
+    assert_clean_failure,
+    cli,
+    run_builtin_default,
+    run_expecting_failure,
+    run_without_seqtasks,
+    set_args,
+    tiny,
+    write,
+)
+
+from seqtasks.data.builtin import translation
+
+TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
+
+
+def tiny_lm(*overrides, epochs=2):
+    return tiny(*TINY, *overrides, epochs=epochs)
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lm") / "text.txt"
+    path.write_text("\n".join(s for s, _ in translation.generate(400, seed=5)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(text_file, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    overrides = tiny_lm(f"data.train={text_file}", f"export.dir={root / 'exports'}")
+    result = cli("run", "language_model", *set_args(overrides), "--output", root / "run")
+    assert result.exit_code == 0, result.output
+    assert "sample:" in result.output
+    return root
+
+
+def test_run_reports_perplexity_and_bits_per_char(finished_run):
+    test = json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
+    assert test["perplexity"] == pytest.approx(math.exp(test["loss"]), rel=1e-4)
+    assert test["bits_per_char"] == pytest.approx(test["loss"] / math.log(2), rel=1e-4)
+    assert 1.0 < test["perplexity"] < 30
+
+
+def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file):
+    """Stateful windows (reset at the start) score the test stream exactly as a stateless copy
+    of the model reading each of the batch_size streams in one piece."""
+    import keras
+
+    import seqtasks
+    from seqtasks.data.streams import tbptt_windows
+    from seqtasks.recipes.language_model import reset_states
+
+    recipe = seqtasks.get_recipe("language_model")
+    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}")))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    reset_states(model)
+    stateful = model.evaluate(datasets["test"], return_dict=True, verbose=0)["loss"]
+
+    ids = keras.Input((None,), dtype="int32")
+    embedding, rnns, head = task._layers(stateful=False)
+    x = embedding(ids)
+    for rnn in rnns:
+        x = rnn(x)
+    stateless = keras.Model(ids, head(x))
+    stateless.set_weights(model.get_weights())
+    index = {t: i + 1 for i, t in enumerate(task.vocabulary)}
+    stream = [index.get(t, 0) for t in task.tokens(task.load_texts()["test"])]
+    inputs, targets = tbptt_windows(np.array(stream), 4, 20)
+    rows_in = np.concatenate(list(inputs), axis=1)  # [4, windows * 20]: each stream whole
+    rows_out = np.concatenate(list(targets), axis=1)
+    probs = stateless.predict(rows_in, verbose=0)
+    picked = np.take_along_axis(probs, rows_out[..., None], axis=-1)[..., 0]
+    assert stateful == pytest.approx(float(-np.log(picked).mean()), rel=1e-4)
+
+
+def test_export_generates_without_seqtasks_like_in_memory(finished_run):
+    import keras
+
+    import seqtasks
+
+    version = finished_run / "exports" / "language_model" / "1"
+    code = (
+        "import json, tensorflow as tf\n"
+        f"m = tf.saved_model.load({str(version)!r})\n"
+        "a = m.signatures['serving_default'](prompt=tf.constant(['the d', '']))['text']\n"
+        "b = m.signatures['generate'](prompt=tf.constant(['the d']), length=tf.constant(30),\n"
+        "    temperature=tf.constant(0.7), top_k=tf.constant(5), seed=tf.constant(11))['text']\n"
+        "print(json.dumps([t.decode() for t in a.numpy()] + [b.numpy()[0].decode()]))\n"
+    )
+    served = json.loads(run_without_seqtasks(code).strip().splitlines()[-1])
+    recipe = seqtasks.get_recipe("language_model")
+    config = recipe.default_config()
+    task = recipe(config)
+    metadata = json.loads((version / "assets.extra" / "seqtasks.json").read_text())
+    task.vocabulary = metadata["vocabulary"]
+    model = keras.models.load_model(version / "assets.extra" / "model.keras")
+    expected = task.generate_texts(model, ["the d"], 30, 0.7, 5, 11)
+    assert served[2] == expected[0] and served[2].startswith("the d")
+    assert len(served[2]) == len("the d") + 30
+    assert len(served[0]) == len("the d") + 200 and len(served[1]) == 200
+
+
+def test_generate_command(finished_run):
+    export = finished_run / "exports" / "language_model"
+    result = cli("generate", export, "--prompt", "the ", "--length", "40", "--temperature",
+                 "0.8", "--top-k", "10", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    text = result.output.rstrip("\n")
+    assert text.startswith("the ") and len(text) == 44
+    again = cli("generate", export, "--prompt", "the ", "--length", "40", "--temperature",
+                "0.8", "--top-k", "10", "--seed", "3")
+    assert again.output == result.output
+    greedy = cli("generate", export, "--prompt", "the ", "--length", "40", "--temperature", "0")
+    assert greedy.exit_code == 0 and len(greedy.output.rstrip("\n")) == 44
+
+
+def test_word_level(text_file, tmp_path):
+    import seqtasks
+
+    result = seqtasks.run("language_model", tiny_lm(
+        f"data.train={text_file}", "data.level=word", "train.bptt=8",
+        f"export.dir={tmp_path / 'x'}", epochs=1),
+        output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    assert "bits_per_char" not in result.metrics["test"]
+    assert result.metrics["data"]["level"] == "word"
+    out = cli("generate", result.export_dir, "--prompt", "the dog", "--length", "5")
+    assert out.exit_code == 0, out.output
+    assert len(out.output.split()) == 7
+
+
+def test_tfds_tiny_shakespeare_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow as tf
+
+    import seqtasks
+
+    def as_dataset(builder, split=None, **kwargs):
+        text = "\n".join(s for s, _ in translation.generate(60, seed=hash(split) % 100))
+        return tf.data.Dataset.from_tensors({"text": tf.constant(text)})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        result = seqtasks.run("language_model", tiny_lm(
+            "data.train=tfds:tiny_shakespeare:train", "data.test=tfds:tiny_shakespeare:test",
+            f"export.dir={tmp_path / 'x'}", epochs=1),
+            output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    assert result.metrics["test"]["perplexity"] > 1.0
+
+
+# ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
+
+def test_prompt_of_unseen_characters(finished_run):
+    result = cli("generate", finished_run / "exports" / "language_model", "--prompt", "Zoë")
+    assert_clean_failure(result, "--prompt", "'Z'", "'ë'", "never seen in the training text")
+
+
+@pytest.mark.parametrize("length", ["0", "-5"])
+def test_length_must_be_positive(finished_run, length):
+    result = cli("generate", finished_run / "exports" / "language_model", "--length", length)
+    assert_clean_failure(result, "--length", "expected a positive number")
+
+
+def test_text_too_short_for_one_window(tmp_path):
+    path = write(tmp_path / "short.txt", "to be or not to be\n" * 3)
+    result = run_expecting_failure("language_model", tmp_path, tiny_lm(f"data.train={path}"))
+    assert_clean_failure(result, "short.txt", "too few for one window", "train.bptt")
+
+
+def test_generate_needs_a_language_model_export(tmp_path):
+    result = cli("generate", tmp_path / "nowhere", "--prompt", "x")
+    assert_clean_failure(result, "nowhere", "no such export directory")
+
+
+def test_builtin_default_beats_a_unigram_model(tmp_path):
+    """Bits per character far below the text's unigram entropy (computed here with numpy): the
+    model uses the context, not just letter frequencies."""
+    import collections
+
+    import seqtasks
+
+    test, elapsed = run_builtin_default("language_model", tmp_path)
+    recipe = seqtasks.get_recipe("language_model")
+    texts = recipe(recipe.default_config()).load_texts()
+    counts = np.array(list(collections.Counter(texts["train"]).values()), float)
+    unigram = float(-(counts / counts.sum() * np.log2(counts / counts.sum())).sum())
+    assert test["bits_per_char"] < 0.5 * unigram, (test, unigram)
+    assert elapsed < 180, elapsed
