@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.layers.images import IMAGE_ENCODERS, decode_images
-from seqtasks.layers.text_decoder import ATTENTION, TextDecoder
+from seqtasks.layers.text_decoder import TextDecoder
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -50,9 +50,6 @@ class Captioner(keras.layers.Layer):
         if encoder not in IMAGE_ENCODERS:
             raise ValueError(f"`encoder` must be one of {tuple(IMAGE_ENCODERS)}. "
                              f"Received: encoder={encoder!r}")
-        if attention not in ATTENTION:
-            raise ValueError(f"`attention` must be one of {tuple(ATTENTION)}. "
-                             f"Received: attention={attention!r}")
         super().__init__(**kwargs)
         self.vocabulary = list(vocabulary)
         self.tokenizer_config = dict(tokenizer or {})

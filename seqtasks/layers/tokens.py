@@ -174,3 +174,25 @@ def detokenize(tokens, level="word"):
     text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}»])", r"\1")
     text = tf.strings.regex_replace(text, r"([(\[{«]) ", r"\1")
     return tf.strings.strip(text)
+
+
+def tokenize_texts(tokenizer, texts, batch_size=4096):
+    """Token lists (``str``) of a list of texts, run through an in-graph tokenizer in batches."""
+    import numpy as np
+
+    out = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(np.array(texts[start:start + batch_size], dtype=object)).numpy()
+        out += [[t.decode("utf-8") for t in row if t] for row in batch]
+    return out
+
+
+def vocabulary_by_count(token_lists, size, min_count, reserved=("", OOV, "<s>", "</s>")):
+    """The ``size`` most frequent tokens seen at least ``min_count`` times, ``reserved`` left
+    out, most frequent first."""
+    import collections
+
+    reserved = set(reserved)
+    counts = collections.Counter(t for tokens in token_lists for t in tokens
+                                 if t not in reserved)
+    return [t for t, n in counts.most_common(max(size, 0)) if n >= min_count]

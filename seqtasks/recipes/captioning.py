@@ -183,12 +183,11 @@ class Captioning(Recipe):
         return pixels, [examples[i] for i in kept], [examples[i] for i in bad]
 
     def build_datasets(self):
-        import collections
-
         import tensorflow as tf
 
         from seqtasks.layers import TextTokenizer
         from seqtasks.layers.text_decoder import END, START, target_lookup
+        from seqtasks.layers.tokens import vocabulary_by_count
 
         data, train = self.config["data"], self.config["train"]
         splits = self.load_splits()
@@ -208,10 +207,8 @@ class Captioning(Recipe):
         limit = data["max_length"]
         too_long = sum(len(t) > limit for caps in tokens["train"] for t in caps)
         tokens["train"] = [[t for t in caps if len(t) <= limit] for caps in tokens["train"]]
-        counts = collections.Counter(t for caps in tokens["train"] for cap in caps for t in cap
-                                     if t not in ("", "[UNK]", START, END))
-        vocabulary = [t for t, n in counts.most_common(max(data["max_tokens"] - 4, 0))
-                      if n >= data["min_count"]]
+        vocabulary = vocabulary_by_count((cap for caps in tokens["train"] for cap in caps),
+                                         data["max_tokens"] - 4, data["min_count"])
         self.captioner_config = self._model_config(vocabulary)
         lookup = target_lookup(vocabulary)
 
@@ -436,14 +433,10 @@ def _coco_image_dir(annotations):
 
 
 def _tokenize(tokenizer, references):
-    """Token lists per caption per image, tokenized in batches by the in-graph tokenizer."""
-    import numpy as np
+    """Token lists per caption per image."""
+    from seqtasks.layers.tokens import tokenize_texts
 
-    flat = [c for captions in references for c in captions]
-    tokens = []
-    for start in range(0, len(flat), 4096):
-        batch = tokenizer(np.array(flat[start:start + 4096], dtype=object)).numpy()
-        tokens += [[t.decode("utf-8") for t in row if t] for row in batch]
+    tokens = tokenize_texts(tokenizer, [c for captions in references for c in captions])
     out, at = [], 0
     for captions in references:
         out.append(tokens[at:at + len(captions)])

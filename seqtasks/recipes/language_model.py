@@ -112,20 +112,18 @@ class LanguageModel(Recipe):
         return list(text) if data["level"] == "char" else text.split()
 
     def build_datasets(self):
-        import collections
-
         import numpy as np
         import tensorflow as tf
 
         from seqtasks.data.streams import tbptt_windows
+        from seqtasks.layers.tokens import vocabulary_by_count
 
         data, train = self.config["data"], self.config["train"]
         texts = self.load_texts()
         tokens = {split: self.tokens(texts[split]) for split in ("train", "validation", "test")}
         self.sample_prompt = tokens["test"][0] if tokens["test"] else ""
-        counts = collections.Counter(tokens["train"])
-        self.vocabulary = [t for t, n in counts.most_common(max(data["max_tokens"] - 1, 1))
-                           if n >= data["min_count"]]
+        self.vocabulary = vocabulary_by_count([tokens["train"]], max(data["max_tokens"] - 1, 1),
+                                              data["min_count"], reserved=())
         index = {t: i + 1 for i, t in enumerate(self.vocabulary)}
         datasets, self.windows = {}, {}
         for split, stream in tokens.items():
@@ -181,7 +179,7 @@ class LanguageModel(Recipe):
         return model
 
     def callbacks(self):
-        return [ResetStates()]
+        return [reset_states_callback()]
 
     # ----- metrics -----------------------------------------------------------------------
     def evaluate(self, model, datasets):
@@ -374,27 +372,18 @@ def reset_states(model):
             layer.reset_state()
 
 
-def _callback_base():
+def reset_states_callback():
+    """A Keras callback resetting the stateful RNNs at every epoch and evaluation."""
     import keras
 
-    return keras.callbacks.Callback
+    class ResetStates(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            reset_states(self.model)
 
+        def on_test_begin(self, logs=None):
+            reset_states(self.model)
 
-class ResetStates:
-    """Keras callback (created lazily): reset the stateful RNNs at every epoch and
-    evaluation."""
+        def on_test_end(self, logs=None):
+            reset_states(self.model)
 
-    def __new__(cls):
-        base = _callback_base()
-
-        class _Reset(base):
-            def on_epoch_begin(self, epoch, logs=None):
-                reset_states(self.model)
-
-            def on_test_begin(self, logs=None):
-                reset_states(self.model)
-
-            def on_test_end(self, logs=None):
-                reset_states(self.model)
-
-        return _Reset()
+    return ResetStates()

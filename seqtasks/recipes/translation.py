@@ -113,27 +113,12 @@ class Translation(Recipe):
                 "split_punctuation": data[f"{side}_split_punctuation"],
                 "level": data[f"{side}_level"]}
 
-    @staticmethod
-    def _tokenize(tokenizer, texts):
-        """Token lists of ``texts``, tokenized in batches by the in-graph tokenizer."""
-        import numpy as np
-
-        out = []
-        for start in range(0, len(texts), 4096):
-            batch = tokenizer(np.array(texts[start:start + 4096], dtype=object)).numpy()
-            out += [[t.decode("utf-8") for t in row if t] for row in batch]
-        return out
-
     def _vocabulary(self, token_lists, specials):
         """The most frequent tokens, leaving room for ``specials`` ids (padding, unknown...)."""
-        import collections
+        from seqtasks.layers.tokens import vocabulary_by_count
 
         data = self.config["data"]
-        reserved = {"", "[UNK]", "<s>", "</s>"}
-        counts = collections.Counter(t for tokens in token_lists for t in tokens
-                                     if t not in reserved)
-        return [t for t, n in counts.most_common(max(data["max_tokens"] - specials, 0))
-                if n >= data["min_count"]]
+        return vocabulary_by_count(token_lists, data["max_tokens"] - specials, data["min_count"])
 
     def build_datasets(self):
         import tensorflow as tf
@@ -141,12 +126,13 @@ class Translation(Recipe):
         from seqtasks.data.batching import batch_sequences, length_boundaries, padded_fraction
         from seqtasks.layers import TextTokenizer
         from seqtasks.layers.seq2seq import vocabulary_lookups
+        from seqtasks.layers.tokens import tokenize_texts
 
         data, train = self.config["data"], self.config["train"]
         splits = self.load_splits()
         tokenizers = {side: TextTokenizer(**self._tokenizer_config(side))
                       for side in ("source", "target")}
-        tokens = {split: {side: self._tokenize(tokenizers[side], [p[i] for p in pairs])
+        tokens = {split: {side: tokenize_texts(tokenizers[side], [p[i] for p in pairs])
                           for i, side in enumerate(("source", "target"))}
                   for split, pairs in splits.items()}
         for split in ("validation", "test"):
