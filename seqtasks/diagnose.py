@@ -6,8 +6,10 @@ sequences. An Elman network's gradients shrink roughly geometrically with the di
 last step (backpropagation through time multiplies by the recurrent Jacobian at every step):
 the vanishing gradient. An LSTM's cell state carries them much further.
 
-A recipe takes part by implementing ``Recipe.diagnostic_batch(datasets)`` ->
-``(inputs, targets)`` with float inputs ``[batch, steps, features]`` fed straight to the model.
+A recipe takes part by implementing ``Recipe.diagnostic(model, datasets)`` ->
+``(forward, inputs, targets)``: float inputs ``[batch, steps, features]`` (forecasting: the
+values themselves; language_model: the embedded tokens) and the function from them to the
+prediction after the last step.
 """
 
 import time
@@ -19,13 +21,15 @@ from seqtasks.files import write_json
 
 
 def step_gradient_norms(model, inputs, targets, loss):
-    """``[steps]``: mean over the batch of ``||d loss / d inputs[:, t]||``."""
+    """``[steps]``: mean over the batch of ``||d loss_b / d inputs[b, t]||``, each example's
+    gradient of its own loss (``loss`` returns one value per example); ``model`` is a Keras
+    model or any ``forward(inputs, training=False)``."""
     import tensorflow as tf
 
     x = tf.convert_to_tensor(inputs, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        value = loss(targets, model(x, training=False))
+        value = tf.reduce_sum(loss(targets, model(x, training=False)))
     gradient = tape.gradient(value, x)
     return tf.reduce_mean(tf.norm(gradient, axis=-1), axis=0).numpy()
 
@@ -54,7 +58,7 @@ def diagnose(target, cells=("elman", "lstm"), overrides=(), output=None, epochs=
         recipe_cls, config = config_lib.load_config(run_dir / "config.toml", overrides)
     else:
         recipe_cls, config = config_lib.load_config(target, overrides)
-    if recipe_cls.diagnostic_batch is Recipe.diagnostic_batch:
+    if recipe_cls.diagnostic is Recipe.diagnostic:
         raise ConfigError(f"diagnose: the {recipe_cls.name} recipe has no diagnostic; "
                           "use forecasting or language_model")
     output = Path(output) if output else (
@@ -68,18 +72,17 @@ def diagnose(target, cells=("elman", "lstm"), overrides=(), output=None, epochs=
         datasets = task.build_datasets()
         model = task.build_model()
         if epochs:
-            model.fit(datasets["train"], epochs=epochs, verbose=0, shuffle=False)
-        inputs, targets = task.diagnostic_batch(datasets)
+            model.fit(datasets["train"], epochs=epochs, verbose=0, shuffle=False,
+                      callbacks=task.callbacks())
         label = f"{cell} ({epochs} epochs)" if epochs else f"{cell} (initialised)"
-        profiles[label] = step_gradient_norms(model, inputs, targets,
+        profiles[label] = step_gradient_norms(*task.diagnostic(model, datasets),
                                               keras.losses.get(model.loss))
     if run_dir is not None and (run_dir / "model.keras").exists():
         task = recipe_cls(config)
         datasets = task.build_datasets()
         model = keras.models.load_model(run_dir / "model.keras")
-        inputs, targets = task.diagnostic_batch(datasets)
         profiles[f"{config['model']['cell']} (trained run)"] = step_gradient_norms(
-            model, inputs, targets, keras.losses.get(model.loss))
+            *task.diagnostic(model, datasets), keras.losses.get(model.loss))
     steps = len(next(iter(profiles.values())))
     header = "  steps back " + "".join(f"{label:>24}" for label in profiles)
     echo(header)

@@ -127,9 +127,11 @@ class Recipe:
         """Lines printed after the test metrics (a per-class table, sample outputs)."""
         return []
 
-    def diagnostic_batch(self, datasets):
-        """``(inputs, targets)`` for ``seqtasks diagnose``: float inputs ``[batch, steps,
-        features]`` fed straight to the model (recipes without one are not diagnosable)."""
+    def diagnostic(self, model, datasets):
+        """``(forward, inputs, targets)`` for ``seqtasks diagnose``: float ``inputs [batch,
+        steps, features]``, ``forward(inputs, training=False)`` the prediction after the last
+        step and ``targets`` what the loss compares it with (recipes without one are not
+        diagnosable)."""
         raise NotImplementedError
 
     def write_artifacts(self, run_dir):

@@ -234,9 +234,9 @@ class Forecasting(Recipe):
                              f"{metrics[f'{prefix}rmse']:8.3f}")
         return lines
 
-    def diagnostic_batch(self, datasets):
+    def diagnostic(self, model, datasets):
         inputs, targets = next(iter(datasets["train"].unbatch().batch(256)))
-        return inputs, targets
+        return model, inputs, targets
 
     def write_artifacts(self, run_dir):
         """``forecast.png``: the test range, actual against the model's first forecast step

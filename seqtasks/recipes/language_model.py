@@ -181,6 +181,24 @@ class LanguageModel(Recipe):
     def callbacks(self):
         return [reset_states_callback()]
 
+    def diagnostic(self, model, datasets):
+        """The embedded first window of every training stream, and the next token after its
+        last step: the gradient is taken at the embedding output (ids are not differentiable),
+        the recurrent layers starting from a zero state."""
+        embedding = model.get_layer("embedding")
+        rnns = [layer for layer in model.layers if layer.name.startswith("rnn_")]
+        head = model.get_layer("head")
+        ids, targets = next(iter(datasets["train"]))
+
+        def forward(x, training=False):
+            reset_states(model)
+            for rnn in rnns:
+                x = rnn(x, training=training)
+            reset_states(model)  # leave no state behind for later training or evaluation
+            return head(x[:, -1], training=training)
+
+        return forward, embedding(ids), targets[:, -1]
+
     # ----- metrics -----------------------------------------------------------------------
     def evaluate(self, model, datasets):
         import math

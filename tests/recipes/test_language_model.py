@@ -83,6 +83,69 @@ def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file)
     assert stateful == pytest.approx(float(-np.log(picked).mean()), rel=1e-4)
 
 
+def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_file):
+    """seqtasks diagnose's gradient for language_model (taken at the embedding output, the
+    stateful layers started from zero) against central differences of a stateless copy."""
+    import keras
+
+    import seqtasks
+    from seqtasks.diagnose import step_gradient_norms
+
+    recipe = seqtasks.get_recipe("language_model")
+    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}",
+                                                "model.embedding_dim=6")))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(0, 0.4, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    forward, inputs, targets = task.diagnostic(model, datasets)
+    norms = step_gradient_norms(forward, inputs, targets, keras.losses.get(model.loss))
+    assert norms.shape == (20,)
+    for rnn in (layer for layer in model.layers if layer.name.startswith("rnn_")):
+        assert not np.any(rnn.states[0].numpy())  # no state left behind
+
+    ids = keras.Input((None,), dtype="int32")
+    embedding, rnns, head = task._layers(stateful=False)
+    x = embedding(ids)
+    for rnn in rnns:
+        x = rnn(x)
+    keras.Model(ids, head(x)).set_weights(model.get_weights())
+    x = np.asarray(embedding(next(iter(datasets["train"]))[0]), np.float64)
+    np.testing.assert_allclose(x, inputs, atol=1e-6)
+    batch, _, features = x.shape
+    labels = np.asarray(targets)
+
+    def losses(rows):
+        h = rows.astype("float32")
+        for rnn in rnns:
+            h = rnn(h)
+        p = np.asarray(head(h[:, -1]), np.float64)
+        return -np.log(p[np.arange(len(rows)), np.tile(labels, len(rows) // batch)])
+
+    eps = 1e-2
+    for t in (11, 16, 19):
+        rows = []
+        for sign in (1, -1):
+            for j in range(features):
+                moved = x.copy()
+                moved[:, t, j] += sign * eps
+                rows.append(moved)
+        values = losses(np.concatenate(rows)).reshape(2, features, batch)
+        grad = (values[0] - values[1]) / (2 * eps)  # d loss_b / d x[b, t, j]
+        reference = np.linalg.norm(grad, axis=0).mean()
+        assert norms[t] == pytest.approx(reference, rel=3e-2, abs=1e-6), t
+
+
+def test_diagnose_a_language_model_run(finished_run, tmp_path):
+    result = cli("diagnose", finished_run / "run", "--cells", "elman", "--output", tmp_path)
+    assert result.exit_code == 0, result.output
+    profiles = json.loads((tmp_path / "diagnose.json").read_text())["profiles"]
+    assert set(profiles) == {"elman (initialised)", "elman (trained run)"}
+    assert all(len(p) == 20 for p in profiles.values())
+    assert "gradient at 20 steps back" in result.output
+
+
 def test_export_generates_without_seqtasks_like_in_memory(finished_run):
     import keras
 
