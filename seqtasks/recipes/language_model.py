@@ -125,7 +125,7 @@ class LanguageModel(Recipe):
         self.vocabulary = vocabulary_by_count([tokens["train"]], max(data["max_tokens"] - 1, 1),
                                               data["min_count"], reserved=())
         index = {t: i + 1 for i, t in enumerate(self.vocabulary)}
-        datasets, self.windows = {}, {}
+        datasets, self.windows, self.ids = {}, {}, {}
         for split, stream in tokens.items():
             ids = np.array([index.get(t, 0) for t in stream], np.int32)
             try:
@@ -136,6 +136,7 @@ class LanguageModel(Recipe):
                 raise DataError(f"{where} ({split} text): {e}; use a smaller train.batch_size "
                                 "or train.bptt, or more text") from None
             self.windows[split] = len(inputs)
+            self.ids[split] = ids
             datasets[split] = tf.data.Dataset.from_tensor_slices((inputs, targets))
         self.summary = {"tokens": {s: len(t) for s, t in tokens.items()},
                         "vocabulary": len(self.vocabulary) + 1, "windows": self.windows,
@@ -203,16 +204,41 @@ class LanguageModel(Recipe):
     def evaluate(self, model, datasets):
         import math
 
-        reset_states(model)
-        results = model.evaluate(datasets["test"], return_dict=True, verbose=0)
-        loss = float(results["loss"])
+        loss, accuracy = self.stream_scores(model, self.ids["test"])
         metrics = {"loss": round(loss, 6), "perplexity": round(math.exp(loss), 4),
-                   "accuracy": round(float(results["accuracy"]), 6)}
+                   "accuracy": round(accuracy, 6)}
         if self.config["data"]["level"] == "char":
             metrics["bits_per_char"] = round(loss / math.log(2), 6)
         self.sample = self.generate_texts(model, [self.sample_prompt],
                                           self.config["generate"]["length"])
         return metrics
+
+    def stream_scores(self, model, ids, chunk=4096):
+        """``(loss, accuracy)`` of predicting ``ids[1:]`` from what precedes each token: the
+        whole stream read as one sequence, the state carried from its first token to its last
+        (a batch-1 stateful copy of ``model`` reads it ``chunk`` tokens at a time). Unlike the
+        training windows, no token is dropped and only the first starts from a zero state, so
+        the score does not depend on ``train.batch_size`` or ``train.bptt``."""
+        import keras
+        import numpy as np
+
+        inputs = keras.Input(batch_shape=(1, None), dtype="int32")
+        embedding, rnns, head = self._layers(stateful=True)
+        x = embedding(inputs)
+        for rnn in rnns:
+            x = rnn(x)
+        reader = keras.Model(inputs, head(x))
+        reader.set_weights(model.get_weights())
+        nll, correct = 0.0, 0
+        for start in range(0, len(ids) - 1, chunk):
+            x = ids[start:min(start + chunk, len(ids) - 1)]
+            y = ids[start + 1:start + 1 + len(x)]
+            probs = np.asarray(reader.predict_on_batch(x[None]))[0].astype(np.float64)
+            # the exact log-likelihood; only a probability that underflowed float32 is floored
+            tiny = np.finfo(np.float32).tiny
+            nll -= np.log(np.maximum(probs[np.arange(len(y)), y], tiny)).sum()
+            correct += int((probs.argmax(axis=-1) == y).sum())
+        return nll / (len(ids) - 1), correct / (len(ids) - 1)
 
     def report(self, metrics):
         return ["  sample:"] + [f"    {line}" for line in self.sample[0].splitlines()[:8]]

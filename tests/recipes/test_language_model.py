@@ -83,6 +83,45 @@ def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file)
     assert stateful == pytest.approx(float(-np.log(picked).mean()), rel=1e-4)
 
 
+def test_test_text_is_scored_whole_as_one_stream(text_file):
+    """test.loss is the exact mean negative log-likelihood of every test token after the first,
+    the state carried through the whole text, whatever the chunking (numpy reference on one
+    stateless pass)."""
+    import keras
+
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}")))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    ids = task.ids["test"]
+    assert len(ids) - 1 > task.windows["test"] * 4 * 20  # the windows drop a tail; this does not
+
+    inputs = keras.Input((None,), dtype="int32")
+    embedding, rnns, head = task._layers(stateful=False)
+    x = embedding(inputs)
+    for rnn in rnns:
+        x = rnn(x)
+    stateless = keras.Model(inputs, head(x))
+    stateless.set_weights(model.get_weights())
+    probs = stateless.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
+    picked = probs[np.arange(len(ids) - 1), ids[1:]]
+    reference = -np.log(picked).mean()
+    accuracy = (probs.argmax(axis=-1) == ids[1:]).mean()
+
+    for chunk in (7, 4096):
+        loss, acc = task.stream_scores(model, ids, chunk=chunk)
+        assert loss == pytest.approx(reference, rel=1e-5)
+        assert acc == pytest.approx(accuracy)
+    metrics = task.evaluate(model, datasets)
+    assert metrics["loss"] == pytest.approx(reference, rel=1e-5)
+    assert metrics["bits_per_char"] == pytest.approx(reference / math.log(2), rel=1e-5)
+
+
 def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_file):
     """seqtasks diagnose's gradient for language_model (taken at the embedding output, the
     stateful layers started from zero) against central differences of a stateless copy."""
