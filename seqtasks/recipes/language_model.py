@@ -213,7 +213,7 @@ class LanguageModel(Recipe):
                                           self.config["generate"]["length"])
         return metrics
 
-    def stream_scores(self, model, ids, chunk=4096):
+    def stream_scores(self, model, ids, chunk=1024):
         """``(loss, accuracy)`` of predicting ``ids[1:]`` from what precedes each token: the
         whole stream read as one sequence, the state carried from its first token to its last
         (a batch-1 stateful copy of ``model`` reads it ``chunk`` tokens at a time). Unlike the
@@ -233,10 +233,10 @@ class LanguageModel(Recipe):
         for start in range(0, len(ids) - 1, chunk):
             x = ids[start:min(start + chunk, len(ids) - 1)]
             y = ids[start + 1:start + 1 + len(x)]
-            probs = np.asarray(reader.predict_on_batch(x[None]))[0].astype(np.float64)
+            probs = np.asarray(reader.predict_on_batch(x[None]))[0]
+            picked = probs[np.arange(len(y)), y].astype(np.float64)
             # the exact log-likelihood; only a probability that underflowed float32 is floored
-            tiny = np.finfo(np.float32).tiny
-            nll -= np.log(np.maximum(probs[np.arange(len(y)), y], tiny)).sum()
+            nll -= np.log(np.maximum(picked, np.finfo(np.float32).tiny)).sum()
             correct += int((probs.argmax(axis=-1) == y).sum())
         return nll / (len(ids) - 1), correct / (len(ids) - 1)
 
