@@ -323,3 +323,25 @@ def test_empty_captions_file(tmp_path):
 def test_cnn_encoder_has_no_pretrained_weights():
     result = cli("run", "captioning", "--set", "model.encoder_weights=imagenet")
     assert_clean_failure(result, "model.encoder_weights", "trained from scratch")
+
+
+def test_augment_shifts_and_jitters_but_never_mirrors():
+    """A white vertical bar at column 40 of a 64-px image whose left half is dark and right half
+    bright: after augmentation the bar lies within 64/8 = 8 columns of where it was, the dark
+    side stays on the left (no flip: captions say left and right), shape and dtype survive,
+    and two draws differ."""
+    import tensorflow as tf
+
+    from seqtasks.recipes.captioning import augment
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, 32:] = 150
+    image[:, 40] = 255
+    tf.random.set_seed(0)
+    outs = [augment(tf.constant(image)).numpy() for _ in range(20)]
+    for out in outs:
+        assert out.shape == image.shape and out.dtype == np.uint8
+        bar = int(np.argmax(out[32, :, 0].astype(int)))
+        assert abs(bar - 40) <= 8, bar
+        assert out[:, :16].mean() < out[:, 48:].mean()
+    assert len({out.tobytes() for out in outs}) > 1
