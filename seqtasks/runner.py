@@ -58,10 +58,10 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     task = recipe(config)
     datasets = task.build_datasets()  # bad data fails here, before the run directory exists
     echo(f"data: {json.dumps(task.summary)}")
+    model = task.build_model()  # so do weights that cannot be loaded
     if not (run_dir / "config.toml").exists():
         write_text(run_dir / "config.toml",
                    config_lib.to_toml(config, recipe.name, recipe.schema()))
-    model = task.build_model()
     finished = run_dir / "model.keras"
     if finished.exists():
         echo(f"{run_dir}: training already finished; loading {finished}")

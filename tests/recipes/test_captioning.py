@@ -345,3 +345,14 @@ def test_augment_shifts_and_jitters_but_never_mirrors():
         assert abs(bar - 40) <= 8, bar
         assert out[:, :16].mean() < out[:, 48:].mean()
     assert len({out.tobytes() for out in outs}) > 1
+
+
+def test_backbone_weights_that_cannot_be_loaded(flickr, tmp_path):
+    """Fails in building the model, after the data was read: one line, and no run directory
+    (nor export) left behind."""
+    weights = write(tmp_path / "weights.h5", "not an HDF5 file\n")
+    result = run_expecting_failure("captioning", tmp_path, tiny_captioning(
+        *flickr_overrides(flickr), "model.encoder=mobilenet_v3_small", "data.image_size=32",
+        f"model.encoder_weights={weights}"))
+    assert_clean_failure(result, "model.encoder_weights", "weights.h5",
+                         "cannot load the weights of mobilenet_v3_small")
