@@ -43,6 +43,21 @@ def finished_run(text_file, tmp_path_factory):
     return root
 
 
+def stateless_copy(task, model):
+    """The reference: ``model``'s weights in fresh stateless layers reading whole sequences;
+    returns the model and its ``(embedding, rnns, head)``."""
+    import keras
+
+    ids = keras.Input((None,), dtype="int32")
+    embedding, rnns, head = task._layers(stateful=False)
+    x = embedding(ids)
+    for rnn in rnns:
+        x = rnn(x)
+    stateless = keras.Model(ids, head(x))
+    stateless.set_weights(model.get_weights())
+    return stateless, (embedding, rnns, head)
+
+
 def test_run_reports_perplexity_and_bits_per_char(finished_run):
     test = json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
     assert test["perplexity"] == pytest.approx(math.exp(test["loss"]), rel=1e-4)
@@ -53,7 +68,6 @@ def test_run_reports_perplexity_and_bits_per_char(finished_run):
 def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file):
     """Stateful windows (reset at the start) score the test stream exactly as a stateless copy
     of the model reading each of the batch_size streams in one piece."""
-    import keras
 
     import seqtasks
     from seqtasks.data.streams import tbptt_windows
@@ -66,13 +80,7 @@ def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file)
     reset_states(model)
     stateful = model.evaluate(datasets["test"], return_dict=True, verbose=0)["loss"]
 
-    ids = keras.Input((None,), dtype="int32")
-    embedding, rnns, head = task._layers(stateful=False)
-    x = embedding(ids)
-    for rnn in rnns:
-        x = rnn(x)
-    stateless = keras.Model(ids, head(x))
-    stateless.set_weights(model.get_weights())
+    stateless, _ = stateless_copy(task, model)
     index = {t: i + 1 for i, t in enumerate(task.vocabulary)}
     stream = [index.get(t, 0) for t in task.tokens(task.load_texts()["test"])]
     inputs, targets = tbptt_windows(np.array(stream), 4, 20)
@@ -87,7 +95,6 @@ def test_test_text_is_scored_whole_as_one_stream(text_file):
     """test.loss is the exact mean negative log-likelihood of every test token after the first,
     the state carried through the whole text, whatever the chunking (numpy reference on one
     stateless pass)."""
-    import keras
 
     import seqtasks
 
@@ -101,13 +108,7 @@ def test_test_text_is_scored_whole_as_one_stream(text_file):
     ids = task.ids["test"]
     assert len(ids) - 1 > task.windows["test"] * 4 * 20  # the windows drop a tail; this does not
 
-    inputs = keras.Input((None,), dtype="int32")
-    embedding, rnns, head = task._layers(stateful=False)
-    x = embedding(inputs)
-    for rnn in rnns:
-        x = rnn(x)
-    stateless = keras.Model(inputs, head(x))
-    stateless.set_weights(model.get_weights())
+    stateless, _ = stateless_copy(task, model)
     probs = stateless.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
     picked = probs[np.arange(len(ids) - 1), ids[1:]]
     reference = -np.log(picked).mean()
@@ -144,12 +145,7 @@ def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_fil
     for rnn in (layer for layer in model.layers if layer.name.startswith("rnn_")):
         assert not np.any(rnn.states[0].numpy())  # no state left behind
 
-    ids = keras.Input((None,), dtype="int32")
-    embedding, rnns, head = task._layers(stateful=False)
-    x = embedding(ids)
-    for rnn in rnns:
-        x = rnn(x)
-    keras.Model(ids, head(x)).set_weights(model.get_weights())
+    _, (embedding, rnns, head) = stateless_copy(task, model)
     x = np.asarray(embedding(next(iter(datasets["train"]))[0]), np.float64)
     np.testing.assert_allclose(x, inputs, atol=1e-6)
     batch, _, features = x.shape
