@@ -50,3 +50,16 @@ def test_cnn_encoder_grid_is_a_sixteenth_of_the_image(size, grid):
     encoder = IMAGE_ENCODERS["cnn"](size)
     out = encoder(np.zeros((2, size, size, 3), np.float32))
     assert tuple(out.shape) == (2, grid, grid, 256)
+
+
+@pytest.mark.parametrize("name", [n for n in IMAGE_ENCODERS if n != "cnn"])
+def test_every_pretrained_backbone_builds_from_scratch_and_sees_the_image(name):
+    """Each registered keras.applications backbone (weights 'none', so offline) at 64 px: a
+    2 x 2 feature grid (the image / 32), finite, and different for different images."""
+    encoder = IMAGE_ENCODERS[name](64, None)
+    pixels = np.stack([scene(64), scene(64)[::-1]]).astype(np.float32)  # 0-255, as fed
+    out = np.asarray(encoder(pixels))
+    assert out.ndim == 4 and out.shape[:3] == (2, 2, 2), out.shape
+    assert np.isfinite(out).all()
+    # relative: an untrained MobileNetV3 in inference mode gives features of ~1e-10
+    assert np.linalg.norm(out[0] - out[1]) > 1e-3 * np.linalg.norm(out[0])
