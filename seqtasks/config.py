@@ -79,10 +79,14 @@ COMMON = {
 
 
 def merge_schema(base, extra):
-    """Return ``base`` with the keys of ``extra`` added or replaced, section by section."""
+    """Return ``base`` with the keys of ``extra`` added or replaced, section by section. A plain
+    value in ``extra`` (not a :class:`Key`) only changes the default of the base key it names."""
     merged = {section: dict(keys) for section, keys in base.items()}
     for section, keys in extra.items():
-        merged.setdefault(section, {}).update(keys)
+        target = merged.setdefault(section, {})
+        for name, key in keys.items():
+            target[name] = key if isinstance(key, Key) else \
+                dataclasses.replace(target[name], default=key)
     return merged
 
 

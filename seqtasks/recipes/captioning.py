@@ -73,11 +73,8 @@ class Captioning(Recipe):
         "train": {
             "epochs": Key(30, (int,), "number of passes over the training images"),
             "batch_size": Key(32, (int,), "images per batch (each with all its captions)"),
-            "learning_rate": Key(1e-3, (float,), "Adam learning rate"),
-            "early_stopping_patience": Key(4, (int,), "epochs without improvement; 0 turns it "
-                                           "off"),
-            "reduce_lr_patience": Key(2, (int,), "epochs without improvement before the learning "
-                                      "rate is cut to a third; 0 turns it off"),
+            "early_stopping_patience": 4,
+            "reduce_lr_patience": 2,
         },
         "decode": {
             "strategy": Key("beam", (str,), "decoding strategy", ("beam", "greedy")),

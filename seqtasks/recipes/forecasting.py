@@ -55,18 +55,15 @@ class Forecasting(Recipe):
                           "the step (365 daily, 52 weekly, 12 monthly, 24 hourly)"),
         },
         "model": {
-            "units": Key(64, (int,), "hidden units of each recurrent layer"),
+            "units": 64,
             "hidden_units": Key(64, (int,), "size of the ReLU layer of the regression head"),
             "dropout": Key(0.0, (float,), "dropout on recurrent inputs and in the head"),
         },
         "train": {
             "epochs": Key(60, (int,), "number of passes over the training windows"),
             "batch_size": Key(64, (int,), "windows per batch"),
-            "learning_rate": Key(1e-3, (float,), "Adam learning rate"),
-            "early_stopping_patience": Key(10, (int,), "epochs without improvement; 0 turns it "
-                                           "off"),
-            "reduce_lr_patience": Key(4, (int,), "epochs without improvement before the learning "
-                                      "rate is cut to a third; 0 turns it off"),
+            "early_stopping_patience": 10,
+            "reduce_lr_patience": 4,
         },
     }
 

@@ -32,8 +32,7 @@ class LanguageModel(Recipe):
                                  "is the test text"),
         },
         "model": {
-            "units": Key(256, (int,), "hidden units of each recurrent layer"),
-            "embedding_dim": Key(64, (int,), "size of the token embeddings"),
+            "units": 256,
             "hidden_units": Key(256, (int,), "size of the ReLU layer of the prediction head"),
         },
         "train": {
@@ -41,9 +40,8 @@ class LanguageModel(Recipe):
             "batch_size": Key(32, (int,), "parallel streams of the text (stateful training)"),
             "bptt": Key(100, (int,), "steps per window of truncated backpropagation through "
                         "time; the state is carried across windows"),
-            "learning_rate": Key(2e-3, (float,), "Adam learning rate"),
-            "reduce_lr_patience": Key(1, (int,), "epochs without improvement before the learning "
-                                      "rate is cut to a third; 0 turns it off"),
+            "learning_rate": 0.002,
+            "reduce_lr_patience": 1,
         },
         "generate": {
             "length": Key(200, (int,), "tokens generated per prompt by the export's default"),

@@ -35,18 +35,17 @@ class SmartReply(Recipe):
                                 "words"),
         },
         "model": {
-            "bidirectional": Key(True, (bool,), "wrap each recurrent layer in Bidirectional"),
-            "dropout": Key(0.3, (float,), "dropout on embeddings and recurrent inputs"),
+            "bidirectional": True,
+            "dropout": 0.3,
             "hidden_units": Key(128, (int,), "size of the ReLU layer of the prediction head"),
             "pooling": Key("mean", (str,), "what feeds the head: the last hidden state, or the "
                            "mean or max over all steps (padding excluded)",
                            ("last", "mean", "max")),
         },
         "train": {
-            "epochs": Key(30, (int,), "number of passes over the training data"),
-            "early_stopping_patience": Key(5, (int,), "epochs without improvement; 0 turns it off"),
-            "reduce_lr_patience": Key(2, (int,), "epochs without improvement before the learning "
-                                      "rate is cut to a third; 0 turns it off"),
+            "epochs": 30,
+            "early_stopping_patience": 5,
+            "reduce_lr_patience": 2,
             "monitor": Key("val_accuracy", (str,), "validation metric for early stopping, "
                            "learning-rate cuts and the best weights"),
         },

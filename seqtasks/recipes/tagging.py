@@ -58,7 +58,7 @@ class Tagging(Recipe):
                                      "alpha / (alpha + n); 0 turns it off"),
         },
         "model": {
-            "bidirectional": Key(True, (bool,), "wrap each recurrent layer in Bidirectional"),
+            "bidirectional": True,
             "embedding_dim": Key(100, (int,), "size of the word embeddings"),
             "dropout": Key(0.5, (float,), "dropout on the token features and recurrent inputs"),
             "hidden_units": Key(128, (int,), "size of the ReLU layer of the prediction head"),
@@ -69,11 +69,9 @@ class Tagging(Recipe):
                               "for rnn)"),
         },
         "train": {
-            "epochs": Key(30, (int,), "number of passes over the training data"),
-            "early_stopping_patience": Key(4, (int,), "epochs without improvement; 0 turns it "
-                                           "off"),
-            "reduce_lr_patience": Key(2, (int,), "epochs without improvement before the learning "
-                                      "rate is cut to a third; 0 turns it off"),
+            "epochs": 30,
+            "early_stopping_patience": 4,
+            "reduce_lr_patience": 2,
             "monitor": Key("val_accuracy", (str,), "validation metric for early stopping, "
                            "learning-rate cuts and the best weights"),
         },

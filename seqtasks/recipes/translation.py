@@ -41,7 +41,7 @@ class Translation(Recipe):
         },
         "model": {
             "bidirectional": Key(True, (bool,), "bidirectional encoder layers"),
-            "embedding_dim": Key(128, (int,), "size of the token embeddings"),
+            "embedding_dim": 128,
             "units": Key(256, (int,), "hidden units of the decoder and of each encoder "
                          "direction"),
             "dropout": Key(0.2, (float,), "dropout on embeddings, recurrent inputs and the head"),
@@ -50,13 +50,10 @@ class Translation(Recipe):
                              ("bahdanau", "luong", "none")),
         },
         "train": {
-            "epochs": Key(30, (int,), "number of passes over the training data"),
+            "epochs": 30,
             "batch_size": Key(64, (int,), "sentence pairs per batch"),
-            "learning_rate": Key(1e-3, (float,), "Adam learning rate"),
-            "early_stopping_patience": Key(4, (int,), "epochs without improvement; 0 turns it "
-                                           "off"),
-            "reduce_lr_patience": Key(2, (int,), "epochs without improvement before the learning "
-                                      "rate is cut to a third; 0 turns it off"),
+            "early_stopping_patience": 4,
+            "reduce_lr_patience": 2,
             "monitor": Key("val_loss", (str,), "validation metric for early stopping, "
                            "learning-rate cuts and the best weights"),
         },
