@@ -61,13 +61,15 @@ def fit(model, datasets, run_dir, train_config, extra_callbacks=(), verbose=None
     return {"epochs_run": len(history.epoch), "seconds": round(time.time() - start, 2)}
 
 
-def compile_model(model, train_config, metrics=(), weighted_metrics=()):
-    """Compile with Adam (``train.learning_rate``, ``train.clipnorm``) and sparse categorical
-    cross-entropy. ``weighted_metrics`` see the per-token sample weights that mask padding."""
+def compile_model(model, train_config, metrics=(), weighted_metrics=(),
+                  loss="sparse_categorical_crossentropy"):
+    """Compile with Adam (``train.learning_rate``, ``train.clipnorm``) and ``loss`` (sparse
+    categorical cross-entropy by default). ``weighted_metrics`` see the per-token sample weights
+    that mask padding."""
     model.compile(
         optimizer=keras.optimizers.Adam(
             train_config["learning_rate"], clipnorm=train_config["clipnorm"] or None),
-        loss="sparse_categorical_crossentropy",
+        loss=loss,
         metrics=list(metrics) or None,
         weighted_metrics=list(weighted_metrics) or None,
         jit_compile=False,

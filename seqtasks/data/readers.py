@@ -55,13 +55,18 @@ def file_format(path):
     return fmt
 
 
-def _delimited(path, text, delimiter, header):
+def delimited_rows(text, delimiter=","):
+    """Yield ``(line, cells)`` for every row of CSV (or other delimited) text that is not
+    blank; ``line`` is the 1-based line number the row ends on."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    names = None
     for row in reader:
-        line = reader.line_num
-        if not row or all(not cell.strip() for cell in row):
-            continue
+        if row and any(cell.strip() for cell in row):
+            yield reader.line_num, row
+
+
+def _delimited(path, text, delimiter, header):
+    names = None
+    for line, row in delimited_rows(text, delimiter):
         if header and names is None:
             names = [cell.strip() for cell in row]
             continue

@@ -15,13 +15,11 @@ Every error names the file and line.
 from __future__ import annotations
 
 import collections
-import csv
 import datetime
-import io
 
 import numpy as np
 
-from seqtasks.data.readers import read_text
+from seqtasks.data.readers import delimited_rows, read_text
 from seqtasks.errors import DataError
 
 Series = collections.namedtuple("Series", "dates values columns filled")
@@ -60,9 +58,7 @@ def read_series(path, time_column=0, value_columns=None, missing="interpolate"):
     ``datetime``, one per step, gaps filled), ``values`` (``float32 [steps, columns]``),
     ``columns`` (their names) and ``filled`` (how many missing steps were interpolated).
     """
-    text = read_text(path)
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    numbered = [(i, row) for i, row in enumerate(rows, 1) if row and any(c.strip() for c in row)]
+    numbered = list(delimited_rows(read_text(path)))
     if not numbered:
         raise DataError(f"{path}: empty file; expected a header and rows of date,value")
     header_line, header = numbered[0]

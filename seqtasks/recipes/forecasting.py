@@ -141,11 +141,12 @@ class Forecasting(Recipe):
                   "validation": (validation, test - horizon + 1),
                   "test": (test, steps - horizon + 1)}
         self.starts = {split: np.arange(a, b) for split, (a, b) in bounds.items()}
+        self.inputs = {split: np.stack([normal[s - window:s] for s in starts]).astype(np.float32)
+                       for split, starts in self.starts.items()}
         datasets = {}
         for split, starts in self.starts.items():
-            x = np.stack([normal[s - window:s] for s in starts]).astype(np.float32)
             y = np.stack([normal[s:s + horizon, self.target_index] for s in starts])
-            ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.float32)))
+            ds = tf.data.Dataset.from_tensor_slices((self.inputs[split], y.astype(np.float32)))
             if split == "train":
                 ds = ds.shuffle(len(starts), seed=train["seed"])
             datasets[split] = ds.batch(train["batch_size"]).prefetch(tf.data.AUTOTUNE)
@@ -165,6 +166,7 @@ class Forecasting(Recipe):
 
         from seqtasks.distribute import get_strategy
         from seqtasks.layers import PredictionHead, recurrent_stack
+        from seqtasks.training import compile_model
 
         model_config, train = self.config["model"], self.config["train"]
         data = self.config["data"]
@@ -175,9 +177,8 @@ class Forecasting(Recipe):
                                      dropout=model_config["dropout"], output_activation=None,
                                      name="head")(x)
             model = keras.Model(inputs, outputs, name=self.name)
-            model.compile(optimizer=keras.optimizers.Adam(
-                train["learning_rate"], clipnorm=train["clipnorm"] or None),
-                loss="mse", metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
+            compile_model(model, train, loss="mse",
+                          metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
         return model
 
     # ----- metrics -----------------------------------------------------------------------
@@ -187,13 +188,10 @@ class Forecasting(Recipe):
         import numpy as np
 
         data = self.config["data"]
-        window, horizon = data["window"], data["horizon"]
-        values = self.series.values
-        column = values[:, self.target_index]
-        normal = (values - self.mean) / self.std
+        horizon = data["horizon"]
+        column = self.series.values[:, self.target_index]
         starts = self.starts[split]
-        x = np.stack([normal[s - window:s] for s in starts]).astype(np.float32)
-        predicted = model.predict(x, verbose=0, batch_size=512)
+        predicted = model.predict(self.inputs[split], verbose=0, batch_size=512)
         forecast = predicted * self.std[self.target_index] + self.mean[self.target_index]
         actual = np.stack([column[s:s + horizon] for s in starts])
         persistence = np.repeat(column[starts - 1][:, None], horizon, axis=1)

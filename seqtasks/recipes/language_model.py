@@ -184,9 +184,7 @@ class LanguageModel(Recipe):
         """The embedded first window of every training stream, and the next token after its
         last step: the gradient is taken at the embedding output (ids are not differentiable),
         the recurrent layers starting from a zero state."""
-        embedding = model.get_layer("embedding")
-        rnns = [layer for layer in model.layers if layer.name.startswith("rnn_")]
-        head = model.get_layer("head")
+        embedding, rnns, head = _parts(model)
         ids, targets = next(iter(datasets["train"]))
 
         def forward(x, training=False):
@@ -249,9 +247,7 @@ class LanguageModel(Recipe):
 
         from seqtasks.decoding import SamplingDecoder
 
-        embedding = model.get_layer("embedding")
-        rnns = [layer for layer in model.layers if layer.name.startswith("rnn_")]
-        head = model.get_layer("head")
+        embedding, rnns, head = _parts(model)
         level = self.config["data"]["level"]
         lowercase = self.config["data"]["lowercase"]
         vocabulary = tf.constant([UNK, *self.vocabulary])
@@ -406,6 +402,13 @@ def check_generation(metadata, prompt, length, temperature, top_k, seed):
         raise DataError(f"--prompt: {what}{'s' if len(unseen) > 1 else ''} {shown} never seen "
                         f"in the training text (the model knows {len(known)} {what}s)")
     return options
+
+
+def _parts(model):
+    """``(embedding, recurrent layers, head)`` of a language_model model."""
+    return (model.get_layer("embedding"),
+            [layer for layer in model.layers if layer.name.startswith("rnn_")],
+            model.get_layer("head"))
 
 
 def reset_states(model):
