@@ -31,10 +31,13 @@ class Recipe:
     name = ""
     #: One line shown by ``seqtasks list``.
     description = ""
-    #: Keys this recipe adds to (or re-defaults in) :data:`seqtasks.config.COMMON`.
+    #: Keys this recipe adds to (or re-defaults in) :data:`seqtasks.config.COMMON`; a plain
+    #: value instead of a ``Key`` only changes a common key's default.
     schema_extra: dict = {}
     #: Name of the input of the ``serving_default`` signature.
     serving_input = "text"
+    #: Its dtype: what ``seqtasks predict`` feeds it.
+    serving_dtype = "string"
 
     @classmethod
     def schema(cls):

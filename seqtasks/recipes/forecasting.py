@@ -35,6 +35,7 @@ class Forecasting(Recipe):
     name = "forecasting"
     description = "sequence -> value: the last days of a series -> the next ones"
     serving_input = "values"
+    serving_dtype = "float32"
     schema_extra = {
         "data": {
             "time_column": Key(0, (str, int), "date column: name or 0-based index"),
