@@ -142,15 +142,14 @@ class Forecasting(Recipe):
                   "validation": (validation, test - horizon + 1),
                   "test": (test, steps - horizon + 1)}
         self.starts = {split: np.arange(a, b) for split, (a, b) in bounds.items()}
-        self.inputs = {split: np.stack([normal[s - window:s] for s in starts]).astype(np.float32)
-                       for split, starts in self.starts.items()}
+        self.normal = tf.constant(normal, tf.float32)
         datasets = {}
         for split, starts in self.starts.items():
-            y = np.stack([normal[s:s + horizon, self.target_index] for s in starts])
-            ds = tf.data.Dataset.from_tensor_slices((self.inputs[split], y.astype(np.float32)))
+            ds = tf.data.Dataset.from_tensor_slices(starts)
             if split == "train":
                 ds = ds.shuffle(len(starts), seed=train["seed"])
-            datasets[split] = ds.batch(train["batch_size"]).prefetch(tf.data.AUTOTUNE)
+            datasets[split] = (self._windows(ds).batch(train["batch_size"])
+                               .prefetch(tf.data.AUTOTUNE))
         self.summary = {
             "steps": steps, "columns": series.columns,
             "target": series.columns[self.target_index],
@@ -160,6 +159,16 @@ class Forecasting(Recipe):
             "filled_missing_steps": series.filled,
         }
         return datasets
+
+    def _windows(self, starts):
+        """A dataset of target start steps -> ``(window of every column, horizon of the
+        target)``, cut from the normalised series inside the tf.data pipeline."""
+        import tensorflow as tf
+
+        data, normal, target = self.config["data"], self.normal, self.target_index
+        window, horizon = data["window"], data["horizon"]
+        return starts.map(lambda s: (normal[s - window:s], normal[s:s + horizon, target]),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     # ----- model -------------------------------------------------------------------------
     def build_model(self):
@@ -187,12 +196,15 @@ class Forecasting(Recipe):
         """``(forecast, actual, persistence, seasonal)`` arrays ``[windows, horizon]`` in the
         series' units; ``seasonal`` is NaN where a season ago is before the series starts."""
         import numpy as np
+        import tensorflow as tf
 
         data = self.config["data"]
         horizon = data["horizon"]
         column = self.series.values[:, self.target_index]
         starts = self.starts[split]
-        predicted = model.predict(self.inputs[split], verbose=0, batch_size=512)
+        inputs = self._windows(tf.data.Dataset.from_tensor_slices(starts)).map(
+            lambda x, y: x).batch(512)
+        predicted = model.predict(inputs, verbose=0)
         forecast = predicted * self.std[self.target_index] + self.mean[self.target_index]
         actual = np.stack([column[s:s + horizon] for s in starts])
         persistence = np.repeat(column[starts - 1][:, None], horizon, axis=1)
