@@ -14,6 +14,7 @@ import sys
 
 def _register():
     import seqtasks.layers  # noqa: F401  (the decorators register the classes)
+    import seqtasks.preprocessors  # noqa: F401
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):

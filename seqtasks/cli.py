@@ -205,8 +205,8 @@ def predict(export_dir, inputs, csv_path):
     signature = load_signature(version)
     for start in range(0, len(values), 64):
         batch = list(values[start:start + 64])
-        outputs = signature(**{metadata["input"]: tf.constant(batch,
-                                                              dtype=recipe.serving_dtype)})
+        dtype = signature.structured_input_signature[1][metadata["input"]].dtype
+        outputs = signature(**{metadata["input"]: tf.constant(batch, dtype=dtype)})
         outputs = {k: v.numpy() for k, v in outputs.items()}
         for line in recipe.format_prediction(batch, outputs):
             click.echo(line)

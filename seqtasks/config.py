@@ -30,11 +30,52 @@ class Key:
     types: tuple = ()
     help: str = ""
     choices: tuple = ()
+    #: The accepted range, checked where the key is set: ``"positive"`` (> 0),
+    #: ``"non-negative"`` (>= 0) or ``"fraction"`` (in [0, 1)).
+    bounds: str | None = None
 
     def accepted(self):
         if self.types:
             return self.types
         return (type(self.default),)
+
+    def check_bounds(self, where, value):
+        if self.bounds is None or value is None:
+            return
+        test, expected = BOUNDS[self.bounds]
+        if not test(value):
+            kind = "an integer" if isinstance(value, int) else "a number"
+            raise ConfigError(f"{where}: expected {expected.format(kind=kind)}, found {value}")
+
+
+BOUNDS = {
+    "positive": (lambda v: v > 0, "a positive {kind}"),
+    "non-negative": (lambda v: v >= 0, "a non-negative {kind}"),
+    "fraction": (lambda v: 0.0 <= v < 1.0, "a number in [0, 1)"),
+}
+
+
+def positive(default, help_text, types=(int,)):
+    return Key(default, types, help_text, bounds="positive")
+
+
+def fraction(default, help_text):
+    return Key(default, (float,), help_text, bounds="fraction")
+
+
+def decode_section(**defaults):
+    """The ``[decode]`` section of generating recipes (beam or greedy search), declared once;
+    ``defaults`` changes a key's default for one recipe."""
+    section = {
+        "strategy": Key("beam", (str,), "decoding strategy", ("beam", "greedy")),
+        "beam_width": positive(4, "hypotheses kept per input (beam search)"),
+        "length_penalty": Key(0.6, (float,), "GNMT length penalty alpha (beam search); 0 ranks "
+                              "by total log-probability", bounds="non-negative"),
+        "max_length": positive(200, "hard cap on the tokens of an output"),
+    }
+    for name, value in defaults.items():
+        section[name] = dataclasses.replace(section[name], default=value)
+    return section
 
 
 def path_or_tfds(help_text):
@@ -46,26 +87,28 @@ COMMON = {
         "train": path_or_tfds("training data: a file path, or tfds:<name>[:<split>]"),
         "validation": path_or_tfds("validation data; carved from train (seeded) when omitted"),
         "test": path_or_tfds("test data: a file path, or tfds:<name>[:<split>]"),
-        "validation_fraction": Key(0.1, (float,), "share of train carved out for validation"),
+        "validation_fraction": fraction(0.1, "share of train carved out for validation"),
     },
     "model": {
         "cell": Key("elman", (str,), "recurrent cell", ("elman", "lstm", "gru")),
-        "units": Key(128, (int,), "hidden units of each recurrent layer"),
-        "embedding_dim": Key(64, (int,), "size of the token embeddings"),
-        "layers": Key(1, (int,), "number of stacked recurrent layers"),
+        "units": positive(128, "hidden units of each recurrent layer"),
+        "embedding_dim": positive(64, "size of the token embeddings"),
+        "layers": positive(1, "number of stacked recurrent layers"),
         "bidirectional": Key(False, (bool,), "wrap each recurrent layer in Bidirectional"),
-        "dropout": Key(0.0, (float,), "dropout on embeddings and recurrent inputs"),
+        "dropout": fraction(0.0, "dropout on embeddings and recurrent inputs"),
+        "hidden_units": positive(128, "size of the ReLU layer of the prediction head"),
     },
     "train": {
-        "epochs": Key(10, (int,), "number of passes over the training data"),
-        "batch_size": Key(32, (int,), "examples per batch"),
-        "learning_rate": Key(1e-3, (float,), "Adam learning rate"),
+        "epochs": positive(10, "number of passes over the training data"),
+        "batch_size": positive(32, "examples per batch"),
+        "learning_rate": positive(1e-3, "Adam learning rate", (float,)),
         "clipnorm": Key(1.0, (float,), "gradient clipping by global norm; 0 turns it off"),
         "seed": Key(42, (int,), "seed for initialisation, shuffling and splits"),
         "bucketing": Key(True, (bool,), "batch sequences of similar length together"),
-        "early_stopping_patience": Key(3, (int,), "epochs without improvement; 0 turns it off"),
+        "early_stopping_patience": Key(3, (int,), "epochs without improvement; 0 turns it off",
+                                       bounds="non-negative"),
         "reduce_lr_patience": Key(0, (int,), "epochs without improvement before the learning "
-                                  "rate is cut to a third; 0 turns it off"),
+                                  "rate is cut to a third; 0 turns it off", bounds="non-negative"),
         "monitor": Key("val_loss", (str,), "validation metric for early stopping and the best "
                        "weights, e.g. val_accuracy"),
         "strategy": Key(
@@ -181,27 +224,15 @@ def resolve(schema, recipe_name, files=(), overrides=()):
     for text in overrides:
         section, name, value = parse_override(text)
         apply(config, schema, section, name, value, "--set")
-    check_ranges(config)
+    check_ranges(config, schema)
     return config
 
 
-def check_ranges(config):
-    positive = [("model", "units"), ("model", "embedding_dim"), ("model", "layers"),
-                ("train", "epochs"), ("train", "batch_size"), ("decode", "beam_width"),
-                ("decode", "max_length"), ("train", "bptt"), ("generate", "length")]
-    for section, name in positive:
-        value = config.get(section, {}).get(name)
-        if value is not None and value < 1:
-            raise ConfigError(f"{section}.{name}: expected a positive integer, found {value}")
+def check_ranges(config, schema):
+    """Each key's own bounds (:attr:`Key.bounds`)."""
     for section, values in config.items():
         for name, value in values.items():
-            if name.endswith("dropout") and not 0.0 <= value < 1.0:
-                raise ConfigError(f"{section}.{name}: expected a number in [0, 1), found {value}")
-    if config["train"]["learning_rate"] <= 0:
-        raise ConfigError(
-            f"train.learning_rate: expected a positive number, found "
-            f"{config['train']['learning_rate']}"
-        )
+            schema[section][name].check_bounds(f"{section}.{name}", value)
 
 
 def to_toml(config, recipe_name, schema=None):

@@ -17,6 +17,7 @@ from seqtasks.files import atomic_directory
 
 METADATA = "assets.extra/seqtasks.json"
 KERAS_FILE = "assets.extra/model.keras"
+CONFIG_FILE = "assets.extra/config.toml"
 
 
 def next_version(recipe_dir):
@@ -42,26 +43,31 @@ def export(task, model, export_dir=None):
     import keras
 
     from seqtasks import __version__
+    from seqtasks import config as config_lib
 
     recipe_dir = Path(export_dir or task.config["export"]["dir"]) / task.name
     inference = task.inference_model(_portable(model))
+    endpoints = task.endpoints(inference)
     with atomic_directory(recipe_dir, "export") as tmp:
         archive = keras.export.ExportArchive()
         archive.track(inference)
-        archive.add_endpoint("serving_default", task.serving_function(inference))
-        for name, function in task.extra_endpoints(inference).items():
+        for name, function in endpoints.items():
             archive.add_endpoint(name, function)
         archive.write_out(str(tmp), verbose=False)
         (tmp / "assets.extra").mkdir(exist_ok=True)
         inference.save(tmp / KERAS_FILE)
+        inputs = [spec.name for spec in endpoints["serving_default"].input_signature]
         metadata = {
             "recipe": task.name,
             "seqtasks_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "input": task.serving_input,
+            "input": inputs[0],
+            "inputs": inputs,
             **task.export_assets(),
         }
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+        (tmp / CONFIG_FILE).write_text(
+            config_lib.to_toml(task.config, task.name, task.schema()))
         while True:
             target = recipe_dir / str(next_version(recipe_dir))
             try:

@@ -138,3 +138,17 @@ def read_columns(path, columns):
         yield line, values
     if count == 0:
         raise DataError(f"{path}: the file has no data rows")
+
+
+def decoded(value):
+    """A TFDS string feature (bytes) or other scalar as ``str``."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def tfds_feature(info, name, where, key):
+    """The feature ``name`` of a TFDS dataset; a missing one names ``key`` to set."""
+    features = info.features
+    if name not in features:
+        raise DataError(f"{where}: no feature {name!r} (features: {', '.join(features)}); "
+                        f"set {key}")
+    return features[name]

@@ -1,22 +1,28 @@
-"""The base class every recipe extends.
+"""The base class every recipe extends: the skeleton written once.
 
-A recipe knows its task: how to read its data, build its model, measure it, and what its
-export takes and returns. The shared machinery (configuration, training loop, export, CLI)
-only talks to recipes through the methods below.
+A recipe keeps what is its own: its configuration keys, how it reads its formats, its
+:class:`~seqtasks.preprocessors.base.Preprocessor`, its network, its metrics and how it prints
+predictions. Reading and splitting, adapting the preprocessor, ``tf.data`` batching, compiling
+under the distribution strategy, the inference model and the serving signatures are here.
 
 Lifecycle, as the runner and a notebook use it::
 
     task = Recipe(config)
-    data = task.build_datasets()        # reads splits, adapts vocabularies on train
+    datasets = task.build_datasets()    # reads splits, adapts the preprocessor on train
     model = task.build_model()          # compiled under the distribution strategy
     ...fit...
-    metrics = task.evaluate(model, data)
-    archive_fn = task.serving_function(model)
+    metrics = task.evaluate(model)      # through the same signatures the export holds
+    endpoints = task.endpoints(model)   # {"serving_default": tf.function, ...}
+
+Test metrics are computed from the outputs of the serving signatures, so ``seqtasks
+evaluate`` on the exported SavedModel gives the run's own numbers.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
+from typing import Any, NamedTuple
 
 from seqtasks import config as config_lib
 from seqtasks.errors import ConfigError, DataError
@@ -24,8 +30,19 @@ from seqtasks.errors import ConfigError, DataError
 SPLITS = ("train", "validation", "test")
 
 
+class Example(NamedTuple):
+    """One raw example: what the model reads, what it should produce, and where it came from
+    (``file:line``, used in error messages)."""
+
+    input: Any
+    target: Any
+    where: str
+    lines: Any = None  # per-position line numbers, where a format has them (CoNLL)
+
+
 class Recipe:
-    """Base class of recipes. Subclasses set the class attributes and implement the hooks."""
+    """Base class of recipes. Subclasses set the class attributes and implement the hooks
+    that raise ``NotImplementedError``."""
 
     #: Registry key, TOML ``recipe =`` value, module and export directory name.
     name = ""
@@ -34,10 +51,10 @@ class Recipe:
     #: Keys this recipe adds to (or re-defaults in) :data:`seqtasks.config.COMMON`; a plain
     #: value instead of a ``Key`` only changes a common key's default.
     schema_extra: dict = {}
-    #: Name of the input of the ``serving_default`` signature.
-    serving_input = "text"
-    #: Its dtype: what ``seqtasks predict`` feeds it.
-    serving_dtype = "string"
+    #: Compile defaults: the loss and whether metrics see the per-token sample weights.
+    loss = "sparse_categorical_crossentropy"
+    #: Inputs per batch when the signatures run over examples (evaluation, predict).
+    inference_batch_size = 64
 
     @classmethod
     def schema(cls):
@@ -50,19 +67,38 @@ class Recipe:
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.default_config()
+        #: Set by :meth:`build_datasets` (or :meth:`adapt`).
+        self.preprocessor = None
+        self.splits = None
+        self.summary = None
 
-    # ----- data -------------------------------------------------------------------------
+    # ----- reading ---------------------------------------------------------------------------
     def builtin_splits(self, seed):
-        """``{split: examples}`` of the built-in data set used when ``data.train`` is unset."""
+        """``{split: [Example]}`` of the built-in data set used when ``data.train`` is unset."""
         raise NotImplementedError
 
     def read_file(self, path, split):
-        """Examples read from a file in one of the recipe's formats."""
+        """``[Example]`` read from a file in one of the recipe's formats."""
         raise NotImplementedError
 
+    def tfds_examples(self, rows, info, where):
+        """``[Example]`` from the NumPy rows of a TFDS split; ``where`` names the split."""
+        raise ConfigError(f"{where}: the {self.name} recipe does not read TFDS datasets")
+
+    def tfds_decoders(self):
+        """TFDS ``decoders=`` argument (e.g. to keep image bytes encoded)."""
+        return None
+
     def read_tfds(self, name, split):
-        """Examples of a TFDS catalog dataset split."""
-        raise NotImplementedError
+        import tensorflow_datasets as tfds
+
+        where = f"tfds:{name}:{split}"
+        try:
+            dataset, info = tfds.load(name, split=split, with_info=True,
+                                      decoders=self.tfds_decoders())
+        except Exception as e:  # TFDS raises many types; report one line
+            raise DataError(f"{where}: cannot load ({type(e).__name__}: {e})") from None
+        return self.tfds_examples(tfds.as_numpy(dataset), info, where)
 
     def read_source(self, spec, split):
         if isinstance(spec, str) and spec.startswith("tfds:"):
@@ -74,8 +110,16 @@ class Recipe:
             return self.read_tfds(parts[1], parts[2] if len(parts) == 3 else split)
         return self.read_file(spec, split)
 
+    def carve(self, examples, fraction, rng):
+        """``(carved, rest)``: a held-out share of the training examples (seeded shuffle)."""
+        examples = list(examples)
+        rng.shuffle(examples)
+        cut = max(1, int(len(examples) * fraction))
+        return examples[:cut], examples[cut:]
+
     def load_splits(self):
-        """Read train, validation and test; carve missing ones from train (seeded)."""
+        """``{split: [Example]}``: train, validation and test read (or built in); a missing
+        validation or test split is carved from train."""
         data = self.config["data"]
         seed = self.config["train"]["seed"]
         if data["train"] is None:
@@ -86,48 +130,132 @@ class Recipe:
             splits = {s: self.read_source(data[s], s) for s in SPLITS if data[s] is not None}
         train = list(splits["train"])
         if not train:
-            raise DataError(f"{self._describe('train')}: the training set is empty")
+            raise DataError(f"{self.describe('train')}: the training set is empty")
         rng = random.Random(seed)
         for split in ("test", "validation"):
             if split not in splits:
-                fraction = data["validation_fraction"]
-                rng.shuffle(train)
-                cut = max(1, int(len(train) * fraction))
-                if len(train) - cut < 1:
+                splits[split], rest = self.carve(train, data["validation_fraction"], rng)
+                if not rest or not splits[split]:
                     raise DataError(
-                        f"{self._describe('train')}: {len(train)} examples are too few to carve "
+                        f"{self.describe('train')}: {len(train)} examples are too few to carve "
                         f"a {split} split from; give data.{split}"
                     )
-                splits[split], train = train[:cut], train[cut:]
+                train = rest
         splits["train"] = train
         for split in ("validation", "test"):
             if not splits[split]:
-                raise DataError(f"{self._describe(split)}: the {split} set is empty")
+                raise DataError(f"{self.describe(split)}: the {split} set is empty")
         return splits
 
-    def _describe(self, split):
+    def read_split(self, spec, split="test"):
+        """``[Example]`` of one file (or TFDS split) scored on its own (``seqtasks evaluate``)."""
+        examples = self.read_source(spec, split)
+        if not examples:
+            raise DataError(f"{spec}: no examples")
+        return examples
+
+    def describe(self, split):
         spec = self.config["data"].get(split)
         return str(spec) if spec is not None else f"data.{split}"
 
-    # ----- model, metrics, export -----------------------------------------------------
-    def build_datasets(self):
-        """``{split: tf.data.Dataset}`` of batches, plus anything learned from train."""
+    _describe = describe  # transitional: recipes not on the skeleton yet
+
+    # ----- data ------------------------------------------------------------------------------
+    def make_preprocessor(self):
+        """The recipe's :class:`Preprocessor`, configured but not adapted."""
         raise NotImplementedError
 
-    def build_model(self):
-        """The training model, compiled."""
+    def adapt(self, splits):
+        """Adapt a new preprocessor on ``splits['train']``; check the other splits against it."""
+        preprocessor = self.make_preprocessor()
+        preprocessor.adapt(splits["train"])
+        for split in ("validation", "test"):
+            self.check_split(preprocessor, splits[split])
+        self.preprocessor, self.splits = preprocessor, splits
+        return preprocessor
+
+    def check_split(self, preprocessor, examples):
+        """Raise :class:`DataError` (naming the file and line) for a held-out example the
+        adapted preprocessor cannot represent (a label never seen in training...)."""
+
+    def dataset(self, split, examples):
+        """Unbatched ``(x, y[, sample_weight])`` elements of ``examples``."""
+        import tensorflow as tf
+
+        p = self.preprocessor
+        raw = tf.data.Dataset.from_tensor_slices((p.raw_inputs(examples), p.raw_targets(examples)))
+        return raw.map(p.encode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+
+    def augment(self, dataset):
+        """Training-only transformations of the unbatched elements (word dropout...)."""
+        return dataset
+
+    #: Length buckets of the training lengths (see :func:`seqtasks.data.batching`).
+    length_buckets = 8
+
+    def batch(self, dataset, split):
+        """Batches of the unbatched elements: shuffled (train), length-bucketed, padded."""
+        from seqtasks.data.batching import batch_sequences, length_boundaries
+
+        train = self.config["train"]
+        lengths = [self.preprocessor.length(e) for e in self.splits["train"]]
+        boundaries = (length_boundaries(lengths, buckets=self.length_buckets)
+                      if lengths and lengths[0] is not None else None)
+        return batch_sequences(dataset, train["batch_size"], boundaries=boundaries,
+                               bucketing=train["bucketing"],
+                               shuffle_seed=train["seed"] if split == "train" else None)
+
+    def data_summary(self, splits, datasets):
+        """Facts about the data for the run's summary, beside the split sizes."""
+        from seqtasks.data.batching import padded_fraction
+
+        return {"padded_fraction": round(padded_fraction(datasets["train"]), 4)}
+
+    def build_datasets(self):
+        """``{split: tf.data.Dataset}`` of batches; adapts the preprocessor on train."""
+        splits = self.load_splits()
+        self.adapt(splits)
+        datasets = {}
+        for split, examples in splits.items():
+            dataset = self.dataset(split, examples)
+            if split == "train":
+                dataset = self.augment(dataset)
+            datasets[split] = self.batch(dataset, split)
+        self.summary = {"examples": {s: len(e) for s, e in splits.items()},
+                        **self.preprocessor.summary(), **self.data_summary(splits, datasets)}
+        return datasets
+
+    # ----- model -----------------------------------------------------------------------------
+    def network(self):
+        """The trainable Keras model from the preprocessor's outputs to predictions."""
         raise NotImplementedError
+
+    def metrics(self):
+        """``(metrics, weighted_metrics)`` compiled into the training model."""
+        return (), ()
+
+    def require_preprocessor(self, what):
+        if self.preprocessor is None:
+            raise RuntimeError(f"{type(self).__name__}.{what}: the preprocessor is not adapted "
+                               "yet; call build_datasets() (or adapt(splits)) first")
+        return self.preprocessor
+
+    def build_model(self):
+        """The training model, built and compiled under ``train.strategy``."""
+        from seqtasks.distribute import get_strategy
+        from seqtasks.training import compile_model
+
+        self.require_preprocessor("build_model")
+        train = self.config["train"]
+        with get_strategy(train["strategy"]).scope():
+            model = self.network()
+            metrics, weighted = self.metrics()
+            compile_model(model, train, metrics=metrics, weighted_metrics=weighted,
+                          loss=self.loss)
+        return model
 
     def callbacks(self):
         """Extra Keras callbacks for training (e.g. resetting stateful RNNs)."""
-        return []
-
-    def evaluate(self, model, datasets):
-        """``{metric: value}`` on ``datasets['test']``."""
-        raise NotImplementedError
-
-    def report(self, metrics):
-        """Lines printed after the test metrics (a per-class table, sample outputs)."""
         return []
 
     def diagnostic(self, model, datasets):
@@ -137,37 +265,105 @@ class Recipe:
         diagnosable)."""
         raise NotImplementedError
 
-    def write_artifacts(self, run_dir):
-        """Files (plots) written into the run directory after evaluation; returns their paths."""
-        return []
-
+    # ----- inference and export --------------------------------------------------------------
     def inference_model(self, model):
-        """A Keras model from raw inputs to predictions, saved as the ``.keras`` export."""
-        raise NotImplementedError
+        """Raw inputs -> preprocessor -> ``model``: the ``.keras`` model of the export."""
+        import keras
 
-    def serving_function(self, inference_model):
-        """A ``tf.function`` with a named input signature: the ``serving_default`` endpoint."""
+        signature = self.require_preprocessor("inference_model").input_signature()
+        inputs = {name: keras.Input(spec.shape[1:], dtype=spec.dtype.name, name=name)
+                  for name, spec in signature.items()}
+        x = self.preprocessor(inputs)
+        if len(inputs) == 1:
+            inputs = next(iter(inputs.values()))
+        return keras.Model(inputs, model(x), name=f"{self.name}_inference")
+
+    def predict(self, inference_model, inputs):
+        """``{output: tensor}`` of the ``serving_default`` signature for a batch of raw
+        ``inputs`` (in graph): the inference model's outputs, post-processed."""
+        feed = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+        return self.postprocess(inference_model(feed), inputs)
+
+    def postprocess(self, outputs, inputs):
+        """The network's outputs -> the signature's named outputs (strings, scores...)."""
         raise NotImplementedError
 
     def extra_endpoints(self, inference_model):
         """``{name: tf.function}``: signatures exported beside ``serving_default``."""
         return {}
 
+    def endpoints(self, inference_model):
+        """``{name: tf.function}`` with named input signatures; ``serving_default`` is built
+        from the preprocessor's :meth:`input_signature`."""
+        import tensorflow as tf
+
+        if hasattr(self, "serving_function"):  # transitional: a recipe not on the skeleton yet
+            return {"serving_default": self.serving_function(inference_model),
+                    **self.extra_endpoints(inference_model)}
+        signature = self.require_preprocessor("endpoints").input_signature()
+        names = list(signature)
+
+        def serve(*args, **kwargs):
+            return self.predict(inference_model, {**dict(zip(names, args)), **kwargs})
+
+        # the signature's inputs are called by name (TF Serving, saved_model_cli)
+        serve.__signature__ = inspect.Signature(
+            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+        serve.__name__ = "serving_default"
+        function = tf.function(serve, input_signature=[signature[n] for n in names],
+                               autograph=False)
+        return {"serving_default": function, **self.extra_endpoints(inference_model)}
+
     def export_assets(self):
-        """Extra JSON-serialisable facts written into the export's ``seqtasks.json``."""
+        """Facts written into the export's ``seqtasks.json`` and handed to :meth:`score`."""
         return {}
 
+    # ----- scoring ---------------------------------------------------------------------------
+    def evaluate(self, model, datasets=None):
+        """Test metrics of ``model``, computed through the serving signatures, exactly as
+        ``seqtasks evaluate`` computes them from the export."""
+        inference = self.inference_model(model)
+        return self.score(self.endpoints(inference), self.splits["test"], self.export_assets())
+
+    def score(self, signatures, examples, metadata):
+        """``{metric: value}`` of ``examples`` from the outputs of ``signatures`` (a
+        ``{name: callable}`` mapping: in-memory functions or a loaded SavedModel's)."""
+        raise NotImplementedError
+
+    def raw_inputs(self, examples):
+        """``{name: values}`` the serving signature takes for ``examples``."""
+        return self.make_preprocessor().raw_inputs(examples)
+
+    def run_signature(self, signature, examples, batch_size=None):
+        """``{output: [row, ...]}`` of ``signature`` run over ``examples`` in batches (rows are
+        NumPy values; outputs padded per batch keep each batch's padding)."""
+        import numpy as np
+        import tensorflow as tf
+
+        batch_size = batch_size or self.inference_batch_size
+        raw = self.raw_inputs(examples)
+        rows = {}
+        for start in range(0, len(examples), batch_size):
+            feed = {name: tf.constant(np.asarray(values[start:start + batch_size]))
+                    for name, values in raw.items()}
+            for name, value in signature(**feed).items():
+                rows.setdefault(name, []).extend(list(value.numpy()))
+        return rows
+
+    def report(self, metrics):
+        """Lines printed after the test metrics (a per-class table, sample outputs)."""
+        return []
+
+    def write_artifacts(self, run_dir):
+        """Files (plots) written into the run directory after evaluation; returns their paths."""
+        return []
+
+    # ----- predict ---------------------------------------------------------------------------
     @classmethod
     def read_inputs(cls, items):
         """The values ``seqtasks predict`` feeds the signature for its arguments (or stdin
         lines): the texts themselves by default; a recipe taking files reads them here."""
         return list(items)
-
-    @classmethod
-    def read_csv_inputs(cls, path, metadata):
-        """The values ``seqtasks predict --csv`` feeds the signature (forecasting only)."""
-        raise ConfigError(f"--csv: the {cls.name} export takes {cls.serving_input} arguments, "
-                          "not a CSV series")
 
     @classmethod
     def format_prediction(cls, inputs, outputs):

@@ -1,0 +1,80 @@
+"""The base class of recipe preprocessors (the keras-hub Preprocessor pattern).
+
+A preprocessor is a Keras layer that owns everything between a recipe's raw inputs and its
+network: tokenizers, vocabularies, special token ids, normalisation statistics. The same object
+
+* learns from the training split (:meth:`Preprocessor.adapt`, plain Python examples);
+* turns raw examples into ``(x, y, sample_weight)`` elements inside ``tf.data``
+  (:meth:`Preprocessor.raw_inputs`, :meth:`Preprocessor.raw_targets` and :meth:`encode`);
+* runs inside the exported graph, where :meth:`call` maps a batch of raw signature inputs
+  (``{name: tensor}`` as declared by :meth:`input_signature`) to the network's inputs.
+
+Its vocabularies are constructor arguments, so ``get_config()`` carries them and
+``keras.models.load_model`` rebuilds an adapted preprocessor.
+"""
+
+import keras
+import tensorflow as tf
+
+
+class Preprocessor(keras.layers.Layer):
+    """Raw inputs -> network inputs. Subclasses implement the methods that raise.
+
+    Call arguments:
+        inputs: ``{name: tensor}`` batched raw inputs, the names and dtypes of
+            :meth:`input_signature`.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        pass  # lookup tables are made in __init__; nothing depends on the input shape
+
+    # ----- learning from the training split ------------------------------------------------
+    @property
+    def adapted(self):
+        """Whether the preprocessor knows its vocabularies (or statistics)."""
+        return True
+
+    def adapt(self, examples):
+        """Learn vocabularies (or statistics) from the training examples."""
+
+    def check_adapted(self):
+        if not self.adapted:
+            raise RuntimeError(f"{type(self).__name__}: not adapted yet; call adapt() on the "
+                               "training examples (Recipe.build_datasets does)")
+
+    def summary(self):
+        """Facts for the run's data summary (vocabulary sizes...)."""
+        return {}
+
+    # ----- the serving boundary ------------------------------------------------------------
+    def input_signature(self):
+        """``{name: tf.TensorSpec}`` of the raw inputs, batch axis first."""
+        raise NotImplementedError
+
+    def raw_inputs(self, examples):
+        """``{name: array}`` raw inputs of ``examples``, as the export's signature takes them
+        (lists or NumPy arrays; ragged where lengths differ)."""
+        raise NotImplementedError
+
+    def call(self, inputs):
+        raise NotImplementedError
+
+    # ----- training ------------------------------------------------------------------------
+    def raw_targets(self, examples):
+        """Targets of ``examples`` in a form ``tf.data.Dataset.from_tensor_slices`` takes."""
+        raise NotImplementedError
+
+    def encode(self, inputs, targets):
+        """One unbatched element: ``{name: tensor}`` raw inputs and its targets ->
+        ``(x, y)`` or ``(x, y, sample_weight)``. By default the batch of one through
+        :meth:`call`, targets unchanged."""
+        batch = {name: value[None] for name, value in inputs.items()}
+        return tf.nest.map_structure(lambda t: t[0], self(batch)), targets
+
+    def length(self, example):
+        """Length of an example's input in steps (for length buckets); None: no bucketing."""
+        return None

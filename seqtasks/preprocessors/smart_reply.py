@@ -1,0 +1,95 @@
+"""smart_reply's preprocessor: message text -> token ids; reply labels -> class ids."""
+
+import keras
+import tensorflow as tf
+
+from seqtasks.layers.preprocessing import FitLength
+from seqtasks.preprocessors.base import Preprocessor
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class SmartReplyPreprocessor(Preprocessor):
+    """``{"text": (batch,) string}`` -> ``(batch, steps)`` int32 token ids (0 = padding,
+    1 = out of vocabulary), cut to ``max_length`` tokens; labels -> class ids.
+
+    Text is lowercased, stripped of punctuation and split on whitespace (Keras's
+    ``TextVectorization``). The vocabulary is the ``max_tokens`` most frequent training
+    words; the labels are the sorted training labels.
+
+    Args:
+        max_tokens: Largest vocabulary, padding and out-of-vocabulary ids included.
+        max_length: Tokens kept per message (the first ones).
+        vocabulary: The word vocabulary without special tokens (None until adapted).
+        labels: The reply labels, class id order (None until adapted).
+        replies: The reply text shown for each label (default: the label).
+
+    Example:
+
+    ```python
+    p = SmartReplyPreprocessor(vocabulary=["where", "is"], labels=["a", "b"])
+    p({"text": tf.constant(["Where is it?"])})  # [[2, 3, 1]]
+    ```
+    """
+
+    def __init__(self, max_tokens=20000, max_length=64, vocabulary=None, labels=None,
+                 replies=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_tokens = max_tokens
+        self.max_length = max_length
+        self.vocabulary = None if vocabulary is None else list(vocabulary)
+        self.labels = None if labels is None else list(labels)
+        self.replies = None if replies is None else list(replies)
+        self.fit_length = FitLength(max_length, name="fit_length")
+        self._make_vectorizer()
+
+    def _make_vectorizer(self):
+        self.vectorizer = keras.layers.TextVectorization(
+            max_tokens=self.max_tokens, output_mode="int", vocabulary=self.vocabulary,
+            name="vectorizer")
+
+    @property
+    def adapted(self):
+        return self.vocabulary is not None and self.labels is not None
+
+    def adapt(self, examples):
+        texts = [e.input for e in examples]
+        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
+        self.vocabulary = self.vectorizer.get_vocabulary(include_special_tokens=False)
+        self._make_vectorizer()  # built from the vocabulary, so get_config() carries it
+        self.labels = sorted({e.target for e in examples})
+        self.replies = list(self.labels)
+
+    @property
+    def vocabulary_size(self):
+        self.check_adapted()
+        return len(self.vocabulary) + 2
+
+    def label_index(self):
+        return {label: i for i, label in enumerate(self.labels)}
+
+    def summary(self):
+        return {"labels": len(self.labels), "vocabulary": self.vocabulary_size}
+
+    def input_signature(self):
+        return {"text": tf.TensorSpec([None], tf.string, name="text")}
+
+    def raw_inputs(self, examples):
+        return {"text": [e.input for e in examples]}
+
+    def raw_targets(self, examples):
+        index = self.label_index()
+        return tf.constant([index[e.target] for e in examples], tf.int32)
+
+    def length(self, example):
+        return min(max(len(example.input.split()), 1), self.max_length)
+
+    def call(self, inputs):
+        return tf.cast(self.fit_length(self.vectorizer(inputs["text"])), tf.int32)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs["text"].shape[0], None), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "max_tokens": self.max_tokens,
+                "max_length": self.max_length, "vocabulary": self.vocabulary,
+                "labels": self.labels, "replies": self.replies}
