@@ -359,6 +359,16 @@ class Recipe:
         return []
 
     # ----- predict ---------------------------------------------------------------------------
+    def prediction_inputs(self, path):
+        """Yield ``(where, {name: value})``: the raw signature inputs of each input in a file
+        of one of the recipe's formats, for ``seqtasks predict --input``. Recipes whose
+        readers can stream override this so that a large file is never held in memory; the
+        default reads the file whole."""
+        examples = self.read_file(path, "input")
+        raw = self.raw_inputs(examples)
+        for i, example in enumerate(examples):
+            yield example.where, {name: values[i] for name, values in raw.items()}
+
     @classmethod
     def read_inputs(cls, items):
         """The values ``seqtasks predict`` feeds the signature for its arguments (or stdin
