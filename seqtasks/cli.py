@@ -179,34 +179,67 @@ def generate(export_dir, prompt, length, temperature, top_k, seed):
 @main.command()
 @click.argument("export_dir", type=click.Path())
 @click.argument("inputs", nargs=-1)
+@click.option("--input", "-i", "input_path", type=click.Path(dir_okay=False),
+              help="A file of inputs in one of the recipe's formats (read streaming).")
+@click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False),
+              help="With --input: write one JSON object per input here (.jsonl), whole or not "
+                   "at all; default: standard output.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="forecasting: forecast from the last window of this CSV series.")
+@click.option("--set", "overrides", multiple=True, metavar="data.KEY=VALUE",
+              help="How --input is read, e.g. data.text_column=message (repeatable).")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Inputs per call of the signature.")
 @_friendly
-def predict(export_dir, inputs, csv_path):
-    """Run an export on INPUTS (texts, or image files for captioning), or on the lines of
-    standard input when none are given."""
-    from seqtasks.export import read_metadata, resolve_export
-    from seqtasks.recipes import get_recipe
+def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, batch_size):
+    """Run an export on INPUTS (texts, or image files for captioning), on the lines of standard
+    input when none are given, or on a whole file with --input."""
+    from seqtasks import deployed
 
-    version = resolve_export(export_dir)
-    metadata = read_metadata(version)
-    recipe = get_recipe(metadata["recipe"])
+    if input_path is not None or output_path is not None:
+        if input_path is None:
+            raise click.UsageError("--output needs --input")
+        _quiet_tensorflow_import()
+        lines = deployed.predict_file(export_dir, input_path, output_path, overrides,
+                                      batch_size, progress=sys.stderr.isatty())
+        if output_path is None:
+            for line in lines:
+                click.echo(line)
+        else:
+            click.echo(f"wrote: {output_path} ({lines} predictions)", err=True)
+        return
+    version = deployed.export_lib.resolve_export(export_dir)
+    task, metadata = deployed.load_task(version, overrides)
     if csv_path is not None:
-        values = recipe.read_csv_inputs(csv_path, metadata)
+        values = [raw for _, raw in task.prediction_inputs(csv_path)][-1:]
     else:
         if not inputs:
             inputs = [line.rstrip("\n") for line in sys.stdin]
-        values = recipe.read_inputs(inputs)  # unreadable inputs fail before TensorFlow loads
+        # unreadable inputs fail before TensorFlow loads
+        values = [{metadata["input"]: value} for value in task.read_inputs(inputs)]
     _quiet_tensorflow_import()
-    import tensorflow as tf
-
-    from seqtasks.export import load_signature
-
-    signature = load_signature(version)
-    for start in range(0, len(values), 64):
-        batch = list(values[start:start + 64])
-        dtype = signature.structured_input_signature[1][metadata["input"]].dtype
-        outputs = signature(**{metadata["input"]: tf.constant(batch, dtype=dtype)})
-        outputs = {k: v.numpy() for k, v in outputs.items()}
-        for line in recipe.format_prediction(batch, outputs):
+    signature = deployed.load_signatures(version)["serving_default"]
+    for start in range(0, len(values), batch_size):
+        batch = values[start:start + batch_size]
+        outputs = deployed.call_signature(signature, batch)
+        for line in task.format_prediction([raw[metadata["input"]] for raw in batch], outputs):
             click.echo(line)
+
+
+@main.command()
+@click.argument("target", type=click.Path())
+@click.option("--data", "data", required=True,
+              help="The file to score, in one of the recipe's formats (or tfds:<name>:<split>).")
+@click.option("--set", "overrides", multiple=True, metavar="data.KEY=VALUE",
+              help="How the file is read, e.g. data.label_column=intent (repeatable).")
+@click.option("--output", "-o", type=click.Path(file_okay=False),
+              help="Where metrics.json and config.toml go (default "
+                   "runs/evaluate-<recipe>-<timestamp>).")
+@_friendly
+def evaluate(target, data, overrides, output):
+    """Score a file with the exported SavedModel of TARGET (a run directory or an export), with
+    the recipe's metrics and baselines, exactly as the run scored its test split."""
+    _quiet_tensorflow_import()
+    from seqtasks import deployed
+
+    deployed.evaluate(target, data, overrides, output, echo=click.echo)

@@ -42,6 +42,31 @@ def read_text(path):
         ) from None
 
 
+def iter_lines(path):
+    """Yield the lines of a text file (``.gz`` decompressed) one at a time, newlines kept, so a
+    large file is never held in memory; the same errors as :func:`read_text`."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    number = 0
+    try:
+        with opener(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                try:
+                    yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    raise DataError(
+                        f"{path}:{number}: not valid UTF-8 (byte 0x{raw[e.start]:02x}); save the "
+                        "file as UTF-8") from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: not a valid gzip file ({e})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def file_format(path):
     name = Path(path).name
     if name.endswith(".gz"):
@@ -56,9 +81,10 @@ def file_format(path):
 
 
 def delimited_rows(text, delimiter=","):
-    """Yield ``(line, cells)`` for every row of CSV (or other delimited) text that is not
-    blank; ``line`` is the 1-based line number the row ends on."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    """Yield ``(line, cells)`` for every row of CSV (or other delimited) text (a string, or an
+    iterable of lines) that is not blank; ``line`` is the 1-based line number the row ends on."""
+    lines = io.StringIO(text, newline="") if isinstance(text, str) else text
+    reader = csv.reader(lines, delimiter=delimiter)
     for row in reader:
         if row and any(cell.strip() for cell in row):
             yield reader.line_num, row
@@ -81,8 +107,8 @@ def _delimited(path, text, delimiter, header):
             yield line, row
 
 
-def _jsonl(path, text):
-    for number, line in enumerate(text.splitlines(), 1):
+def _jsonl(path, lines):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -101,11 +127,11 @@ def read_records(path, header=True):
     ``header=False`` yields lists, for columns chosen by position.
     """
     fmt = file_format(path)
-    text = read_text(path)
+    lines = iter_lines(path)  # streamed: a large file is never held in memory
     if fmt == "jsonl":
-        yield from _jsonl(path, text)
+        yield from _jsonl(path, lines)
     else:
-        yield from _delimited(path, text, "," if fmt == "csv" else "\t", header)
+        yield from _delimited(path, lines, "," if fmt == "csv" else "\t", header)
 
 
 def read_columns(path, columns):

@@ -164,6 +164,12 @@ class SmartReply(Recipe):
                 f"top_{k}_accuracy": round(float(hits.any(axis=1).mean()), 6),
                 "examples": len(examples)}
 
+    def prediction_inputs(self, path):
+        from seqtasks.data.readers import read_columns
+
+        for line, (text,) in read_columns(path, [self.config["data"]["text_column"]]):
+            yield f"{path}:{line}", {"text": text}
+
     @classmethod
     def format_prediction(cls, inputs, outputs):
         lines = []

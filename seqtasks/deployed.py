@@ -1,0 +1,160 @@
+"""The deployed artifact as a library: score a file with an export (``seqtasks evaluate``) and
+predict a file in bounded memory (``seqtasks predict --input``).
+
+Both load the exported SavedModel with TensorFlow alone (the artifact TF Serving runs) and the
+recipe from the configuration the export carries (``assets.extra/config.toml``), so a file is
+read with the same keys (columns, levels...) as the training data was.
+"""
+
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+
+from seqtasks import config as config_lib
+from seqtasks import export as export_lib
+from seqtasks.errors import ConfigError, ExportError
+from seqtasks.files import atomic_file, write_json, write_text
+
+
+def resolve_target(target):
+    """``(version dir, run dir or None)`` of a run directory or an export directory."""
+    target = Path(target)
+    if not target.is_dir():
+        raise ExportError(f"{target}: no such run or export directory")
+    metrics = target / "metrics.json"
+    if (target / "config.toml").exists() and not (target / "saved_model.pb").exists():
+        if not metrics.exists():
+            raise ExportError(f"{target}: this run has not finished (no metrics.json), so it has "
+                              "no export yet")
+        exported = json.loads(metrics.read_text()).get("export")
+        if not exported or not Path(exported).is_dir():
+            raise ExportError(f"{target}: its export {exported!r} is missing; pass the export "
+                              "directory instead")
+        return export_lib.resolve_export(exported), target
+    try:
+        return export_lib.resolve_export(target), None
+    except ExportError:
+        raise ExportError(f"{target}: neither a run directory (config.toml + metrics.json) nor a "
+                          "seqtasks export (saved_model.pb)") from None
+
+
+def load_task(version, overrides=()):
+    """``(recipe instance, export metadata)`` with the export's configuration and ``data.*``
+    overrides (which only change how files are read)."""
+    from seqtasks.recipes import get_recipe
+
+    for item in overrides:
+        if not item.strip().startswith("data."):
+            raise ConfigError(f"--set {item!r}: only data.* keys (how the file is read) can be "
+                              "changed for a trained model")
+    metadata = export_lib.read_metadata(version)
+    recipe = get_recipe(metadata["recipe"])
+    saved = Path(version) / export_lib.CONFIG_FILE
+    if saved.exists():
+        _, config = config_lib.load_config(saved, overrides)
+    else:  # exports written before the configuration travelled with them
+        config = recipe.default_config(overrides)
+    return recipe(config), metadata
+
+
+def load_signatures(version):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(version)).signatures
+
+
+def evaluate(target, data, overrides=(), output=None, echo=print):
+    """Score ``data`` (a file in one of the recipe's formats) with the export's signatures;
+    writes ``metrics.json`` and ``config.toml`` into ``output`` and returns the metrics."""
+    version, run_dir = resolve_target(target)
+    task, metadata = load_task(version, overrides)
+    output = Path(output or f"runs/evaluate-{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output}: exists and is not a directory")
+    if not output.parent.is_dir():
+        raise ConfigError(f"--output {output}: the folder {output.parent} does not exist")
+    examples = task.read_split(str(data))  # a bad file fails here, before anything is written
+    metrics = task.score(load_signatures(version), examples, metadata)
+    write_text(output / "config.toml", config_lib.to_toml(task.config, task.name, task.schema()))
+    write_json(output / "metrics.json", {"test": metrics, "data": str(data),
+                                         "export": str(version), "run": str(run_dir or "")})
+    echo("test: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in metrics.items() if isinstance(v, (int, float))))
+    echo(f"wrote: {output / 'metrics.json'}")
+    return metrics
+
+
+def _plain(value):
+    """A signature output row as JSON-ready Python values (strings decoded)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _count_inputs(path):
+    """Lines in ``path`` (cheap, streamed): the progress bar's total, an upper bound."""
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def predict_file(export_dir, input_path, output_path=None, overrides=(), batch_size=64,
+                 progress=True):
+    """Run the export over every input of ``input_path``, streaming: ``batch_size`` inputs in
+    memory at a time. Writes one JSON object per input (``where`` plus every signature output)
+    to ``output_path`` (atomically: whole or not at all), or yields the lines when it is None.
+    """
+    version = export_lib.resolve_export(export_dir)
+    task, _ = load_task(version, overrides)
+    if not Path(input_path).is_file():
+        raise ConfigError(f"--input {input_path}: no such file")
+    if output_path is not None:
+        folder = Path(output_path).parent
+        if not folder.is_dir():
+            raise ConfigError(f"--output {output_path}: the folder {folder} does not exist")
+    inputs = task.prediction_inputs(str(input_path))
+    first = list(itertools.islice(inputs, batch_size))  # a malformed file fails before TF loads
+    signature = load_signatures(version)["serving_default"]
+    lines = _predicted_lines(signature, itertools.chain(first, inputs), batch_size)
+    if output_path is None:
+        return lines
+    import keras
+
+    bar = keras.utils.Progbar(_count_inputs(input_path), unit_name="input",
+                              verbose=1 if progress else 0)
+    with atomic_file(output_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        done = 0
+        for line in lines:
+            f.write(line + "\n")
+            done += 1
+            if done % batch_size == 0:
+                bar.update(done)
+        f.flush()
+        os.fsync(f.fileno())
+    bar.update(done, finalize=True)
+    return done
+
+
+def _predicted_lines(signature, inputs, batch_size):
+    while True:
+        batch = list(itertools.islice(inputs, batch_size))
+        if not batch:
+            return
+        outputs = call_signature(signature, [raw for _, raw in batch])
+        for i, (where, _) in enumerate(batch):
+            row = {name: _plain(value[i].tolist()) for name, value in outputs.items()}
+            yield json.dumps({"where": where, **row}, ensure_ascii=False)
+
+
+def call_signature(signature, batch):
+    """``{output: numpy array}`` of ``signature`` on a list of ``{input: value}`` rows."""
+    import numpy as np
+    import tensorflow as tf
+
+    specs = signature.structured_input_signature[1]
+    feed = {name: tf.constant(np.asarray([raw[name] for raw in batch]), spec.dtype)
+            for name, spec in specs.items()}
+    return {name: value.numpy() for name, value in signature(**feed).items()}

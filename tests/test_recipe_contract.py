@@ -1,0 +1,158 @@
+"""The contract every registered recipe keeps, checked the same way for all of them.
+
+Per recipe, on its built-in data with tiny sizes: build, train one step, evaluate, export;
+then the export, loaded in a process that cannot import seqtasks, must give the in-memory
+signature's outputs; ``seqtasks evaluate`` of the export on the test split written to a file
+must give the run's own test metrics; padding another input into the batch must not change an
+input's outputs; the ``.keras`` inference model must round-trip; and the serving signature
+must keep the names, dtypes and shapes the README documents.
+"""
+
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import cli, run_without_seqtasks
+from samples import TINY, write_test_split
+
+import seqtasks
+
+RECIPES = sorted(seqtasks.list_recipes())
+
+#: serving_default of every recipe: inputs {name: (dtype, shape)} and output names.
+SIGNATURES = {
+    "captioning": ({"image": ("DT_STRING", "(-1)")}, {"caption"}),
+    "forecasting": ({"values": ("DT_FLOAT", "(-1, 30)")}, {"forecast"}),
+    "language_model": ({"prompt": ("DT_STRING", "(-1)")}, {"text"}),
+    "smart_reply": ({"text": ("DT_STRING", "(-1)")}, {"replies", "scores", "labels"}),
+    "tagging": ({"text": ("DT_STRING", "(-1)")}, {"tokens", "tags", "lengths"}),
+    "translation": ({"text": ("DT_STRING", "(-1)")}, {"translation", "score"}),
+}
+
+
+def test_every_registered_recipe_is_covered():
+    assert set(RECIPES) == set(SIGNATURES) == set(TINY)
+
+
+@pytest.fixture(scope="module", params=RECIPES)
+def trained(request, tmp_path_factory):
+    """A recipe trained one step on its built-in data, evaluated and exported."""
+    import keras
+
+    from seqtasks import export
+
+    name = request.param
+    root = tmp_path_factory.mktemp(name)
+    recipe = seqtasks.get_recipe(name)
+    task = recipe(recipe.default_config([*TINY[name], f"export.dir={root / 'exports'}"]))
+    keras.utils.set_random_seed(0)
+    datasets = task.build_datasets()
+    model = task.build_model()
+    model.fit(datasets["train"].take(1), verbose=0, callbacks=task.callbacks())
+    metrics = task.evaluate(model)
+    version = export.export(task, model)
+    return {"name": name, "task": task, "model": model, "metrics": metrics,
+            "version": version, "root": root}
+
+
+def in_memory(trained, examples):
+    """The in-memory serving_default's outputs on ``examples`` (NumPy)."""
+    task = trained["task"]
+    signature = task.endpoints(task.inference_model(trained["model"]))["serving_default"]
+    return task.run_signature(signature, examples)
+
+
+def same_outputs(a, b, atol=1e-5):
+    assert set(a) == set(b)
+    for name in a:
+        for x, y in zip(a[name], b[name]):
+            x, y = np.asarray(x), np.asarray(y)
+            if x.dtype.kind in "SUO":
+                assert x.tolist() == y.tolist(), name
+            else:
+                np.testing.assert_allclose(x, y, atol=atol, err_msg=name)
+
+
+def sample(trained, count=4):
+    examples = trained["task"].splits["test"]
+    return [examples[i] for i in np.linspace(0, len(examples) - 1, count).astype(int)]
+
+
+def test_export_without_seqtasks_equals_the_in_memory_signature(trained, tmp_path):
+    examples = sample(trained)
+    raw = {k: np.asarray(v) for k, v in trained["task"].raw_inputs(examples).items()}
+    (tmp_path / "inputs.pkl").write_bytes(pickle.dumps(raw))
+    out = run_without_seqtasks(
+        "import pickle, tensorflow as tf\n"
+        f"sig = tf.saved_model.load({str(trained['version'])!r}).signatures['serving_default']\n"
+        f"raw = pickle.load(open({str(tmp_path / 'inputs.pkl')!r}, 'rb'))\n"
+        "out = sig(**{k: tf.constant(v) for k, v in raw.items()})\n"
+        f"pickle.dump({{k: v.numpy() for k, v in out.items()}}, "
+        f"open({str(tmp_path / 'out.pkl')!r}, 'wb'))\n")
+    assert out is not None
+    served = pickle.loads((tmp_path / "out.pkl").read_bytes())
+    same_outputs({k: list(v) for k, v in served.items()}, in_memory(trained, examples))
+
+
+def test_evaluate_on_a_file_gives_the_run_test_metrics(trained, tmp_path):
+    data = write_test_split(trained["name"], trained["task"], tmp_path)
+    result = cli("evaluate", trained["version"], "--data", data, "--output", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
+    expected = trained["metrics"]
+    assert set(scored) == set(expected)
+    for key, value in expected.items():
+        if isinstance(value, (int, float)):
+            assert scored[key] == pytest.approx(value, abs=1e-4), key
+    assert (tmp_path / "ev" / "config.toml").exists()
+
+
+def test_padding_another_input_into_the_batch_changes_nothing(trained):
+    examples = trained["task"].splits["test"]
+    lengths = [len(str(e.input)) for e in examples]
+    short, long = examples[int(np.argmin(lengths))], examples[int(np.argmax(lengths))]
+    alone = in_memory(trained, [short])
+    together = in_memory(trained, [short, long])
+    for name in alone:
+        x, y = np.asarray(alone[name][0]), np.asarray(together[name][0])
+        if x.dtype.kind in "SUO":  # string rows may be padded with "" to the batch's longest
+            assert [v for v in y.ravel().tolist() if v] == [v for v in x.ravel().tolist() if v]
+        else:
+            width = tuple(slice(0, n) for n in x.shape)
+            np.testing.assert_allclose(x, y[width], atol=1e-5, err_msg=name)
+
+
+def test_keras_file_round_trips(trained):
+    import keras
+
+    task = trained["task"]
+    loaded = keras.models.load_model(trained["version"] / "assets.extra" / "model.keras")
+    inference = task.inference_model(trained["model"])
+    raw = task.raw_inputs(sample(trained))
+    feed = {k: np.asarray(v) for k, v in raw.items()}
+    if len(feed) == 1:
+        feed = next(iter(feed.values()))
+    expected = keras.tree.map_structure(np.asarray, inference(feed))
+    got = keras.tree.map_structure(np.asarray, loaded(feed))
+    keras.tree.map_structure(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5),
+                             expected, got)
+
+
+def test_serving_signature_keeps_its_names_dtypes_and_shapes(trained):
+    shown = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
+         str(trained["version"]), "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    inputs, outputs = SIGNATURES[trained["name"]]
+    for name, (dtype, shape) in inputs.items():
+        block = shown.stdout.split(f"inputs['{name}']")[1].split("name:")[0]
+        assert dtype in block and f"shape: {shape}" in block, shown.stdout
+    assert set(_names(shown.stdout, "outputs")) == outputs
+
+
+def _names(text, kind):
+    return [part.split("']")[0] for part in text.split(f"{kind}['")[1:]]
