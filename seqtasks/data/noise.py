@@ -25,3 +25,8 @@ def drop_rare_tokens(ids, counts, alpha):
     count = tf.gather(tf.constant(counts, tf.float32), ids)
     drop = (tf.random.uniform(tf.shape(ids)) < alpha / (alpha + count)) & (ids > 1)
     return tf.where(drop, tf.ones_like(ids), ids)
+
+
+def drop_words(ids, *rest, rate):
+    """A ``(token ids, ...)`` tf.data element with :func:`drop_tokens` applied to its ids."""
+    return (drop_tokens(ids, rate), *rest)

@@ -178,3 +178,11 @@ def tfds_feature(info, name, where, key):
         raise DataError(f"{where}: no feature {name!r} (features: {', '.join(features)}); "
                         f"set {key}")
     return features[name]
+
+
+def read_replies(path):
+    """``{label: reply text}`` from a CSV/TSV/JSONL file with ``label`` and ``reply`` columns;
+    ``{}`` when ``path`` is None."""
+    if path is None:
+        return {}
+    return {label.strip(): reply for _, (label, reply) in read_columns(path, ["label", "reply"])}

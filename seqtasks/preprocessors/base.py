@@ -46,6 +46,10 @@ class Preprocessor(keras.layers.Layer):
             raise RuntimeError(f"{type(self).__name__}: not adapted yet; call adapt() on the "
                                "training examples (Recipe.build_datasets does)")
 
+    def check(self, examples):
+        """Raise :class:`~seqtasks.errors.DataError` naming the file and line of the first
+        held-out example the adapted preprocessor cannot represent."""
+
     def summary(self):
         """Facts for the run's data summary (vocabulary sizes...)."""
         return {}

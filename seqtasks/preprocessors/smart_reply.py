@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from seqtasks.errors import DataError
 from seqtasks.layers.preprocessing import FitLength
 from seqtasks.preprocessors.base import Preprocessor
 
@@ -66,6 +67,20 @@ class SmartReplyPreprocessor(Preprocessor):
 
     def label_index(self):
         return {label: i for i, label in enumerate(self.labels)}
+
+    def check(self, examples):
+        known = self.label_index()
+        for example in examples:
+            if example.target not in known:
+                raise DataError(
+                    f"{example.where}: label {example.target!r} never appears in the training "
+                    f"data (the model can only predict the {len(known)} training labels)")
+
+    def top_replies(self, probs, k):
+        """The ``k`` most probable replies, their scores and labels: the export's outputs."""
+        scores, best = tf.math.top_k(probs, k=min(k, len(self.labels)))
+        return {"replies": tf.gather(tf.constant(self.replies), best), "scores": scores,
+                "labels": tf.gather(tf.constant(self.labels), best)}
 
     def summary(self):
         return {"labels": len(self.labels), "vocabulary": self.vocabulary_size}

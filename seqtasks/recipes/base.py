@@ -177,6 +177,7 @@ class Recipe:
     def check_split(self, preprocessor, examples):
         """Raise :class:`DataError` (naming the file and line) for a held-out example the
         adapted preprocessor cannot represent (a label never seen in training...)."""
+        preprocessor.check(examples)
 
     def dataset(self, split, examples):
         """Unbatched ``(x, y[, sample_weight])`` elements of ``examples``."""

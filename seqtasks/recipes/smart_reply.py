@@ -1,21 +1,12 @@
 """smart_reply: many-to-one. A message -> the best replies from a fixed reply dictionary.
 
-text -> :class:`~seqtasks.preprocessors.smart_reply.SmartReplyPreprocessor` (token ids) ->
-Embedding(mask_zero) -> ElmanRNN (stackable, bidirectional) -> pooling -> prediction head
-(ReLU dense, softmax over the reply labels) -> the top ``export.top_k`` replies.
+text -> token ids (:class:`SmartReplyPreprocessor`) -> Embedding(mask_zero) -> ElmanRNN layers
+-> pooling -> prediction head (softmax over the reply labels) -> the top ``export.top_k`` replies.
 """
 
 from seqtasks.config import Key, fraction, positive
-from seqtasks.errors import DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Example, Recipe
-
-
-def drop_words(ids, target, rate):
-    """Replace real tokens by the out-of-vocabulary id (1) with probability ``rate``."""
-    from seqtasks.data.noise import drop_tokens
-
-    return drop_tokens(ids, rate), target
 
 
 @register
@@ -43,12 +34,9 @@ class SmartReply(Recipe):
         },
         "train": {"epochs": 30, "early_stopping_patience": 5, "reduce_lr_patience": 2,
                   "monitor": "val_accuracy"},
-        "export": {
-            "top_k": positive(3, "replies returned per message"),
-        },
+        "export": {"top_k": positive(3, "replies returned per message")},
     }
 
-    # ----- reading -----------------------------------------------------------------------
     def builtin_splits(self, seed):
         from seqtasks.data.builtin import smart_reply as builtin
 
@@ -58,8 +46,7 @@ class SmartReply(Recipe):
     def read_file(self, path, split):
         from seqtasks.data.readers import read_columns
 
-        data = self.config["data"]
-        columns = [data["text_column"], data["label_column"]]
+        columns = [self.config["data"]["text_column"], self.config["data"]["label_column"]]
         return [Example(text, label.strip(), f"{path}:{line}")
                 for line, (text, label) in read_columns(path, columns)]
 
@@ -73,47 +60,28 @@ class SmartReply(Recipe):
                         names[int(row[label])] if names else decoded(row[label]), f"{where}[{i}]")
                 for i, row in enumerate(rows)]
 
-    def _reply_texts(self):
-        from seqtasks.data.builtin import smart_reply as builtin
-        from seqtasks.data.readers import read_columns
-
-        data = self.config["data"]
-        if data["train"] is None:
-            return builtin.replies()
-        if data["replies"] is None:
-            return {}
-        return {label.strip(): reply for _, (label, reply) in
-                read_columns(data["replies"], ["label", "reply"])}
-
-    # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
         from seqtasks.preprocessors.smart_reply import SmartReplyPreprocessor
 
         data = self.config["data"]
-        return SmartReplyPreprocessor(data["max_tokens"], data["max_length"],
-                                      name="preprocessor")
+        return SmartReplyPreprocessor(data["max_tokens"], data["max_length"], name="preprocessor")
 
     def adapt(self, splits):
+        from seqtasks.data.builtin import smart_reply as builtin
+        from seqtasks.data.readers import read_replies
+
+        data = self.config["data"]
+        texts = builtin.replies() if data["train"] is None else read_replies(data["replies"])
         preprocessor = super().adapt(splits)
-        texts = self._reply_texts()
         preprocessor.replies = [texts.get(label, label) for label in preprocessor.labels]
         return preprocessor
 
-    def check_split(self, preprocessor, examples):
-        known = preprocessor.label_index()
-        for example in examples:
-            if example.target not in known:
-                raise DataError(
-                    f"{example.where}: label {example.target!r} never appears in the training "
-                    f"data (the model can only predict the {len(known)} training labels)")
-
     def augment(self, dataset):
-        import functools
+        from seqtasks.data.noise import drop_words
 
         rate = self.config["data"]["word_dropout"]
-        return dataset.map(functools.partial(drop_words, rate=rate)) if rate > 0 else dataset
+        return dataset.map(lambda *e: drop_words(*e, rate=rate)) if rate > 0 else dataset
 
-    # ----- model -------------------------------------------------------------------------
     def network(self):
         import keras
 
@@ -133,25 +101,18 @@ class SmartReply(Recipe):
         return keras.Model(ids, probs, name=self.name)
 
     def metrics(self):
-        import keras
+        from keras import metrics
 
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top_3_accuracy")], ()
-
-    # ----- export and metrics ------------------------------------------------------------
-    def top_k(self):
-        return min(self.config["export"]["top_k"], len(self.preprocessor.labels))
+        return [metrics.SparseCategoricalAccuracy(name="accuracy"),
+                metrics.SparseTopKCategoricalAccuracy(k=3, name="top_3_accuracy")], ()
 
     def postprocess(self, probs, inputs):
-        import tensorflow as tf
-
-        scores, best = tf.math.top_k(probs, k=self.top_k())
-        return {"replies": tf.gather(tf.constant(self.preprocessor.replies), best),
-                "scores": scores, "labels": tf.gather(tf.constant(self.preprocessor.labels), best)}
+        return self.preprocessor.top_replies(probs, self.config["export"]["top_k"])
 
     def export_assets(self):
         p = self.preprocessor
-        return {"labels": p.labels, "replies": p.replies, "top_k": self.top_k()}
+        return {"labels": p.labels, "replies": p.replies,
+                "top_k": min(self.config["export"]["top_k"], len(p.labels))}
 
     def score(self, signatures, examples, metadata):
         import numpy as np
@@ -172,9 +133,6 @@ class SmartReply(Recipe):
 
     @classmethod
     def format_prediction(cls, inputs, outputs):
-        lines = []
-        for text, replies, scores in zip(inputs, outputs["replies"], outputs["scores"]):
-            lines.append(f"> {text if len(text) <= 80 else text[:77] + '...'}")
-            lines += [f"  {score:.3f}  {reply.decode('utf-8')}" for reply, score in
-                      zip(replies, scores)]
-        return lines
+        return [line for text, replies, scores in zip(inputs, outputs["replies"], outputs["scores"])
+                for line in [f"> {text if len(text) <= 80 else text[:77] + '...'}",
+                             *(f"  {s:.3f}  {r.decode('utf-8')}" for r, s in zip(replies, scores))]]

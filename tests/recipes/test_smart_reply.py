@@ -2,7 +2,6 @@
 
 import csv
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from helpers import (
     assert_clean_failure,
     cli,
     run_expecting_failure,
-    run_without_seqtasks,
     set_args,
     tiny,
     write,
@@ -80,36 +78,6 @@ def json_overrides(finished_run):
             for k, v in table.items()]
 
 
-def test_export_runs_without_seqtasks_and_agrees_with_keras_model(finished_run):
-    import keras
-
-    import seqtasks  # noqa: F401  (registers the layers for load_model)
-
-    version = finished_run / "exports" / "smart_reply" / "1"
-    texts = ["where is my parcel", "thanks a lot", "", "word " * 10_000]
-    out = run_without_seqtasks(
-        "import json, tensorflow as tf\n"
-        f"sig = tf.saved_model.load({str(version)!r}).signatures['serving_default']\n"
-        f"out = sig(text=tf.constant({texts!r}))\n"
-        "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}, default=str))\n"
-    )
-    served = json.loads(out.strip().splitlines()[-1])
-    assert np.array(served["scores"]).shape == (4, 3)
-    model = keras.models.load_model(version / "assets.extra" / "model.keras", safe_mode=True)
-    probs = np.asarray(model.predict(np.array(texts, dtype=object), verbose=0))
-    np.testing.assert_allclose(served["scores"], -np.sort(-probs, axis=1)[:, :3], atol=1e-5)
-    assert np.isfinite(probs).all() and np.allclose(probs.sum(1), 1, atol=1e-5)
-
-
-def test_saved_model_cli_lists_the_signature(finished_run):
-    version = finished_run / "exports" / "smart_reply" / "1"
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(version), "--tag_set", "serve",
-                            "--signature_def", "serving_default"], capture_output=True, text=True)
-    assert shown.returncode == 0, shown.stderr
-    assert "inputs['text']" in shown.stdout and "outputs['replies']" in shown.stdout
-    assert "DT_STRING" in shown.stdout
-
-
 def test_predict_from_arguments_and_stdin(finished_run):
     exports = finished_run / "exports" / "smart_reply"
     result = cli("predict", exports, "where is my parcel", "")
@@ -129,6 +97,7 @@ def test_second_export_gets_the_next_version(finished_run):
     assert next_version(finished_run / "exports" / "smart_reply") == 2
 
 
+@pytest.mark.slow
 def test_builtin_default_reaches_90_percent(tmp_path):
     result = cli("run", "smart_reply", "--output", tmp_path / "run",
                  "--set", f"export.dir={tmp_path / 'exports'}")
@@ -245,7 +214,7 @@ def test_padding_in_a_batch_never_changes_a_prediction(data_dir, overrides):
 def test_word_dropout_replaces_only_real_tokens():
     import tensorflow as tf
 
-    from seqtasks.recipes.smart_reply import drop_words
+    from seqtasks.data.noise import drop_words
 
     ids = tf.constant([5, 6, 7, 8] * 500 + [0] * 1000, dtype=tf.int32)
     dropped, _ = drop_words(ids, 0, rate=0.5)
