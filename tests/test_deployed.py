@@ -1,0 +1,112 @@
+"""``seqtasks evaluate`` and ``seqtasks predict --input``: the exported SavedModel on files,
+and their bad inputs (one clear line, non-zero exit, nothing half-written)."""
+
+import csv
+import json
+
+import pytest
+from helpers import assert_clean_failure, cli, set_args, tiny, write
+
+from seqtasks.data.builtin import smart_reply as builtin
+
+
+def write_csv(path, rows, header=("text", "label")):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("deployed")
+    write_csv(root / "train.csv", builtin.generate(300, seed=1))
+    write_csv(root / "test.csv", builtin.generate(50, seed=2))
+    result = cli("run", "smart_reply", *set_args(tiny(
+        f"data.train={root / 'train.csv'}", f"data.test={root / 'test.csv'}",
+        f"export.dir={root / 'exports'}", epochs=1)), "--output", root / "run")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_evaluate_a_run_directory_and_an_export_alike(run, tmp_path):
+    expected = json.loads((run / "run" / "metrics.json").read_text())["test"]
+    for target in (run / "run", run / "exports" / "smart_reply"):
+        out = tmp_path / target.name
+        result = cli("evaluate", target, "--data", run / "test.csv", "--output", out)
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "metrics.json").read_text())["test"] == expected
+        assert 'recipe = "smart_reply"' in (out / "config.toml").read_text()
+
+
+def test_evaluate_reads_other_columns_with_set_data(run, tmp_path):
+    path = write_csv(tmp_path / "other.csv", builtin.generate(20, seed=5), ("message", "intent"))
+    result = cli("evaluate", run / "run", "--data", path, "--output", tmp_path / "ev",
+                 "--set", "data.text_column=message", "--set", "data.label_column=intent")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]["examples"] == 20
+    assert_clean_failure(cli("evaluate", run / "run", "--data", path, "--set", "train.epochs=3"),
+                         "only data.* keys")
+
+
+def test_evaluate_a_file_with_the_wrong_columns(run, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", [("hello", "greeting")], ("message", "intent"))
+    result = cli("evaluate", run / "run", "--data", path, "--output", tmp_path / "ev")
+    assert_clean_failure(result, "bad.csv:2: missing column 'text'")
+    assert not (tmp_path / "ev").exists()
+
+
+def test_evaluate_a_directory_that_is_neither_a_run_nor_an_export(run, tmp_path):
+    assert_clean_failure(cli("evaluate", tmp_path, "--data", run / "test.csv"),
+                         "neither a run directory", "nor a seqtasks export")
+    assert_clean_failure(cli("evaluate", tmp_path / "missing", "--data", run / "test.csv"),
+                         "no such run or export directory")
+    (tmp_path / "config.toml").write_text('recipe = "smart_reply"\n')
+    assert_clean_failure(cli("evaluate", tmp_path, "--data", run / "test.csv"),
+                         "has not finished")
+
+
+def test_predict_a_file_writes_one_json_object_per_input(run, tmp_path):
+    rows = builtin.generate(130, seed=9)
+    path = write_csv(tmp_path / "in.csv", [(text, "") for text, _ in rows])
+    out = tmp_path / "out.jsonl"
+    result = cli("predict", run / "exports" / "smart_reply", "--input", path, "--output", out)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 130
+    assert set(lines[0]) == {"where", "replies", "scores", "labels"}
+    assert lines[0]["where"].endswith("in.csv:2") and lines[-1]["where"].endswith("in.csv:131")
+    assert len(lines[5]["replies"]) == 3 and lines[5]["scores"] == sorted(lines[5]["scores"],
+                                                                         reverse=True)
+    # the same predictions as the one-message-at-a-time command
+    single = cli("predict", run / "exports" / "smart_reply", rows[5][0])
+    assert single.output.splitlines()[1].split("  ", 2)[2] == lines[5]["replies"][0]
+
+
+def test_predict_output_is_whole_or_absent(run, tmp_path):
+    good = [(text, "") for text, _ in builtin.generate(200, seed=3)]
+    path = tmp_path / "in.csv"
+    write_csv(path, good)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('"an unterminated row with, too many, columns\n')  # line 202: after 3 batches
+    out = write(tmp_path / "out.jsonl", "earlier result\n")
+    result = cli("predict", run / "exports" / "smart_reply", "--input", path, "--output", out)
+    assert_clean_failure(result, "in.csv:202")
+    assert out.read_text() == "earlier result\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.jsonl"]
+
+
+def test_predict_bad_paths(run, tmp_path):
+    export = run / "exports" / "smart_reply"
+    assert_clean_failure(cli("predict", export, "--input", run / "test.csv", "--output",
+                             tmp_path / "missing" / "out.jsonl"),
+                         "the folder", "does not exist")
+    assert_clean_failure(cli("predict", export, "--input", tmp_path / "none.csv"),
+                         "none.csv: no such file")
+    assert_clean_failure(cli("predict", tmp_path, "--input", run / "test.csv"),
+                         "not a seqtasks export")
+    wrong = write_csv(tmp_path / "wrong.csv", [("hi", "x")], ("message", "intent"))
+    assert_clean_failure(cli("predict", export, "--input", wrong, "--output",
+                             tmp_path / "o.jsonl"), "wrong.csv:2: missing column 'text'")
+    assert not (tmp_path / "o.jsonl").exists()
