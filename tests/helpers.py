@@ -43,6 +43,17 @@ def assert_clean_failure(result, *fragments):
         assert fragment in message, message
 
 
+def write_csv(path, rows, header=("text", "label")):
+    """A CSV file with a header row; returns its path."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
 def write(path, text):
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return path

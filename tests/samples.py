@@ -1,9 +1,7 @@
 """Per-recipe test data for the contract test: tiny sizes, and a split written to a file in
 one of the recipe's formats (the file ``seqtasks evaluate`` reads)."""
 
-import csv
-
-from helpers import TINY_MODEL
+from helpers import TINY_MODEL, write_csv
 
 TINY = {
     "smart_reply": TINY_MODEL,
@@ -16,11 +14,7 @@ TINY = {
 
 
 def _smart_reply(examples, path):
-    with open(path / "test.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        writer.writerows((e.input, e.target) for e in examples)
-    return path / "test.csv"
+    return write_csv(path / "test.csv", [(e.input, e.target) for e in examples])
 
 
 def _tagging(examples, path):

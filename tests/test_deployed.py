@@ -1,21 +1,12 @@
 """``seqtasks evaluate`` and ``seqtasks predict --input``: the exported SavedModel on files,
 and their bad inputs (one clear line, non-zero exit, nothing half-written)."""
 
-import csv
 import json
 
 import pytest
-from helpers import assert_clean_failure, cli, set_args, tiny, write
+from helpers import assert_clean_failure, cli, set_args, tiny, write, write_csv
 
 from seqtasks.data.builtin import smart_reply as builtin
-
-
-def write_csv(path, rows, header=("text", "label")):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,10 @@ from helpers import (
     set_args,
     tiny,
     write,
+    write_csv,
 )
 
 from seqtasks.data.builtin import smart_reply as builtin
-
-
-def write_csv(path, examples):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        writer.writerows(examples)
-    return path
 
 
 @pytest.fixture(scope="module")
