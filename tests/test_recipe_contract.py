@@ -156,3 +156,14 @@ def test_serving_signature_keeps_its_names_dtypes_and_shapes(trained):
 
 def _names(text, kind):
     return [part.split("']")[0] for part in text.split(f"{kind}['")[1:]]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_hooks_out_of_order_fail_clearly(name):
+    recipe = seqtasks.get_recipe(name)
+    task = recipe(recipe.default_config(TINY[name]))
+    assert task.preprocessor is None and task.splits is None and task.summary is None
+    with pytest.raises(RuntimeError, match=r"build_model: .*call build_datasets\(\)"):
+        task.build_model()
+    with pytest.raises(RuntimeError, match=r"call build_datasets\(\)"):
+        task.inference_model(None)
