@@ -44,7 +44,7 @@ class Key:
             return
         test, expected = BOUNDS[self.bounds]
         if not test(value):
-            kind = "an integer" if isinstance(value, int) else "a number"
+            kind = "integer" if isinstance(value, int) else "number"
             raise ConfigError(f"{where}: expected {expected.format(kind=kind)}, found {value}")
 
 

@@ -16,11 +16,17 @@ caption (Flickr8k without a split list) or of ``images`` (COCO; images without a
 left out). Every image kept must exist in the image directory. Each example is an
 :class:`Example` whose ``where`` ("path:line" of its first caption; "path:annotations[i]" for
 COCO) lets later checks name where an image came from.
+
+For the captioning recipe's pipeline: :class:`ImageBytes` (an image's bytes read when taken)
+and :func:`image_dataset` feed the images to a signature or to ``tf.data``; :func:`readable`
+leaves out (or names) the images that do not decode; :func:`nearest_captions` is the
+nearest-caption baseline from image features.
 """
 
 from __future__ import annotations
 
 import collections
+import collections.abc
 import csv
 import io
 import json
@@ -171,9 +177,21 @@ def _field(path, record, key, kind, what):
     return value
 
 
+def coco_image_dir(annotations_path):
+    """COCO's layout, ``annotations/captions_train2017.json`` beside ``train2017/``: that
+    folder if it exists, else the annotations file's own folder."""
+    base = os.path.basename(annotations_path)
+    folder = os.path.dirname(os.path.abspath(annotations_path))
+    if base.startswith("captions_") and base.endswith(".json"):
+        candidate = os.path.join(os.path.dirname(folder), base[len("captions_"):-len(".json")])
+        if os.path.isdir(candidate):
+            return candidate
+    return folder
+
+
 def read_coco(annotations_path, image_dir=None):
-    """The examples of a COCO ``captions_*.json`` file; ``image_dir`` defaults to its
-    directory."""
+    """The examples of a COCO ``captions_*.json`` file; ``image_dir`` defaults to
+    :func:`coco_image_dir`."""
     text = read_text(annotations_path)
     if not text.strip():
         raise DataError(f"{annotations_path}: no captions found")
@@ -203,9 +221,7 @@ def read_coco(annotations_path, image_dir=None):
             raise DataError(f"{annotations_path}: {what}: empty caption for image id "
                             f"{image_id!r}")
         groups.setdefault(image_id, (f"{annotations_path}:{what}", []))[1].append(caption)
-    if image_dir is None:
-        image_dir = os.path.dirname(os.path.abspath(annotations_path))
-    image_dir = str(image_dir)
+    image_dir = str(image_dir or coco_image_dir(annotations_path))
     examples = []
     for image_id, name in names.items():
         if image_id in groups:
@@ -215,3 +231,144 @@ def read_coco(annotations_path, image_dir=None):
     if not examples:
         raise DataError(f"{annotations_path}: no captions found")
     return examples
+
+
+def read_image_files(paths):
+    """The bytes of each JPEG or PNG file of ``paths``; anything else is a DataError."""
+    images = []
+    for path in paths:
+        if os.path.isdir(path):
+            raise DataError(f"{path}: is a folder, expected a JPEG or PNG image file")
+        if image_format(path) is None:
+            raise DataError(f"{path}: not a JPEG or PNG image")
+        with open(path, "rb") as f:
+            images.append(f.read())
+    return images
+
+
+def from_tfds(rows, where):
+    """The examples of TFDS rows with an ``image`` (encoded bytes: ``SkipDecoding``) and
+    ``captions`` (a sequence of texts, or of ``{"text": ...}``) feature; ``where`` names the
+    split. Blank captions are dropped, and images left without one."""
+    examples = []
+    for i, row in enumerate(rows):
+        captions = row.get("captions")
+        if isinstance(captions, dict):
+            captions = captions.get("text")
+        if captions is None or "image" not in row:
+            raise DataError(f"{where}: expected 'image' and 'captions' features")
+        texts = [t for t in (c.decode("utf-8").strip() for c in captions) if t]
+        if texts:
+            examples.append(Example(bytes(row["image"]), texts, f"{where}[{i}]"))
+    return examples
+
+
+def _source_name(example):
+    """An example's image file, or where it came from when its image is bytes."""
+    return example.input if isinstance(example.input, str) else example.where
+
+
+class ImageBytes(collections.abc.Sequence):
+    """The encoded bytes of images given as file paths or bytes; a file is read only when its
+    item (or a slice, as an object array) is taken, so a large data set is never held whole."""
+
+    def __init__(self, sources):
+        self.sources = list(sources)
+
+    def __len__(self):
+        return len(self.sources)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            import numpy as np
+
+            items = [self[i] for i in range(*index.indices(len(self)))]
+            out = np.empty(len(items), object)
+            out[:] = items
+            return out
+        source = self.sources[index]
+        if isinstance(source, str):
+            with open(source, "rb") as f:
+                return f.read()
+        return bytes(source)
+
+
+def image_dataset(examples):
+    """A ``tf.data`` dataset of the encoded bytes of each example's image (``input``: a file
+    path, read inside ``tf.data``, or the bytes themselves), in order."""
+    import tensorflow as tf
+
+    sources = [e.input for e in examples]
+    if all(isinstance(s, str) for s in sources):
+        return tf.data.Dataset.from_tensor_slices(tf.constant(sources, tf.string)).map(
+            tf.io.read_file)
+    return tf.data.Dataset.from_tensor_slices(tf.constant(sources, tf.string))
+
+
+def read_captions(path, image_dir=None, split_list=None):
+    """The examples of a COCO file (``.json``) or a Flickr8k one (with ``split_list``)."""
+    if path.lower().endswith(".json"):
+        return read_coco(path, image_dir)
+    return read_flickr8k(path, image_dir, split_list)
+
+
+def readable(examples, size, corrupt="error", what="the data"):
+    """``(kept, skipped names)``: the examples whose image decodes as JPEG or PNG (decoded and
+    resized to ``size`` inside ``tf.data``, as training does), and the names of the others.
+    With ``corrupt="error"`` an unreadable image is a :class:`DataError` naming the first;
+    ``what`` names the examples when none is readable."""
+    import tensorflow as tf
+
+    from seqtasks.layers.images import decode_image
+
+    indexed = tf.data.Dataset.zip(tf.data.Dataset.range(len(examples)), image_dataset(examples))
+    decoded = indexed.map(lambda i, raw: (i, decode_image(raw, size)),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    good = set()
+    for i, _ in decoded.ignore_errors().batch(256):
+        good.update(i.numpy().tolist())
+    bad = [e for i, e in enumerate(examples) if i not in good]
+    if bad and corrupt == "error":
+        name = bad[0].input if isinstance(bad[0].input, str) else "the image"
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataError(f"{bad[0].where}: {name} is not a readable JPEG or PNG image{more}; set "
+                        f"data.corrupt_images = \"skip\" to leave such images out")
+    if not good:
+        raise DataError(f"{what}: no readable image")
+    return [e for i, e in enumerate(examples) if i in good], [_source_name(e) for e in bad]
+
+
+def skipped_summary(skipped):
+    """The data summary's entry for ``{split: [unreadable image names]}`` (None: none)."""
+    names = [name for split in skipped.values() for name in split]
+    if not names:
+        return None
+    return {"count": len(names), **{s: len(v) for s, v in skipped.items() if v},
+            "first": [str(name) for name in names[:5]]}
+
+
+def nearest_captions(train_features, query_features, train_captions, lowercase=True):
+    """The nearest-caption baseline: for each query image, a caption of the training image
+    whose features are most similar (cosine); of that image's captions, the one agreeing most
+    with its others (highest sentence BLEU against them)."""
+    import numpy as np
+    import sacrebleu
+
+    def normalised(rows):
+        x = np.stack(rows)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    train, query = normalised(train_features), normalised(query_features)
+    nearest = np.concatenate([np.argmax(query[i:i + 256] @ train.T, axis=1)
+                              for i in range(0, len(query), 256)])
+    chosen = {}
+    for index in set(nearest.tolist()):
+        captions = train_captions[index]
+        if len(captions) == 1:
+            chosen[index] = captions[0]
+            continue
+        agreement = [sacrebleu.sentence_bleu(
+            c, [o for j, o in enumerate(captions) if j != i], lowercase=lowercase).score
+            for i, c in enumerate(captions)]
+        chosen[index] = captions[int(np.argmax(agreement))]
+    return [chosen[i] for i in nearest.tolist()]

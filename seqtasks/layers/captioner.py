@@ -10,7 +10,7 @@ decoding are shared.
 import keras
 import tensorflow as tf
 
-from seqtasks.layers.images import IMAGE_ENCODERS, decode_images
+from seqtasks.layers.images import IMAGE_ENCODERS
 from seqtasks.layers.text_decoder import TextDecoder
 
 
@@ -37,10 +37,11 @@ class Captioner(keras.layers.Layer):
             ``[batch, captions, steps]`` caption ids starting with the start id (rows of
             zeros for images with fewer captions). Returns next-token probabilities
             ``[batch, captions, steps, vocabulary size]``; the image is encoded once for all
-            its captions.
+            its captions. Called on the ``images`` alone, the layer generates:
+            ``(captions, scores)``, ``(batch,)`` strings and their summed log-probabilities
+            (:meth:`caption_pixels` with the layer's ``decoding``).
 
-    :meth:`caption` maps a ``(batch,)`` tensor of encoded JPEG/PNG bytes to
-    ``(captions, scores)``, :meth:`caption_pixels` does the same for decoded pixels.
+    :meth:`image_features` gives an image's flattened feature grid.
     """
 
     def __init__(self, vocabulary, tokenizer=None, image_size=64, encoder="cnn",
@@ -97,6 +98,8 @@ class Captioner(keras.layers.Layer):
         return self.encode(images)[2]
 
     def call(self, inputs, training=False):
+        if not isinstance(inputs, (list, tuple)):
+            return self.caption_pixels(inputs)
         images, captions_in = inputs
         memory, initial, _ = self.encode(images, training)
         shape = tf.shape(captions_in)
@@ -117,9 +120,11 @@ class Captioner(keras.layers.Layer):
         return self.text_decoder.generate(initial, memory, None, max_lengths, options,
                                           min_length=1)
 
-    def caption(self, data, decoding=None):
-        """``(batch,)`` encoded JPEG or PNG bytes -> ``(captions, scores)``."""
-        return self.caption_pixels(decode_images(data, self.image_size), decoding)
+    def compute_output_spec(self, inputs, training=False):
+        if isinstance(inputs, (list, tuple)):
+            return super().compute_output_spec(inputs, training=training)
+        batch = inputs.shape[:1]
+        return keras.KerasTensor(batch, dtype="string"), keras.KerasTensor(batch, dtype="float32")
 
     def get_config(self):
         # encoder_weights are not saved: a loaded model gets its trained weights from the file.

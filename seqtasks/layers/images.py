@@ -1,7 +1,8 @@
 """Images in the graph: decoding encoded bytes, and the image encoders of the captioning recipe.
 
 :func:`decode_image` is the one preprocessing function, used by the tf.data pipeline and by the
-exported SavedModel alike, so a served image is seen exactly as the training images were.
+exported SavedModel alike, so a served image is seen exactly as the training images were;
+:func:`augment_image` is the training-only augmentation.
 
 ``IMAGE_ENCODERS`` maps ``model.encoder`` to a builder ``(image_size, weights) -> keras.Model``
 taking ``uint8``-valued float pixels ``[batch, size, size, 3]`` (0-255) and returning a feature
@@ -10,8 +11,12 @@ the others are ``keras.applications`` backbones without their classifier, which 
 own input preprocessing and take ``weights`` = ``"imagenet"``, a weights file or ``None``.
 """
 
+import os
+
 import keras
 import tensorflow as tf
+
+from seqtasks.errors import ConfigError
 
 
 def decode_image(data, size):
@@ -78,3 +83,34 @@ IMAGE_ENCODERS = {
 #: Smallest image side each encoder accepts.
 MIN_IMAGE_SIZE = {"cnn": 16, "mobilenet_v3_small": 32, "mobilenet_v3_large": 32,
                   "efficientnet_b0": 32, "efficientnetv2_b0": 32}
+
+
+def augment_image(image):
+    """A random shift of up to 1/8 of the side (edge pixels repeated) and brightness and
+    contrast jitter; ``uint8`` in, ``uint8`` out. Never a flip: captions say left and right."""
+    size = tf.shape(image)[0]
+    pad = tf.maximum(size // 8, 1)
+    padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="SYMMETRIC")
+    shifted = tf.image.random_crop(padded, tf.shape(image))
+    x = tf.cast(shifted, tf.float32) / 255.0
+    x = tf.image.random_brightness(x, 0.1)
+    x = tf.image.random_contrast(x, 0.85, 1.15)
+    return tf.cast(tf.clip_by_value(x * 255.0 + 0.5, 0.0, 255.0), tf.uint8)
+
+
+def encoder_weights(encoder, weights, image_size):
+    """The ``weights`` argument of ``IMAGE_ENCODERS[encoder]`` for ``model.encoder_weights``
+    (None: imagenet for backbones, none for cnn); a :class:`ConfigError` for weights the
+    encoder cannot take or an image too small for it."""
+    if weights is None:
+        weights = "none" if encoder == "cnn" else "imagenet"
+    if weights != "none" and encoder == "cnn":
+        raise ConfigError(f"model.encoder_weights: the cnn encoder is trained from scratch; "
+                          f"expected 'none', found {weights!r}")
+    if weights not in ("none", "imagenet") and not os.path.isfile(weights):
+        raise ConfigError(f"model.encoder_weights: expected 'imagenet', 'none' or a weights "
+                          f"file, found {weights!r} (no such file)")
+    if image_size < MIN_IMAGE_SIZE[encoder]:
+        raise ConfigError(f"data.image_size: the {encoder} encoder needs at least "
+                          f"{MIN_IMAGE_SIZE[encoder]} pixels, found {image_size}")
+    return None if weights == "none" else weights
