@@ -139,13 +139,15 @@ def predict_file(export_dir, input_path, output_path=None, overrides=(), batch_s
 
 
 def _predicted_lines(signature, inputs, batch_size):
+    import numpy as np
+
     while True:
         batch = list(itertools.islice(inputs, batch_size))
         if not batch:
             return
         outputs = call_signature(signature, [raw for _, raw in batch])
         for i, (where, _) in enumerate(batch):
-            row = {name: _plain(value[i].tolist()) for name, value in outputs.items()}
+            row = {name: _plain(np.asarray(value[i]).tolist()) for name, value in outputs.items()}
             yield json.dumps({"where": where, **row}, ensure_ascii=False)
 
 
