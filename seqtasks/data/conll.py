@@ -4,15 +4,17 @@ CoNLL-U (https://universaldependencies.org/format.html) has 10 tab-separated col
 token; the token is FORM and the tag is any column (UPOS by default). Column files
 (CoNLL-2000 chunking, CoNLL-2003 NER, IOB/BIO) have whitespace-separated columns with the
 token first and the tag last by default. In both, a blank line ends a sentence. Files may be
-gzip-compressed (``.gz``).
+gzip-compressed (``.gz``). Files are read line by line, so :func:`iter_sentences` streams a
+large file one sentence at a time.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 from pathlib import Path
 
-from seqtasks.data.readers import read_text
+from seqtasks.data.readers import iter_lines
 from seqtasks.errors import DataError
 
 Sentence = collections.namedtuple("Sentence", "tokens tags source lines")
@@ -45,25 +47,28 @@ def conll_format(path):
 
 def _lines(path):
     """``(line_number, line)`` for each line of the file, without the line ending."""
-    for number, line in enumerate(read_text(path).split("\n"), 1):
-        yield number, line.removesuffix("\r")
+    for number, line in enumerate(iter_lines(path), 1):
+        yield number, line.removesuffix("\n").removesuffix("\r")
 
 
 def _is_index(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _sentences(path, tokens, what):
-    """Split ``(line, token, tag)`` items (None at boundaries) into sentences."""
-    sentences = []
+def _iter_sentences(path, tokens):
+    """Split ``(line, token, tag)`` items (None at boundaries) into sentences, lazily."""
     current = []
-    for item in [*tokens, None]:
+    for item in itertools.chain(tokens, [None]):
         if item is not None:
             current.append(item)
         elif current:
             lines, words, tags = zip(*current)
-            sentences.append(Sentence(list(words), list(tags), str(path), list(lines)))
+            yield Sentence(list(words), list(tags), str(path), list(lines))
             current = []
+
+
+def _sentences(path, tokens, what):
+    sentences = list(_iter_sentences(path, tokens))
     if not sentences:
         raise DataError(f"{path}: no sentences found (expected {what})")
     return sentences
@@ -101,7 +106,7 @@ def _conllu_tokens(path, index, label):
             )
         if "-" in fields[0] or "." in fields[0]:
             continue  # a multiword token (1-2) or an empty node (1.1)
-        token, tag = fields[1], fields[index]
+        token, tag = fields[1], None if index is None else fields[index]
         if tag in ("", "_"):
             raise DataError(f"{path}:{number}: token {token!r} has no {label} tag (found {tag!r})")
         yield number, token, tag
@@ -127,7 +132,7 @@ def _columns_needed(token_column, tag_column):
     Non-negative indices count from the start and negative ones from the end; columns counted
     from the start and from the end must not overlap (so 0 and -1 need 2 columns).
     """
-    columns = (token_column, tag_column)
+    columns = [column for column in (token_column, tag_column) if column is not None]
     from_start = max((column + 1 for column in columns if column >= 0), default=0)
     from_end = max((-column for column in columns if column < 0), default=0)
     return from_start + from_end
@@ -157,7 +162,7 @@ def _column_tokens(path, token_column, tag_column):
             raise DataError(
                 f"{path}:{number}: expected {width} columns like line {first}, found {len(fields)}"
             )
-        yield number, fields[token_column], fields[tag_column]
+        yield number, fields[token_column], None if tag_column is None else fields[tag_column]
 
 
 def read_conll(path, token_column=0, tag_column=-1):
@@ -199,3 +204,15 @@ def read_tagged(path, token_column=None, tag_column=None):
         0 if token_column is None else token_column,
         -1 if tag_column is None else tag_column,
     )
+
+
+def iter_sentences(path, token_column=None):
+    """The sentences of a CoNLL-U or column file without their tags (``tags`` are None), one
+    at a time: a tagger's input file (tag columns may be absent or ``_``), streamed."""
+    if conll_format(path) == "conllu":
+        return _iter_sentences(path, _conllu_tokens(path, None, None))
+    column = 0 if token_column is None else token_column
+    if not _is_index(column):
+        raise DataError(f"{path}: token_column must be a column index (int) for column files, "
+                        f"found {column!r}")
+    return _iter_sentences(path, _column_tokens(path, column, None))

@@ -1,7 +1,6 @@
 """tagging end to end: CoNLL files -> run -> metrics -> export -> predict, and its bad inputs."""
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -105,15 +104,6 @@ def test_export_runs_without_seqtasks_and_agrees_with_keras_model(finished_run):
         assert all(tag == "b''" for tag in served["tags"][row][length:])
 
 
-def test_saved_model_cli_lists_the_signature(finished_run):
-    version = finished_run / "exports" / "tagging" / "1"
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(version), "--tag_set", "serve",
-                            "--signature_def", "serving_default"], capture_output=True, text=True)
-    assert shown.returncode == 0, shown.stderr
-    for name in ("inputs['text']", "outputs['tokens']", "outputs['tags']", "outputs['lengths']"):
-        assert name in shown.stdout
-
-
 def test_predict_prints_token_tab_tag_and_blank_lines(finished_run):
     exports = finished_run / "exports" / "tagging"
     result = cli("predict", exports, "The cat sat .", "", "They book it")
@@ -126,6 +116,45 @@ def test_predict_prints_token_tab_tag_and_blank_lines(finished_run):
     piped = cli("predict", exports / "1", input="a dog\n" + "word " * 2000 + "\n")
     assert piped.exit_code == 0, piped.output
     assert len([line for line in piped.output.splitlines() if line]) == 2002
+
+
+def test_predict_input_streams_an_untagged_conllu_file_to_json_lines(finished_run, tmp_path):
+    path = write(tmp_path / "in.conllu", """
+        # text = The cat sat .
+        1\tThe\t_\t_\t_\t_\t_\t_\t_\t_
+        2\tcat\t_\t_\t_\t_\t_\t_\t_\t_
+        3-4\tsat.\t_\t_\t_\t_\t_\t_\t_\t_
+        3\tsat\t_\t_\t_\t_\t_\t_\t_\t_
+        4\t.\t_\t_\t_\t_\t_\t_\t_\t_
+
+        1\tThey\t_\t_\t_\t_\t_\t_\t_\t_
+        """)
+    result = cli("predict", finished_run / "exports" / "tagging", "--input", path,
+                 "--output", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(row["where"], row["lengths"]) for row in rows] == [(f"{path}:2", 4), (f"{path}:8", 1)]
+    assert rows[0]["tokens"] == ["The", "cat", "sat", "."] and all(rows[0]["tags"])
+
+
+def test_evaluate_equals_the_run_and_rejects_tokens_holding_spaces(finished_run, data_dir,
+                                                                  tmp_path):
+    result = cli("evaluate", finished_run / "run", "--data", data_dir / "test.conllu",
+                 "--output", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
+    test = json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
+    assert scored["accuracy"] == pytest.approx(test["accuracy"], abs=1e-4)
+    assert scored["tokens"] == test["tokens"] and set(scored["per_tag"]) == set(test["per_tag"])
+    path = write(tmp_path / "spaces.conllu", """
+        1\tThey\tthey\tPRON\t_\t_\t0\troot\t_\t_
+
+        1\tNew York\tnew york\tPROPN\t_\t_\t0\troot\t_\t_
+        2\tsleeps\tsleep\tVERB\t_\t_\t1\tx\t_\t_
+        """)
+    assert_clean_failure(cli("evaluate", finished_run / "run", "--data", path, "--output",
+                             tmp_path / "ev2"),
+                         "spaces.conllu:3: 2 tokens, but the model reads 3")
 
 
 def test_conll2003_ner_gets_entity_f1_and_per_type_table(data_dir, tmp_path):
@@ -161,7 +190,7 @@ def test_entity_scores_match_hand_computed_values():
 
 
 def test_entity_scheme_detection():
-    from seqtasks.recipes.tagging import entity_scheme
+    from seqtasks.preprocessors.tagging import entity_scheme
 
     assert entity_scheme(["O", "B-PER", "I-PER"]) == "IOB"
     assert entity_scheme(["O", "S-PER", "E-PER", "B-PER"]) == "IOBES"
@@ -184,9 +213,8 @@ def test_padding_on_either_side_never_changes_tags_or_probabilities(data_dir, ov
     datasets = task.build_datasets()
     model = task.build_model()
     model.fit(datasets["train"].take(3), verbose=0, shuffle=False)
-    word_ids, char_ids = (np.asarray(t) for t in task.token_ids(np.array(
-        [["The", "cat", "can", "book", "it", "", "", ""],
-         ["They", "saw", "a", "light", "duck", "in", "Paris", "."]], dtype=object)))
+    word_ids, char_ids = (np.asarray(t) for t in task.preprocessor({"text": np.array(
+        ["The cat can book it", "They saw a light duck in Paris ."], dtype=object)}))
     alone = model.predict_on_batch([word_ids[:1, :5], char_ids[:1, :5]])[0]
     right = model.predict_on_batch([word_ids, char_ids])[0, :5]
     left_words = np.roll(word_ids[:1], 3, axis=1)
@@ -235,10 +263,11 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
                 *TINY, f"data.train=tfds:{source}", f"data.test=tfds:{source}:test",
                 f"data.tag_column={tag}", f"export.dir={tmp_path / 'x'}", epochs=1),
                 output=tmp_path / tag, echo=lambda *_: None, verbose=0)
-        assert result.metrics["data"]["sentences"]["test"] == 30
+        assert result.metrics["data"]["examples"]["test"] == 30
         assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 def test_builtin_default_reaches_95_percent_within_3_minutes(tmp_path):
     test, elapsed = run_builtin_default("tagging", tmp_path)
     assert test["accuracy"] >= 0.95, test
@@ -275,6 +304,13 @@ def test_test_tag_never_seen_in_training(tmp_path, data_dir):
     assert_clean_failure(
         run_bad(tmp_path, f"data.train={data_dir / 'train.conllu'}", f"data.test={path}"),
         "test.conllu:2: tag 'WEIRD' (token 'there') never appears in the training data")
+
+
+def test_training_token_holding_whitespace(tmp_path):
+    path = write(tmp_path / "t.conllu", "1\tNew York\t_\tPROPN\t_\t_\t0\troot\t_\t_\n")
+    assert_clean_failure(run_bad(tmp_path, *(f"data.{s}={path}" for s in ("train", "validation",
+                                                                        "test"))),
+                         "t.conllu:1: token 'New York' is empty or holds whitespace")
 
 
 def test_empty_file(tmp_path):

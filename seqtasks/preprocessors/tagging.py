@@ -1,0 +1,198 @@
+"""tagging's preprocessor: sentences -> word and character ids; tags -> tag ids and back."""
+
+import collections
+import re
+
+import keras
+import tensorflow as tf
+
+from seqtasks.errors import DataError
+from seqtasks.layers.tokens import OOV, PAD, TokenIds, WhitespaceTokenizer
+from seqtasks.preprocessors.base import Preprocessor
+
+#: Tag prefixes of chunk encodings; a tag set made of these and "O" is scored by entities.
+ENTITY_SCHEMES = {"IOB": "BI", "IOBES": "BIES", "BILOU": "BILU"}
+
+#: What ``tf.strings.split`` splits sentences on (ASCII whitespace).
+WHITESPACE = re.compile(r"[ \t\n\v\f\r]")
+
+
+def entity_scheme(tags):
+    """``"IOB"``, ``"IOBES"`` or ``"BILOU"`` when ``tags`` form a chunk encoding, else None."""
+    prefixes = set()
+    for tag in tags:
+        if tag == "O":
+            continue
+        if len(tag) < 3 or tag[1] not in "-_" or tag[0] not in "BIESLU":
+            return None
+        prefixes.add(tag[0])
+    if not prefixes:
+        return None
+    for scheme, allowed in ENTITY_SCHEMES.items():
+        if prefixes <= set(allowed):
+            return scheme
+    return None
+
+
+def _at(example, position):
+    """``file:line`` of a token of an example (the file alone where lines are unknown)."""
+    return f"{example.where}:{example.lines[position]}" if example.lines else example.where
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class TaggingPreprocessor(Preprocessor):
+    """``{"text": (batch,) string}`` -> word ids ``(batch, steps)`` and character ids
+    ``(batch, steps, chars)``, int32 (0 = padding, 1 = out of vocabulary); tags -> tag ids.
+
+    A sentence is split on whitespace (:class:`WhitespaceTokenizer`); training sentences are
+    their tokens joined by single spaces, so the model reads what the export reads. The word
+    vocabulary is the ``max_tokens - 2`` most frequent training words (lowercased with
+    ``lowercase``) seen at least ``min_count`` times, with their training counts (for
+    frequency-based word dropout); the characters are those of the first ``max_word_chars``
+    of every training word; the tags are the sorted training tags.
+
+    Args:
+        lowercase: Lowercase words for the word vocabulary (characters keep their case).
+        max_tokens: Largest word vocabulary, padding and out-of-vocabulary ids included.
+        min_count: Words seen fewer times in training are out of vocabulary.
+        max_word_chars: Characters of a word the character ids keep (the first ones).
+        words, counts, chars, tags: The vocabularies (None until adapted).
+
+    Example:
+
+    ```python
+    p = TaggingPreprocessor(words=["the", "cat"], counts=[2, 1], chars=list("thecat"),
+                            tags=["DET", "NOUN"])
+    word_ids, char_ids = p({"text": tf.constant(["The dog"])})  # word ids [[2, 1]]
+    ```
+    """
+
+    def __init__(self, lowercase=True, max_tokens=50000, min_count=1, max_word_chars=20,
+                 words=None, counts=None, chars=None, tags=None, **kwargs):
+        super().__init__(**kwargs)
+        self.lowercase = lowercase
+        self.max_tokens = max_tokens
+        self.min_count = min_count
+        self.max_word_chars = max_word_chars
+        self.words, self.counts, self.chars, self.tags = words, counts, chars, tags
+        self.tokenizer = WhitespaceTokenizer(name="tokens")
+        self.token_ids = None
+        if self.adapted:
+            self._make_token_ids()
+
+    def _make_token_ids(self):
+        self.token_ids = TokenIds(self.words, self.chars, lowercase=self.lowercase,
+                                  max_word_chars=self.max_word_chars, name="token_ids")
+
+    @property
+    def adapted(self):
+        return self.words is not None and self.tags is not None
+
+    def _fold(self, token):
+        return token.lower() if self.lowercase else token
+
+    def adapt(self, examples):
+        words, chars = collections.Counter(), collections.Counter()
+        for example in examples:
+            self._check_tokens(example)
+            for token in example.input:
+                words[self._fold(token)] += 1
+                chars.update(token[: self.max_word_chars])
+        kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - 2, 0))
+                if n >= self.min_count and w not in (PAD, OOV)]
+        self.words, self.counts = [w for w, _ in kept], [n for _, n in kept]
+        self.chars = sorted(c for c in chars if c != OOV)
+        self.tags = sorted({tag for example in examples for tag in example.target})
+        self._make_token_ids()
+
+    def _check_tokens(self, example):
+        for position, token in enumerate(example.input):
+            if not token or WHITESPACE.search(token):
+                raise DataError(f"{_at(example, position)}: token {token!r} is empty or holds "
+                                "whitespace; the model reads sentences split on whitespace")
+
+    def check(self, examples):
+        index = self.tag_index()
+        for example in examples:
+            self._check_tokens(example)
+            for position, tag in enumerate(example.target):
+                if tag not in index:
+                    raise DataError(
+                        f"{_at(example, position)}: tag {tag!r} (token "
+                        f"{example.input[position]!r}) never appears in the training data; the "
+                        f"model can only predict the {len(self.tags)} training tags, so add "
+                        "sentences with it to the training data or fix the tag")
+
+    @property
+    def word_vocabulary_size(self):
+        self.check_adapted()
+        return self.token_ids.word_vocabulary_size
+
+    @property
+    def char_vocabulary_size(self):
+        self.check_adapted()
+        return self.token_ids.char_vocabulary_size
+
+    def id_counts(self):
+        """Training count of each word id (padding and out-of-vocabulary count 0)."""
+        self.check_adapted()
+        return [0, 0] + list(self.counts)
+
+    def tag_index(self):
+        return {tag: i for i, tag in enumerate(self.tags)}
+
+    @property
+    def entity_scheme(self):
+        return entity_scheme(self.tags)
+
+    def oov_fraction(self, examples):
+        known = set(self.words)
+        tokens = [self._fold(token) for example in examples for token in example.input]
+        return sum(token not in known for token in tokens) / max(len(tokens), 1)
+
+    def summary(self):
+        return {"tags": len(self.tags), "entity_scheme": self.entity_scheme,
+                "vocabulary": {"words": self.word_vocabulary_size,
+                               "chars": self.char_vocabulary_size}}
+
+    def input_signature(self):
+        return {"text": tf.TensorSpec([None], tf.string, name="text")}
+
+    def raw_inputs(self, examples):
+        return {"text": [" ".join(example.input) for example in examples]}
+
+    def raw_targets(self, examples):
+        index = self.tag_index()
+        return tf.ragged.constant([[index[tag] for tag in e.target] for e in examples],
+                                  dtype=tf.int32)
+
+    def encode(self, inputs, targets):
+        features, tags = super().encode(inputs, targets)
+        return features, tags, tf.ones_like(tags, tf.float32)  # loss and metrics skip padding
+
+    def length(self, example):
+        return len(example.input)
+
+    def call(self, inputs):
+        self.check_adapted()
+        return self.token_ids(self.tokenizer(inputs["text"]))
+
+    def compute_output_spec(self, inputs):
+        batch = inputs["text"].shape[0]
+        return (keras.KerasTensor((batch, None), dtype="int32"),
+                keras.KerasTensor((batch, None, None), dtype="int32"))
+
+    def tag_outputs(self, probs, text):
+        """The export's outputs: the tokens of ``text``, the most probable tag of each (``""``
+        at padding) and the number of tokens of each sentence."""
+        tokens = self.tokenizer(text)  # the same split as the model's inputs
+        real = tf.not_equal(tokens, PAD)
+        tags = tf.where(real, tf.gather(tf.constant(self.tags), tf.argmax(probs, axis=-1)), PAD)
+        return {"tokens": tokens, "tags": tags,
+                "lengths": tf.reduce_sum(tf.cast(real, tf.int32), axis=1)}
+
+    def get_config(self):
+        return {**super().get_config(), "lowercase": self.lowercase,
+                "max_tokens": self.max_tokens, "min_count": self.min_count,
+                "max_word_chars": self.max_word_chars, "words": self.words,
+                "counts": self.counts, "chars": self.chars, "tags": self.tags}
