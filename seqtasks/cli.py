@@ -156,7 +156,7 @@ def diagnose(target, cells, epochs, overrides, output):
 def generate(export_dir, prompt, length, temperature, top_k, seed):
     """Generate text with a language_model export, continuing --prompt."""
     from seqtasks.export import ExportError, read_metadata, resolve_export
-    from seqtasks.recipes.language_model import check_generation
+    from seqtasks.generation import check_generation
 
     version = resolve_export(export_dir)
     metadata = read_metadata(version)

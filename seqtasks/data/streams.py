@@ -1,4 +1,5 @@
-"""Token streams cut for truncated backpropagation through time (stateful training).
+"""Token streams cut for truncated backpropagation through time (stateful training), and the
+callback that resets the carried state.
 
 A long text becomes ``batch_size`` contiguous streams side by side; each batch holds the next
 ``bptt`` tokens of every stream, so row ``r`` of batch ``i + 1`` continues row ``r`` of batch
@@ -28,3 +29,27 @@ def tbptt_windows(ids, batch_size, bptt):
         return streams[:, :used].reshape(batch_size, windows, bptt).transpose(1, 0, 2)
 
     return cut(0), cut(1)
+
+
+def reset_states(model):
+    """Zero the carried state of every stateful recurrent layer of ``model``."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+def reset_states_callback():
+    """A Keras callback zeroing the carried states at every epoch and evaluation."""
+    import keras
+
+    class ResetStates(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            reset_states(self.model)
+
+        def on_test_begin(self, logs=None):
+            reset_states(self.model)
+
+        def on_test_end(self, logs=None):
+            reset_states(self.model)
+
+    return ResetStates()

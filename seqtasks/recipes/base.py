@@ -117,6 +117,10 @@ class Recipe:
         cut = max(1, int(len(examples) * fraction))
         return examples[:cut], examples[cut:]
 
+    def carve_fraction(self, split):
+        """The share of train that :meth:`carve` holds out for a missing ``split``."""
+        return self.config["data"]["validation_fraction"]
+
     def load_splits(self):
         """``{split: [Example]}``: train, validation and test read (or built in); a missing
         validation or test split is carved from train."""
@@ -134,7 +138,7 @@ class Recipe:
         rng = random.Random(seed)
         for split in ("test", "validation"):
             if split not in splits:
-                splits[split], rest = self.carve(train, data["validation_fraction"], rng)
+                splits[split], rest = self.carve(train, self.carve_fraction(split), rng)
                 if not rest or not splits[split]:
                     raise DataError(
                         f"{self.describe('train')}: {len(train)} examples are too few to carve "

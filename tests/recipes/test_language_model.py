@@ -44,18 +44,29 @@ def finished_run(text_file, tmp_path_factory):
 
 
 def stateless_copy(task, model):
-    """The reference: ``model``'s weights in fresh stateless layers reading whole sequences;
-    returns the model and its ``(embedding, rnns, head)``."""
-    import keras
+    """The reference: ``model``'s weights in a stateless network reading whole sequences;
+    returns it and its ``(preprocessor, embedding, rnns, head)`` (rnns return their states)."""
+    from seqtasks.generation import parts
 
-    ids = keras.Input((None,), dtype="int32")
-    embedding, rnns, head = task._layers(stateful=False)
-    x = embedding(ids)
-    for rnn in rnns:
-        x = rnn(x)
-    stateless = keras.Model(ids, head(x))
+    stateless = task.network(stateful=False)
     stateless.set_weights(model.get_weights())
-    return stateless, (embedding, rnns, head)
+    return stateless, parts(stateless)
+
+
+def tiny_task(text_file, *overrides, seed=None, scale=0.3):
+    """A tiny task on ``text_file``, its datasets and its model (with random normal weights of
+    ``scale`` when ``seed`` is given)."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}", *overrides)))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        model.set_weights([rng.normal(0, scale, w.shape).astype("float32")
+                           for w in model.get_weights()])
+    return task, datasets, model
 
 
 def test_run_reports_perplexity_and_bits_per_char(finished_run):
@@ -68,22 +79,14 @@ def test_run_reports_perplexity_and_bits_per_char(finished_run):
 def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file):
     """Stateful windows (reset at the start) score the test stream exactly as a stateless copy
     of the model reading each of the batch_size streams in one piece."""
+    from seqtasks.data.streams import reset_states, tbptt_windows
 
-    import seqtasks
-    from seqtasks.data.streams import tbptt_windows
-    from seqtasks.recipes.language_model import reset_states
-
-    recipe = seqtasks.get_recipe("language_model")
-    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}")))
-    datasets = task.build_datasets()
-    model = task.build_model()
+    task, datasets, model = tiny_task(text_file)
     reset_states(model)
     stateful = model.evaluate(datasets["test"], return_dict=True, verbose=0)["loss"]
 
     stateless, _ = stateless_copy(task, model)
-    index = {t: i + 1 for i, t in enumerate(task.vocabulary)}
-    stream = [index.get(t, 0) for t in task.tokens(task.load_texts()["test"])]
-    inputs, targets = tbptt_windows(np.array(stream), 4, 20)
+    inputs, targets = tbptt_windows(task.preprocessor.stream_ids(task.splits["test"]), 4, 20)
     rows_in = np.concatenate(list(inputs), axis=1)  # [4, windows * 20]: each stream whole
     rows_out = np.concatenate(list(targets), axis=1)
     probs = stateless.predict(rows_in, verbose=0)
@@ -93,20 +96,12 @@ def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file)
 
 def test_test_text_is_scored_whole_as_one_stream(text_file):
     """test.loss is the exact mean negative log-likelihood of every test token after the first,
-    the state carried through the whole text, whatever the chunking (numpy reference on one
-    stateless pass)."""
-
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("language_model")
-    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}")))
-    datasets = task.build_datasets()
-    model = task.build_model()
-    rng = np.random.default_rng(4)
-    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32")
-                       for w in model.get_weights()])
-    ids = task.ids["test"]
-    assert len(ids) - 1 > task.windows["test"] * 4 * 20  # the windows drop a tail; this does not
+    the state carried through the whole text by the score signature, whatever the chunking
+    (numpy reference on one stateless pass)."""
+    task, datasets, model = tiny_task(text_file, seed=4)
+    ids = task.preprocessor.stream_ids(task.splits["test"])
+    windows = int(datasets["test"].cardinality())
+    assert len(ids) - 1 > windows * 4 * 20  # the windows drop a tail; this does not
 
     stateless, _ = stateless_copy(task, model)
     probs = stateless.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
@@ -114,13 +109,31 @@ def test_test_text_is_scored_whole_as_one_stream(text_file):
     reference = -np.log(picked).mean()
     accuracy = (probs.argmax(axis=-1) == ids[1:]).mean()
 
-    for chunk in (7, 4096):
-        loss, acc = task.stream_scores(model, ids, chunk=chunk)
-        assert loss == pytest.approx(reference, rel=1e-5)
-        assert acc == pytest.approx(accuracy)
-    metrics = task.evaluate(model, datasets)
-    assert metrics["loss"] == pytest.approx(reference, rel=1e-5)
-    assert metrics["bits_per_char"] == pytest.approx(reference / math.log(2), rel=1e-5)
+    for chunk in (7, 1024, 4096):
+        task.chunk = chunk
+        metrics = task.evaluate(model)
+        assert metrics["loss"] == pytest.approx(reference, rel=1e-5)
+        assert metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+        assert metrics["bits_per_char"] == pytest.approx(reference / math.log(2), rel=1e-5)
+    assert task.sample.startswith(task.splits["test"][0].input[0])
+
+
+def test_score_signature_carries_the_state_between_chunks(text_file):
+    """Two chunks, the second started from the first's state, equal one chunk; an empty state
+    is the zero state."""
+    import tensorflow as tf
+
+    task, _, model = tiny_task(text_file, "model.cell=lstm", "model.layers=2", seed=5)
+    score = task.endpoints(task.inference_model(model))["score"]
+    tokens = list("".join(e.input for e in task.splits["test"]))[:41]
+    whole = score(tokens=tf.constant([tokens]), state=tf.zeros([1, 0]))
+    assert whole["state"].shape == (1, 2 * 2 * 16)  # two LSTM layers: h and c
+    first = score(tokens=tf.constant([tokens[:21]]), state=tf.zeros([1, 64]))
+    second = score(tokens=tf.constant([tokens[20:]]), state=first["state"])
+    total = float(first["log_likelihood"][0] + second["log_likelihood"][0])
+    assert total == pytest.approx(float(whole["log_likelihood"][0]), rel=1e-6)
+    assert int(first["correct"][0] + second["correct"][0]) == int(whole["correct"][0])
+    np.testing.assert_allclose(second["state"], whole["state"], atol=1e-5)
 
 
 def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_file):
@@ -128,24 +141,17 @@ def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_fil
     stateful layers started from zero) against central differences of a stateless copy."""
     import keras
 
-    import seqtasks
     from seqtasks.diagnose import step_gradient_norms
 
-    recipe = seqtasks.get_recipe("language_model")
-    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}",
-                                                "model.embedding_dim=6")))
-    datasets = task.build_datasets()
-    model = task.build_model()
-    rng = np.random.default_rng(3)
-    model.set_weights([rng.normal(0, 0.4, w.shape).astype("float32")
-                       for w in model.get_weights()])
+    task, datasets, model = tiny_task(text_file, "model.embedding_dim=6", seed=3,
+                                         scale=0.4)
     forward, inputs, targets = task.diagnostic(model, datasets)
     norms = step_gradient_norms(forward, inputs, targets, keras.losses.get(model.loss))
     assert norms.shape == (20,)
-    for rnn in (layer for layer in model.layers if layer.name.startswith("rnn_")):
+    for rnn in (layer for layer in model.layers if isinstance(layer, keras.layers.RNN)):
         assert not np.any(rnn.states[0].numpy())  # no state left behind
 
-    _, (embedding, rnns, head) = stateless_copy(task, model)
+    _, (_, embedding, rnns, head) = stateless_copy(task, model)
     x = np.asarray(embedding(next(iter(datasets["train"]))[0]), np.float64)
     np.testing.assert_allclose(x, inputs, atol=1e-6)
     batch, _, features = x.shape
@@ -154,7 +160,7 @@ def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_fil
     def losses(rows):
         h = rows.astype("float32")
         for rnn in rnns:
-            h = rnn(h)
+            h = rnn(h)[0]
         p = np.asarray(head(h[:, -1]), np.float64)
         return -np.log(p[np.arange(len(rows)), np.tile(labels, len(rows) // batch)])
 
@@ -182,9 +188,12 @@ def test_diagnose_a_language_model_run(finished_run, tmp_path):
 
 
 def test_export_generates_without_seqtasks_like_in_memory(finished_run):
+    """The SavedModel's signatures, loaded with TensorFlow alone, generate what the exported
+    .keras inference model generates in memory."""
     import keras
+    import tensorflow as tf
 
-    import seqtasks
+    from seqtasks.generation import generator
 
     version = finished_run / "exports" / "language_model" / "1"
     code = (
@@ -196,14 +205,9 @@ def test_export_generates_without_seqtasks_like_in_memory(finished_run):
         "print(json.dumps([t.decode() for t in a.numpy()] + [b.numpy()[0].decode()]))\n"
     )
     served = json.loads(run_without_seqtasks(code).strip().splitlines()[-1])
-    recipe = seqtasks.get_recipe("language_model")
-    config = recipe.default_config()
-    task = recipe(config)
-    metadata = json.loads((version / "assets.extra" / "seqtasks.json").read_text())
-    task.vocabulary = metadata["vocabulary"]
     model = keras.models.load_model(version / "assets.extra" / "model.keras")
-    expected = task.generate_texts(model, ["the d"], 30, 0.7, 5, 11)
-    assert served[2] == expected[0] and served[2].startswith("the d")
+    expected = generator(model)(tf.constant(["the d"]), 30, 0.7, 5, 11).numpy()[0].decode()
+    assert served[2] == expected and served[2].startswith("the d")
     assert len(served[2]) == len("the d") + 30
     assert len(served[0]) == len("the d") + 200 and len(served[1]) == 200
 
@@ -222,18 +226,65 @@ def test_generate_command(finished_run):
     assert greedy.exit_code == 0 and len(greedy.output.rstrip("\n")) == 44
 
 
-def test_word_level(text_file, tmp_path):
+def test_word_level_and_evaluate_of_the_export(text_file, tmp_path):
+    """Word tokens, a given test file (validation carved from the end of train), and
+    ``seqtasks evaluate`` of the export on that file giving the run's own test metrics."""
     import seqtasks
 
+    test_file = tmp_path / "test.txt"
+    test_file.write_text("\n".join(s for s, _ in translation.generate(60, seed=9)) + "\n")
     result = seqtasks.run("language_model", tiny_lm(
-        f"data.train={text_file}", "data.level=word", "train.bptt=8",
-        f"export.dir={tmp_path / 'x'}", epochs=1),
+        f"data.train={text_file}", f"data.test={test_file}", "data.level=word",
+        "train.bptt=8", f"export.dir={tmp_path / 'x'}", epochs=1),
         output=tmp_path / "run", echo=lambda *_: None, verbose=0)
     assert "bits_per_char" not in result.metrics["test"]
     assert result.metrics["data"]["level"] == "word"
     out = cli("generate", result.export_dir, "--prompt", "the dog", "--length", "5")
     assert out.exit_code == 0, out.output
     assert len(out.output.split()) == 7
+    scored = cli("evaluate", tmp_path / "run", "--data", test_file, "--output", tmp_path / "ev")
+    assert scored.exit_code == 0, scored.output
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
+    assert metrics == result.metrics["test"]
+
+
+def test_held_out_text_is_cut_from_the_end(text_file, tmp_path):
+    """Without data.test the last test_fraction of the characters tests and the
+    validation_fraction before it validates (a line is cut where the share ends); with it,
+    validation is the end of train. Examples are lines, ``file:line``; a list of files is
+    read in order."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    text = text_file.read_text()
+    splits = recipe(recipe.default_config([f"data.train={text_file}",
+                                           "data.test_fraction=0.2"])).load_splits()
+    joined = {s: "".join(e.input for e in examples) for s, examples in splits.items()}
+    test_cut = int(len(text) * 0.8)
+    validation_cut = int(test_cut * 0.9)
+    assert joined == {"train": text[:validation_cut], "validation": text[validation_cut:test_cut],
+                      "test": text[test_cut:]}
+    assert splits["train"][1][:3] == (text.splitlines(keepends=True)[1], None, f"{text_file}:2")
+
+    other = write(tmp_path / "more.txt", "the end .\n")
+    splits = recipe(recipe.default_config([f"data.train=[{str(text_file)!r}, {str(other)!r}]",
+                                           f"data.test={other}"])).load_splits()
+    train = text + "the end .\n"
+    cut = int(len(train) * 0.9)
+    assert "".join(e.input for e in splits["validation"]) == train[cut:]
+    assert splits["test"][0].where == f"{other}:1"
+
+
+def test_predict_reads_one_prompt_per_line(finished_run, tmp_path):
+    prompts = write(tmp_path / "prompts.txt", "the d\n\nhe \n")
+    out = tmp_path / "out.jsonl"
+    result = cli("predict", finished_run / "exports" / "language_model", "--input", prompts,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["where"] for r in rows] == [f"{prompts}:{i}" for i in (1, 2, 3)]
+    assert [len(r["text"]) for r in rows] == [5 + 200, 200, 3 + 200]
+    assert rows[0]["text"].startswith("the d") and rows[2]["text"].startswith("he ")
 
 
 def test_tfds_tiny_shakespeare_with_mock_data(tmp_path):
@@ -267,6 +318,22 @@ def test_length_must_be_positive(finished_run, length):
     assert_clean_failure(result, "--length", "expected a positive number")
 
 
+@pytest.mark.parametrize("key,expected", [
+    ("train.bptt=0", "expected a positive integer"),
+    ("generate.length=-1", "expected a positive integer"),
+    ("data.test_fraction=1.0", "expected a number in [0, 1)"),
+])
+def test_out_of_range_keys(tmp_path, key, expected):
+    result = run_expecting_failure("language_model", tmp_path, [key])
+    assert_clean_failure(result, key.split("=")[0], expected)
+
+
+def test_empty_text_file(tmp_path):
+    path = write(tmp_path / "empty.txt", "\n\n")
+    result = run_expecting_failure("language_model", tmp_path, tiny_lm(f"data.train={path}"))
+    assert_clean_failure(result, "empty.txt", "no text found")
+
+
 def test_text_too_short_for_one_window(tmp_path):
     path = write(tmp_path / "short.txt", "to be or not to be\n" * 3)
     result = run_expecting_failure("language_model", tmp_path, tiny_lm(f"data.train={path}"))
@@ -278,6 +345,7 @@ def test_generate_needs_a_language_model_export(tmp_path):
     assert_clean_failure(result, "nowhere", "no such export directory")
 
 
+@pytest.mark.slow
 def test_builtin_default_beats_a_unigram_model(tmp_path):
     """Bits per character far below the text's unigram entropy (computed here with numpy): the
     model uses the context, not just letter frequencies."""
@@ -287,8 +355,8 @@ def test_builtin_default_beats_a_unigram_model(tmp_path):
 
     test, elapsed = run_builtin_default("language_model", tmp_path)
     recipe = seqtasks.get_recipe("language_model")
-    texts = recipe(recipe.default_config()).load_texts()
-    counts = np.array(list(collections.Counter(texts["train"]).values()), float)
+    train = "".join(e.input for e in recipe(recipe.default_config()).load_splits()["train"])
+    counts = np.array(list(collections.Counter(train).values()), float)
     unigram = float(-(counts / counts.sum() * np.log2(counts / counts.sum())).sum())
     assert test["bits_per_char"] < 0.5 * unigram, (test, unigram)
     assert elapsed < 180, elapsed

@@ -1,0 +1,131 @@
+"""language_model's preprocessor: text -> characters or words -> token ids, and back."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from seqtasks.layers.tokens import OOV, vocabulary_by_count
+from seqtasks.preprocessors.base import Preprocessor
+
+LEVELS = ("char", "word")
+
+
+def split_tokens(text, level="char", lowercase=False):
+    """The tokens of ``text`` (Python): its characters, or its whitespace-separated words."""
+    text = text.lower() if lowercase else text
+    return list(text) if level == "char" else text.split()
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class LanguageModelPreprocessor(Preprocessor):
+    """``{"prompt": (batch,) string}`` -> ``(batch, steps + 1)`` int32 token ids: each prompt's
+    tokens, then the unknown id up to the longest prompt and once more, so that every row
+    (an empty prompt too) has a token after its prompt's last.
+
+    Id 0 is the unknown token (training tokens seen fewer than ``min_count`` times, or beyond
+    ``max_tokens``); the vocabulary, most frequent first, counts from 1. There is no padding
+    id: a language model reads a text as one stream.
+
+    Args:
+        level: ``"char"`` (every character is a token) or ``"word"`` (split on whitespace).
+        lowercase: Lowercase the text first.
+        max_tokens: Largest vocabulary, the unknown token included.
+        min_count: Training tokens seen fewer times are unknown.
+        vocabulary: The known tokens, id order from 1 (None until adapted).
+
+    Example:
+
+    ```python
+    p = LanguageModelPreprocessor(vocabulary=list("the "))
+    p({"prompt": tf.constant(["the", "ax"])})  # [[1, 2, 3, 0], [0, 0, 0, 0]]
+    ```
+    """
+
+    unknown_id = 0
+
+    def __init__(self, level="char", lowercase=False, max_tokens=20000, min_count=1,
+                 vocabulary=None, **kwargs):
+        if level not in LEVELS:
+            raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
+        super().__init__(**kwargs)
+        self.level = level
+        self.lowercase = lowercase
+        self.max_tokens = max_tokens
+        self.min_count = min_count
+        self.vocabulary = None if vocabulary is None else list(vocabulary)
+        self._make_lookup()
+
+    def _make_lookup(self):
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=self.vocabulary or None, num_oov_indices=1, mask_token=None,
+            oov_token=OOV, output_mode="int", name="lookup")
+
+    @property
+    def adapted(self):
+        return self.vocabulary is not None
+
+    def adapt(self, examples):
+        tokens = self.tokens("".join(e.input for e in examples))
+        self.vocabulary = vocabulary_by_count([tokens], max(self.max_tokens - 1, 1),
+                                              self.min_count, reserved=(OOV,))
+        self._make_lookup()  # built from the vocabulary, so get_config() carries it
+
+    @property
+    def vocabulary_size(self):
+        self.check_adapted()
+        return len(self.vocabulary) + 1
+
+    def tokens(self, text):
+        return split_tokens(text, self.level, self.lowercase)
+
+    def stream_ids(self, examples):
+        """int32 ids of the text of ``examples`` read as one stream (their inputs joined)."""
+        index = {token: i + 1 for i, token in enumerate(self.vocabulary)}
+        return np.array([index.get(t, self.unknown_id)
+                         for t in self.tokens("".join(e.input for e in examples))], np.int32)
+
+    def summary(self):
+        return {"vocabulary": self.vocabulary_size, "level": self.level}
+
+    # ----- the graph -----------------------------------------------------------------------
+    def token_ids(self, tokens):
+        """Token strings (any shape, ragged too) -> int32 ids."""
+        if isinstance(tokens, tf.RaggedTensor):
+            return tokens.with_flat_values(self.token_ids(tokens.flat_values))
+        return tf.cast(self.lookup(tokens), tf.int32)
+
+    def prompt_ids(self, prompt):
+        """``(ids, lengths)``: the padded ids of :meth:`call` and each prompt's token count."""
+        text = tf.strings.lower(prompt, encoding="utf-8") if self.lowercase else prompt
+        pieces = tf.strings.unicode_split(text, "UTF-8") if self.level == "char" \
+            else tf.strings.split(text)
+        ids = self.token_ids(pieces).to_tensor(self.unknown_id)
+        return (tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.unknown_id),
+                tf.cast(pieces.row_lengths(), tf.int32))
+
+    def detokenize(self, ids, lengths):
+        """``(batch, steps)`` ids, of which the first ``lengths`` count -> ``(batch,)`` text
+        (words joined by single spaces)."""
+        tokens = tf.gather(tf.constant([OOV, *self.vocabulary]), ids)
+        tokens = tf.where(tf.sequence_mask(lengths, tf.shape(ids)[1]), tokens, "")
+        if self.level == "char":
+            return tf.strings.reduce_join(tokens, axis=1)
+        return tf.strings.regex_replace(tf.strings.reduce_join(tokens, axis=1, separator=" "),
+                                        " +$", "")
+
+    def input_signature(self):
+        return {"prompt": tf.TensorSpec([None], tf.string, name="prompt")}
+
+    def raw_inputs(self, examples):
+        return {"prompt": [e.input for e in examples]}
+
+    def call(self, inputs):
+        return self.prompt_ids(inputs["prompt"])[0]
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs["prompt"].shape[0], None), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "level": self.level, "lowercase": self.lowercase,
+                "max_tokens": self.max_tokens, "min_count": self.min_count,
+                "vocabulary": self.vocabulary}
