@@ -9,7 +9,10 @@ row, or a row whose value cell is empty or ``NA``, is *missing*; the ``missing``
 * ``"error"``: the first missing step is an error naming the file, line and date.
 
 The step is the most common difference between consecutive dates (a day for daily data).
-Every error names the file and line.
+Every error names the file and line. :func:`split_windows` splits a series by date into
+``(window, what follows)`` pairs, one per target step, :func:`forecast_windows` gives the windows
+to forecast from and :func:`forecast_errors` scores forecasts beside the persistence and
+seasonal-naive baselines.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ import datetime
 import numpy as np
 
 from seqtasks.data.readers import delimited_rows, read_text
-from seqtasks.errors import DataError
+from seqtasks.errors import ConfigError, DataError
 
 Series = collections.namedtuple("Series", "dates values columns filled")
+#: What follows a window: the next ``horizon`` steps of every column (``values``), and the same
+#: steps one season earlier (``season_ago``; NaN where that is before the series starts).
+Future = collections.namedtuple("Future", "values season_ago")
 MISSING_CELLS = {"", "na", "nan", "n/a", "null", "?"}
 
 
@@ -134,3 +140,144 @@ def _regular(path, dates, values, lines, columns, missing):
         grid[:, column] = np.interp(steps, steps[known], grid[known, column])
     all_dates = [dates[0] + i * step for i in range(len(grid))]
     return Series(all_dates, grid.astype(np.float32), columns, int(holes.sum()))
+
+
+def load_series(spec, data, seed=0):
+    """``(series, source)``: the CSV file ``spec`` read as the ``data`` configuration section
+    says (``time_column``, ``value_columns``, ``missing``), or the built-in series (generated
+    with ``seed``) when ``spec`` is None."""
+    if spec is None:
+        from seqtasks.data.builtin import forecasting as builtin
+
+        dates, values = builtin.generate(seed=seed)
+        dates = [datetime.datetime.combine(d, datetime.time()) for d in dates]
+        return Series(dates, values[:, None], ["value"], 0), "built-in series"
+    if not isinstance(spec, str) or spec.startswith("tfds:"):
+        raise ConfigError(f"data.train: expected a CSV file, found {spec!r}")
+    return read_series(spec, data["time_column"], data["value_columns"], data["missing"]), spec
+
+
+def season_steps(step):
+    """Steps per season for the seasonal-naive baseline, from the series' step: 365 daily, 52
+    weekly, 12 monthly, 24 hourly, else 1."""
+    days = step.total_seconds() / 86400
+    if abs(days - 1) < 1e-9:
+        return 365
+    if abs(days - 7) < 1e-9:
+        return 52
+    if 28 <= days <= 31:
+        return 12
+    if abs(days * 24 - 1) < 1e-9:
+        return 24
+    return 1
+
+
+def split_steps(series, source, window, horizon, test_start=None, test_fraction=0.1,
+                validation_fraction=0.1):
+    """``(validation, test)``: the first target step of the validation and test ranges. The
+    test range starts at the date ``test_start`` or covers the last ``test_fraction`` of the
+    steps; validation is the last ``validation_fraction`` of the targets before it."""
+    steps = len(series.dates)
+    if test_start is not None:
+        try:
+            start = datetime.datetime.fromisoformat(str(test_start))
+        except ValueError:
+            raise ConfigError(f"data.test_start: expected a date like 1990-01-01, found "
+                              f"{test_start!r}") from None
+        test = next((i for i, d in enumerate(series.dates) if d >= start), steps)
+    else:
+        test = steps - max(int(steps * test_fraction), horizon)
+    validation = test - max(int((test - window) * validation_fraction), 1)
+    if validation - window < 1 or steps - test < horizon:
+        raise DataError(
+            f"{source}: {steps} steps are too few for a window of {window}, a horizon of "
+            f"{horizon} and training, validation and test ranges; need more data or a "
+            "smaller data.window")
+    return validation, test
+
+
+def split_windows(series, source, data):
+    """``{"train" | "validation" | "test": [(date, window, future)]}``: one triple per target
+    step of each range, as the ``data`` configuration section splits and cuts (``window``,
+    ``horizon``, ``season``, ``test_start``, ``test_fraction``, ``validation_fraction``): its
+    date as ISO text, the ``[window, columns]`` steps before it and its :class:`Future`, views
+    of ``series.values``. ``season`` steps (0: :func:`season_steps`) separate a step from its
+    ``season_ago``."""
+    window, horizon = data["window"], data["horizon"]
+    validation, test = split_steps(series, source, window, horizon, data["test_start"],
+                                   data["test_fraction"], data["validation_fraction"])
+    season = data["season"] or season_steps(series.dates[1] - series.dates[0])
+    values, ranges = series.values, {"train": (window, validation),
+                                     "validation": (validation, test),
+                                     "test": (test, len(series.dates))}
+    splits = {}
+    for name, (first, stop) in ranges.items():
+        splits[name] = []
+        for s in range(first, stop - horizon + 1):
+            back = np.arange(s, s + horizon) - season
+            ago = np.where((back >= 0)[:, None], values[np.maximum(back, 0)], np.nan)
+            splits[name].append((stamp(series.dates[s]), values[s - window:s],
+                                 Future(values[s:s + horizon], ago)))
+    return splits
+
+
+def forecast_windows(series, source, window):
+    """Yield ``(date, window)`` for every window of ``series``, ``date`` (ISO text) the step
+    it forecasts, the last one past the end of the series; a one-column ``window`` is
+    ``[window]``, else ``[window, columns]``."""
+    steps = len(series.dates)
+    if steps < window:
+        raise DataError(f"{source}: {steps} steps, shorter than one window of {window}; the "
+                        f"model needs the last {window} steps")
+    step = series.dates[-1] - series.dates[-2] if steps > 1 else datetime.timedelta(days=1)
+    for s in range(window, steps + 1):
+        values = series.values[s - window:s]
+        date = series.dates[s] if s < steps else series.dates[-1] + step
+        yield stamp(date), values[:, 0] if values.shape[1] == 1 else values
+
+
+def check_columns(windows, columns):
+    """Raise :class:`DataError` unless the ``windows`` have one value column per name in
+    ``columns`` (a model's): a file read with other columns cannot be scored."""
+    for w in windows:
+        if w.shape[-1] != len(columns):
+            raise DataError(f"{w.shape[-1]} value columns, but the model reads {len(columns)} "
+                            f"({', '.join(columns)}); pick them with --set data.value_columns")
+
+
+def forecast_errors(forecast, windows, futures, column):
+    """``(metrics, lines)``: ``mae`` and ``rmse`` of ``forecast [n, horizon]`` beside
+    persistence (each window's last value) and seasonal naive (a season earlier; NaN steps
+    skipped), for the ``column`` of the ``windows`` and :class:`Future` s; ``lines`` are the
+    first forecast step of each against the actual values (for a plot)."""
+    actual = np.stack([f.values[:, column] for f in futures])
+    persistence = np.repeat(np.stack([w[-1, column] for w in windows])[:, None],
+                            actual.shape[1], axis=1)
+    seasonal = np.stack([f.season_ago[:, column] for f in futures])
+    metrics = {}
+    for prefix, prediction in (("", forecast), ("persistence_", persistence),
+                               ("seasonal_naive_", seasonal)):
+        ok = ~np.isnan(prediction)
+        if ok.any():
+            error = prediction[ok] - actual[ok]
+            metrics[f"{prefix}mae"] = round(float(np.abs(error).mean()), 6)
+            metrics[f"{prefix}rmse"] = round(float(np.sqrt((error ** 2).mean())), 6)
+    metrics["windows"] = len(actual)
+    lines = {"actual": actual[:, 0], "forecast": forecast[:, 0], "persistence": persistence[:, 0]}
+    return metrics, lines
+
+
+def error_table(metrics):
+    """Lines of a table of the :func:`forecast_errors` metrics: model and baselines."""
+    lines = ["  forecast           MAE      RMSE"]
+    for label, prefix in (("model", ""), ("persistence", "persistence_"),
+                          ("seasonal naive", "seasonal_naive_")):
+        if f"{prefix}mae" in metrics:
+            lines.append(f"  {label:15} {metrics[f'{prefix}mae']:8.3f}  "
+                         f"{metrics[f'{prefix}rmse']:8.3f}")
+    return lines
+
+
+def stamp(date):
+    """A step's date as ISO text: the day alone for a step at midnight."""
+    return date.date().isoformat() if date.time() == datetime.time() else date.isoformat()

@@ -1,5 +1,6 @@
 """forecasting end to end: CSV series -> run -> MAE/RMSE beside baselines -> plot -> export ->
-predict --csv, and its bad inputs."""
+evaluate and predict --csv / --input, and its bad inputs. The export's round trips are the
+contract test's (tests/test_recipe_contract.py)."""
 
 import json
 
@@ -10,7 +11,6 @@ from helpers import (
     cli,
     run_builtin_default,
     run_expecting_failure,
-    run_without_seqtasks,
     set_args,
     tiny,
     write,
@@ -35,7 +35,7 @@ def series_csv(path, days=3 * 365, seed=1, drop=()):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("forecast")
-    path, _, _ = series_csv(root / "series.csv", drop=(40, 41))
+    path, _, _ = series_csv(root / "series.csv", drop=(40, 41))  # two missing days
     overrides = tiny_forecasting(f"data.train={path}", "data.horizon=3",
                                  f"export.dir={root / 'exports'}", "data.test_start=2003-07-01")
     result = cli("run", "forecasting", *set_args(overrides), "--output", root / "run")
@@ -58,55 +58,68 @@ def test_run_reports_errors_beside_persistence_and_seasonal_naive(finished_run):
     assert png.startswith(b"\x89PNG")
 
 
-def test_baselines_against_numpy(tmp_path):
-    """Persistence and seasonal-naive errors recomputed by hand from the CSV values."""
+def test_evaluate_on_the_series_gives_the_run_test_metrics(finished_run, tmp_path):
+    """The CSV run (missing days, horizon 3, test_start) scored again through the export."""
+    result = cli("evaluate", finished_run / "run", "--data", finished_run / "series.csv",
+                 "--output", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
+    assert scored == json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
+
+
+def task_on(path, *overrides):
     import seqtasks
+
+    recipe = seqtasks.get_recipe("forecasting")
+    return recipe(recipe.default_config(tiny_forecasting(f"data.train={path}", *overrides)))
+
+
+def test_windows_and_baselines_against_numpy(tmp_path):
+    """Examples, and the persistence and seasonal-naive errors of score(), recomputed by hand
+    from the CSV values."""
+    import tensorflow as tf
 
     path, dates, values = series_csv(tmp_path / "s.csv", days=2 * 365 + 30)
-    recipe = seqtasks.get_recipe("forecasting")
-    task = recipe(recipe.default_config(tiny_forecasting(f"data.train={path}", "data.horizon=2",
-                                                         "data.test_start=2002-12-01")))
-    task.build_datasets()
-    model = task.build_model()
-    forecast, actual, persistence, seasonal = task.forecasts(model)
+    test = task_on(path, "data.horizon=2", "data.test_start=2002-12-01").load_splits()["test"]
     start = 2 * 365 - 31  # index of 2002-12-01 (2001 and 2002 are not leap years)
-    assert dates[start].isoformat() == "2002-12-01"
+    assert dates[start].isoformat() == "2002-12-01" == test[0].where
     values = np.round(values.astype(np.float64), 2)  # the CSV keeps two decimals
-    expected_actual = np.stack([values[s:s + 2] for s in range(start, len(values) - 1)])
-    np.testing.assert_allclose(actual, expected_actual, atol=1e-4)
-    np.testing.assert_allclose(persistence[:, 1], values[start - 1:len(values) - 2], atol=1e-4)
-    np.testing.assert_allclose(seasonal[:, 0], values[start - 365:len(values) - 1 - 365],
+    targets = np.stack([values[s:s + 2] for s in range(start, len(values) - 1)])
+    np.testing.assert_allclose([e.target.values[:, 0] for e in test], targets, atol=1e-4)
+    np.testing.assert_allclose([e.input[:, 0] for e in test],
+                               [values[s - 14:s] for s in range(start, len(values) - 1)],
                                atol=1e-4)
+    persistence = np.repeat(values[start - 1:len(values) - 2, None], 2, axis=1)
+    seasonal = np.stack([values[s - 365:s - 363] for s in range(start, len(values) - 1)])
+    np.testing.assert_allclose([e.target.season_ago[:, 0] for e in test], seasonal, atol=1e-4)
+
+    zeros = lambda values: {"forecast": tf.zeros([len(values), 2])}  # noqa: E731
+    task = task_on(path)
+    metrics = task.score({"serving_default": zeros}, test, {"columns": ["value"],
+                                                           "target": "value"})
+    for prefix, forecast in (("", 0 * targets), ("persistence_", persistence),
+                             ("seasonal_naive_", seasonal)):
+        error = forecast - targets
+        assert metrics[f"{prefix}mae"] == pytest.approx(np.abs(error).mean(), abs=1e-4)
+        assert metrics[f"{prefix}rmse"] == pytest.approx(np.sqrt((error ** 2).mean()), abs=1e-4)
+    assert metrics["windows"] == len(test)
 
 
-def test_padding_free_windows_and_normalisation_from_training_range_only(tmp_path):
-    import seqtasks
-
+def test_windows_cut_in_tf_data_normalised_with_the_training_range_only(tmp_path):
     path, _, values = series_csv(tmp_path / "s.csv", days=400)
-    recipe = seqtasks.get_recipe("forecasting")
-    task = recipe(recipe.default_config(tiny_forecasting(f"data.train={path}")))
-    task.build_datasets()
-    validation, _ = task.steps
-    rounded = np.round(values.astype(np.float64), 2)
-    assert task.mean[0] == pytest.approx(rounded[:validation].mean(), abs=1e-3)
-    assert task.std[0] == pytest.approx(rounded[:validation].std(), abs=1e-3)
-
-
-def test_export_runs_without_seqtasks_and_matches_the_keras_model(finished_run):
-    import keras
-
-    version = finished_run / "exports" / "forecasting" / "1"
-    window = np.linspace(5, 15, 14).astype(np.float32)[None]
-    code = (
-        "import json, numpy as np, tensorflow as tf\n"
-        f"fn = tf.saved_model.load({str(version)!r}).signatures['serving_default']\n"
-        f"out = fn(values=tf.constant({window.tolist()!r}, tf.float32))\n"
-        "print(json.dumps(out['forecast'].numpy().tolist()))\n"
-    )
-    served = np.array(json.loads(run_without_seqtasks(code).strip().splitlines()[-1]))
-    model = keras.models.load_model(version / "assets.extra" / "model.keras")
-    assert served.shape == (1, 3)
-    np.testing.assert_allclose(served, model.predict(window, verbose=0), atol=1e-4)
+    task = task_on(path)
+    datasets = task.build_datasets()
+    validation = 14 + len(task.splits["train"])  # the first validation target (horizon 1)
+    p, rounded = task.preprocessor, np.round(values.astype(np.float64), 2)
+    assert p.mean[0] == pytest.approx(rounded[:validation].mean(), abs=1e-3)
+    assert p.std[0] == pytest.approx(rounded[:validation].std(), abs=1e-3)
+    x, y = next(iter(datasets["validation"]))
+    n = len(task.splits["validation"])  # fewer than a batch
+    assert x.shape == (n, 14, 1) and y.shape == (n, 1)
+    windows = np.stack([rounded[validation - 14 + i:validation + i] for i in range(n)])
+    np.testing.assert_allclose(x[:, :, 0], (windows - p.mean[0]) / p.std[0], atol=1e-4)
+    np.testing.assert_allclose(y[:, 0], (rounded[validation:validation + n] - p.mean[0])
+                               / p.std[0], atol=1e-4)
 
 
 def test_predict_from_a_csv(finished_run, tmp_path):
@@ -115,8 +128,41 @@ def test_predict_from_a_csv(finished_run, tmp_path):
     assert result.exit_code == 0, result.output
     values = [float(v) for v in result.output.split()]
     assert len(values) == 3 and all(np.isfinite(values))
+    # --input: every window, named by the date it forecasts; the last one is --csv's
+    out = tmp_path / "forecasts.jsonl"
+    result = cli("predict", finished_run / "exports" / "forecasting", "--input", recent,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["where"] for r in (rows[0], rows[-1])] == ["2001-01-15", "2001-01-21"]
+    assert len(rows) == 20 - 14 + 1
+    np.testing.assert_allclose(rows[-1]["forecast"], values, atol=1e-4)
 
 
+def test_several_value_columns_and_a_target_column(tmp_path):
+    """values [None, window, columns] -> forecast of the target column, in its units."""
+    dates, values = builtin.generate(500, seed=3)
+    rows = [f"{d},{v:.2f},{2 * v + 100:.2f}" for d, v in zip(dates, values)]
+    path = write(tmp_path / "two.csv", "date,a,b\n" + "\n".join(rows) + "\n")
+    root = tmp_path / "run"
+    overrides = tiny_forecasting(f"data.train={path}", "data.target_column=b",
+                                 f"export.dir={tmp_path / 'x'}", epochs=1)
+    result = cli("run", "forecasting", *set_args(overrides), "--output", root)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((root / "metrics.json").read_text())
+    assert metrics["data"]["target"] == "b" and metrics["data"]["columns"] == ["a", "b"]
+    b = np.array([float(f"{2 * v + 100:.2f}") for v in values])[449:]  # test range, and before
+    assert metrics["test"]["persistence_mae"] == pytest.approx(np.abs(np.diff(b)).mean(),
+                                                               abs=1e-4)
+    signature = json.loads((tmp_path / "x" / "forecasting" / "1" / "assets.extra" /
+                            "seqtasks.json").read_text())
+    assert signature["columns"] == ["a", "b"] and signature["target"] == "b"
+    result = cli("predict", tmp_path / "x" / "forecasting", "--csv", path)
+    assert result.exit_code == 0, result.output
+    assert 100 < float(result.output.split()[0]) < 160
+
+
+@pytest.mark.slow
 def test_builtin_default_beats_persistence(tmp_path):
     test, elapsed = run_builtin_default("forecasting", tmp_path)
     assert test["rmse"] < 0.95 * test["persistence_rmse"], test
