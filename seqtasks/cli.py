@@ -221,7 +221,7 @@ def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, ba
     signature = deployed.load_signatures(version)["serving_default"]
     for start in range(0, len(values), batch_size):
         batch = values[start:start + batch_size]
-        outputs = deployed.call_signature(signature, batch)
+        outputs = deployed.call_signature(signature, batch, csv_path or "the inputs")
         for line in task.format_prediction([raw[metadata["input"]] for raw in batch], outputs):
             click.echo(line)
 

@@ -194,3 +194,15 @@ def test_predict_csv_shorter_than_the_window(finished_run, tmp_path):
     recent, _, _ = series_csv(tmp_path / "recent.csv", days=5)
     result = cli("predict", finished_run / "exports" / "forecasting", "--csv", recent)
     assert_clean_failure(result, "recent.csv", "shorter than one window of 14")
+
+
+def test_predict_csv_with_more_value_columns_than_the_model_reads(finished_run, tmp_path):
+    dates, values = builtin.generate(30, seed=6)
+    path = write(tmp_path / "two.csv", "date,a,b\n" + "".join(
+        f"{d},{v:.2f},{v + 1:.2f}\n" for d, v in zip(dates, values)))
+    export = finished_run / "exports" / "forecasting"
+    assert_clean_failure(cli("predict", export, "--csv", path), "two.csv",
+                         "input 'values' has shape [14, 2]", "expects [14]")
+    assert_clean_failure(cli("predict", export, "--input", path, "--output", tmp_path / "o.jsonl"),
+                         "input 'values' has shape [14, 2]")
+    assert not (tmp_path / "o.jsonl").exists()
