@@ -19,7 +19,7 @@ from __future__ import annotations
 import collections
 import os
 
-from seqtasks.data.readers import read_text
+from seqtasks.data.readers import decoded, iter_lines, read_text
 from seqtasks.errors import DataError
 
 Pair = collections.namedtuple("Pair", "source target where")
@@ -89,6 +89,22 @@ def read_tsv_pairs(path, source_column=0, target_column=1):
     return pairs
 
 
+def iter_sources(path, source_column=0):
+    """Yield ``(where, source)`` for each non-blank line of a TSV file (or a plain text file,
+    one sentence per line, with column 0), one line at a time: the inputs to translate."""
+    source_column = _column(source_column, "source_column", path)
+    for number, line in enumerate(iter_lines(path), 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) <= source_column:
+            raise DataError(f"{path}:{number}: expected at least {source_column + 1} "
+                            f"tab-separated columns (the source in column {source_column}, "
+                            f"from 0), found {len(cells)}")
+        yield f"{path}:{number}", cells[source_column].strip()
+
+
 def read_aligned(source_path, target_path):
     """The sentence pairs of two line-aligned files: line i of one translates line i of the
     other."""
@@ -111,6 +127,22 @@ def read_aligned(source_path, target_path):
         pairs.append(Pair(source, target, f"{source_path}:{number}"))
     if not pairs:
         raise DataError(f"{source_path}: no sentence pairs found (with {target_path})")
+    return pairs
+
+
+def tfds_pairs(rows, supervised_keys, where):
+    """The sentence pairs of a TFDS split's NumPy rows (``where``: ``tfds:<name>:<split>``),
+    source and target from its ``(source, target)`` supervised keys; rows with an empty side
+    are left out."""
+    if not supervised_keys or len(supervised_keys) != 2:
+        raise DataError(f"{where.rsplit(':', 1)[0]}: no (source, target) supervised keys in "
+                        "its info")
+    source_key, target_key = supervised_keys
+    pairs = []
+    for i, row in enumerate(rows):
+        source, target = decoded(row[source_key]).strip(), decoded(row[target_key]).strip()
+        if source and target:
+            pairs.append(Pair(source, target, f"{where}[{i}]"))
     return pairs
 
 

@@ -1,10 +1,11 @@
 """An encoder-decoder with attention whose translation loop lives inside the graph.
 
 Training (teacher forcing): source ids and the shifted target ids -> next-token probabilities.
-Translation: raw strings -> tokens -> encoder -> the :class:`~seqtasks.layers.TextDecoder`
-generating with a strategy from :mod:`seqtasks.decoding` -> strings. Both paths share every
-weight, and translation uses only core TensorFlow ops, so a SavedModel of it runs on stock TF
-Serving.
+Translation: source ids -> encoder -> the :class:`~seqtasks.layers.TextDecoder` generating with
+a strategy from :mod:`seqtasks.decoding` -> strings. Both paths share every weight, and
+translation uses only core TensorFlow ops, so a SavedModel of it runs on stock TF Serving.
+Tokenizing and the vocabulary lookups are the recipe's preprocessor's
+(:class:`~seqtasks.preprocessors.translation.TranslationPreprocessor`).
 """
 
 import keras
@@ -12,16 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from seqtasks.layers.stack import recurrent_layer
-from seqtasks.layers.text_decoder import ATTENTION, TextDecoder, target_lookup
-from seqtasks.layers.tokens import OOV, PAD, TextTokenizer
-
-
-def vocabulary_lookups(source_vocabulary, target_vocabulary):
-    """StringLookups token -> id of both sides: 0 padding, 1 unknown, then (target only)
-    2 start and 3 end, then the vocabulary in order."""
-    source = keras.layers.StringLookup(vocabulary=list(source_vocabulary), mask_token=PAD,
-                                       oov_token=OOV, name="source_lookup")
-    return source, target_lookup(target_vocabulary)
+from seqtasks.layers.text_decoder import ATTENTION, TextDecoder
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -29,10 +21,11 @@ class Seq2Seq(keras.layers.Layer):
     """Recurrent encoder-decoder with optional attention over the encoder outputs.
 
     Args:
-        source_vocabulary, target_vocabulary: Lists of tokens (without padding, unknown,
-            start and end tokens).
-        source_tokenizer, target_tokenizer: ``TextTokenizer`` configurations
-            (``lowercase``, ``split_punctuation``, ``level``).
+        source_vocabulary_size: Source ids, padding (0) and unknown (1) included.
+        target_vocabulary: List of target tokens (without padding, unknown, start and end
+            tokens): the decoder's output vocabulary.
+        target_tokenizer: ``TextTokenizer`` configuration of the target side (``lowercase``,
+            ``split_punctuation``, ``level``); its ``level`` decides how tokens are joined.
         cell: ``"elman"``, ``"lstm"`` or ``"gru"``.
         units: Hidden units of each recurrent layer (per direction in the encoder).
         embedding_dim: Size of the token embeddings (both sides).
@@ -50,20 +43,27 @@ class Seq2Seq(keras.layers.Layer):
             starts with the start id. Returns next-token probabilities
             ``(batch, target steps, target vocabulary)``.
 
-    :meth:`translate` maps a ``(batch,)`` string tensor to ``(translations, scores)``.
+    :meth:`translate` maps int source ids to ``(translations, scores)``; :class:`Translator`
+    is that half as a layer of its own (an inference model's last layer).
+
+    Example:
+
+    ```python
+    layer = Seq2Seq(5, ["xo", "ya"], units=8, embedding_dim=4)
+    probs = layer((np.array([[2, 3, 4]]), np.array([[2, 4]])))  # (1, 2, 6)
+    translations, scores = layer.translate(np.array([[2, 3, 4]]))  # (1,) strings, floats
+    ```
     """
 
-    def __init__(self, source_vocabulary, target_vocabulary, source_tokenizer=None,
-                 target_tokenizer=None, cell="elman", units=128, embedding_dim=64, layers=1,
-                 bidirectional=True, attention="bahdanau", hidden_units=128, dropout=0.0,
-                 decoding=None, **kwargs):
+    def __init__(self, source_vocabulary_size, target_vocabulary, target_tokenizer=None,
+                 cell="elman", units=128, embedding_dim=64, layers=1, bidirectional=True,
+                 attention="bahdanau", hidden_units=128, dropout=0.0, decoding=None, **kwargs):
         if attention not in ATTENTION:
             raise ValueError(f"`attention` must be one of {tuple(ATTENTION)}. "
                              f"Received: attention={attention!r}")
         super().__init__(**kwargs)
-        self.source_vocabulary = list(source_vocabulary)
+        self.source_vocabulary_size = source_vocabulary_size
         self.target_vocabulary = list(target_vocabulary)
-        self.source_tokenizer_config = dict(source_tokenizer or {})
         self.target_tokenizer_config = dict(target_tokenizer or {})
         self.cell = cell
         self.units = units
@@ -77,12 +77,8 @@ class Seq2Seq(keras.layers.Layer):
                          "max_length_ratio": 2.0, "max_length_offset": 10, "max_length": 200,
                          **(decoding or {})}
 
-        self.source_tokenize = TextTokenizer(**self.source_tokenizer_config,
-                                             name="source_tokenizer")
-        self.source_lookup = vocabulary_lookups(self.source_vocabulary, ())[0]
         self.source_embedding = keras.layers.Embedding(
-            len(self.source_vocabulary) + 2, embedding_dim, mask_zero=True,
-            name="source_embedding")
+            source_vocabulary_size, embedding_dim, mask_zero=True, name="source_embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.encoder = [
             recurrent_layer(cell, units, dropout=dropout, return_sequences=True,
@@ -133,14 +129,19 @@ class Seq2Seq(keras.layers.Layer):
         return self.text_decoder(target_in, initial, encoder_outputs, source_mask,
                                  training=training)
 
-    # ----- translation --------------------------------------------------------------------
-    def source_ids(self, text):
-        return tf.cast(self.source_lookup(self.source_tokenize(text)), tf.int32)
+    def negative_log_likelihood(self, source_ids, target_in, target_out):
+        """Teacher forcing: per sentence, the summed negative log-probability of the ids of
+        ``target_out`` and how many there are (0 is padding and not counted)."""
+        probs = self.call((source_ids, target_in))
+        picked = tf.gather(probs, target_out, batch_dims=2)
+        weights = tf.cast(target_out > 0, tf.float32)
+        nll = -tf.reduce_sum(tf.math.log(tf.maximum(picked, 1e-12)) * weights, axis=1)
+        return nll, tf.reduce_sum(weights, axis=1)
 
-    def translate(self, text, decoding=None):
-        """``(batch,)`` strings -> ``(translations, scores)``; graph-friendly."""
+    # ----- translation --------------------------------------------------------------------
+    def translate(self, source_ids, decoding=None):
+        """int ``(batch, steps)`` source ids -> ``(translations, scores)``; graph-friendly."""
         options = {**self.decoding, **(decoding or {})}
-        source_ids = self.source_ids(text)
         encoder_outputs, initial, source_mask = self.encode(source_ids)
         lengths = tf.reduce_sum(tf.cast(source_mask, tf.float32), axis=1)
         max_lengths = tf.cast(tf.minimum(
@@ -151,11 +152,41 @@ class Seq2Seq(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(),
-                "source_vocabulary": self.source_vocabulary,
+                "source_vocabulary_size": self.source_vocabulary_size,
                 "target_vocabulary": self.target_vocabulary,
-                "source_tokenizer": self.source_tokenizer_config,
                 "target_tokenizer": self.target_tokenizer_config,
                 "cell": self.cell, "units": self.units, "embedding_dim": self.embedding_dim,
                 "layers": self.num_layers, "bidirectional": self.bidirectional,
                 "attention": self.attention_type, "hidden_units": self.hidden_units,
                 "dropout": self.dropout, "decoding": self.decoding}
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class Translator(keras.layers.Layer):
+    """The translating half of a :class:`Seq2Seq` as a layer: int ``(batch, steps)`` source
+    ids -> ``(translations, scores)``, ``(batch,)`` strings and floats (see
+    :meth:`Seq2Seq.translate`). It shares the weights of the ``seq2seq`` it is given.
+
+    Args:
+        seq2seq: A :class:`Seq2Seq` (or its serialized config).
+    """
+
+    def __init__(self, seq2seq, **kwargs):
+        super().__init__(**kwargs)
+        self.seq2seq = keras.saving.deserialize_keras_object(seq2seq) \
+            if isinstance(seq2seq, dict) else seq2seq
+
+    def build(self, input_shape):
+        if not self.seq2seq.built:
+            self.seq2seq.build(None)
+
+    def call(self, source_ids):
+        return self.seq2seq.translate(source_ids)
+
+    def compute_output_spec(self, source_ids):
+        batch = source_ids.shape[:1]
+        return keras.KerasTensor(batch, dtype="string"), keras.KerasTensor(batch, dtype="float32")
+
+    def get_config(self):
+        return {**super().get_config(),
+                "seq2seq": keras.saving.serialize_keras_object(self.seq2seq)}

@@ -281,7 +281,12 @@ class Recipe:
         x = self.preprocessor(inputs)
         if len(inputs) == 1:
             inputs = next(iter(inputs.values()))
-        return keras.Model(inputs, model(x), name=f"{self.name}_inference")
+        return keras.Model(inputs, self.inference_network(model)(x), name=f"{self.name}_inference")
+
+    def inference_network(self, model):
+        """What runs on the preprocessor's outputs in the inference model: the trained model
+        itself by default, or a layer of it that infers differently (decodes, say)."""
+        return model
 
     def predict(self, inference_model, inputs):
         """``{output: tensor}`` of the ``serving_default`` signature for a batch of raw
@@ -339,14 +344,15 @@ class Recipe:
         """``{name: values}`` the serving signature takes for ``examples``."""
         return self.make_preprocessor().raw_inputs(examples)
 
-    def run_signature(self, signature, examples, batch_size=None):
+    def run_signature(self, signature, examples, batch_size=None, raw=None):
         """``{output: [row, ...]}`` of ``signature`` run over ``examples`` in batches (rows are
-        NumPy values; outputs padded per batch keep each batch's padding)."""
+        NumPy values; outputs padded per batch keep each batch's padding). ``raw``:
+        ``{name: values}`` fed instead of :meth:`raw_inputs` (a signature with other inputs)."""
         import numpy as np
         import tensorflow as tf
 
         batch_size = batch_size or self.inference_batch_size
-        raw = self.raw_inputs(examples)
+        raw = raw if raw is not None else self.raw_inputs(examples)
         rows = {}
         for start in range(0, len(examples), batch_size):
             feed = {name: tf.constant(np.asarray(values[start:start + batch_size]))

@@ -1,8 +1,9 @@
-"""translation end to end: parallel files -> run -> BLEU -> export -> predict, and bad inputs."""
+"""translation: parallel files -> run -> BLEU/chrF/perplexity -> export -> predict, and bad
+inputs. Export without seqtasks, evaluate == run, padding and .keras round trip of the default
+configuration are the contract test's (tests/test_recipe_contract.py)."""
 
 import gzip
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -11,12 +12,12 @@ from helpers import (
     cli,
     run_builtin_default,
     run_expecting_failure,
-    run_without_seqtasks,
     set_args,
     tiny,
     write,
 )
 
+import seqtasks
 from seqtasks.data.builtin import translation as builtin
 
 TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
@@ -30,6 +31,17 @@ def tiny_translation(*overrides, epochs=2):
 def write_tsv(path, pairs):
     path.write_text("".join(f"{s}\t{t}\tCC-BY 2.0\n" for s, t in pairs), encoding="utf-8")
     return path
+
+
+def task_for(*overrides):
+    recipe = seqtasks.get_recipe("translation")
+    return recipe(recipe.default_config(tiny_translation(*overrides)))
+
+
+def serve(task, model, texts):
+    """The in-memory serving_default's outputs for ``texts`` (NumPy)."""
+    signature = task.endpoints(task.inference_model(model))["serving_default"]
+    return {k: v.numpy() for k, v in signature(text=np.array(texts, dtype=object)).items()}
 
 
 @pytest.fixture(scope="module")
@@ -59,47 +71,55 @@ def finished_run(data_dir, tmp_path_factory):
 def test_run_writes_bleu_chrf_perplexity_and_export(finished_run):
     metrics = json.loads((finished_run / "run" / "metrics.json").read_text())
     test = metrics["test"]
+    assert list(test) == ["bleu", "chrf", "perplexity", "sentences"]
     assert 0.0 <= test["bleu"] <= 100.0 and 0.0 <= test["chrf"] <= 100.0
     assert test["perplexity"] > 1.0 and test["sentences"] == 40
+    assert metrics["data"]["left_out_too_long"] == 0
     version = finished_run / "exports" / "translation" / "1"
     assert (version / "saved_model.pb").exists() and metrics["export"] == str(version)
 
 
-def test_export_runs_without_seqtasks_and_matches_in_memory_decoding(finished_run):
+def test_metrics_equal_sacrebleu_and_a_numpy_perplexity_of_the_trained_model(finished_run,
+                                                                             data_dir):
+    # The export's signatures against independent references: sacreBLEU on the translations,
+    # and the perplexity from the training model's next-token probabilities (teacher forcing).
     import keras
+    import sacrebleu
     import tensorflow as tf
 
-    import seqtasks  # noqa: F401  (registers the layers for load_model)
+    from seqtasks.layers import TextTokenizer
+    from seqtasks.layers.tokens import tokenize_texts
 
     version = finished_run / "exports" / "translation" / "1"
-    texts = ["the small dog sees two red birds .", "", "zyxwv qqq unknown words !",
-             " ".join(["dog"] * 1000)]
-    out = run_without_seqtasks(
-        "import json, tensorflow as tf\n"
-        f"sig = tf.saved_model.load({str(version)!r}).signatures['serving_default']\n"
-        f"out = sig(text=tf.constant({texts!r}))\n"
-        "print(json.dumps({k: [x.decode() if isinstance(x, bytes) else x\n"
-        "                      for x in v.numpy().tolist()] for k, v in out.items()}))\n"
-    )
-    served = json.loads(out.strip().splitlines()[-1])
-    model = keras.models.load_model(version / "assets.extra" / "model.keras", safe_mode=True)
-    translations, scores = model.get_layer("seq2seq").translate(tf.constant(texts))
-    assert served["translation"] == [t.decode() for t in translations.numpy()]
-    np.testing.assert_allclose(served["score"], scores.numpy(), atol=1e-4)
-    assert all(np.isfinite(served["score"]))
-    assert all(len(t.split()) <= 30 for t in served["translation"])  # decode.max_length
+    loaded = tf.saved_model.load(str(version)).signatures
+    assert set(loaded) == {"serving_default", "log_likelihood"}
+    pairs = builtin.generate(40, seed=2)
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    out = loaded["serving_default"](text=tf.constant(sources))
+    hypotheses = [t.decode() for t in out["translation"].numpy()]
+    metrics = json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True).score
+    assert metrics["bleu"] == pytest.approx(bleu, abs=1e-4)
+
+    inference = keras.models.load_model(version / "assets.extra" / "model.keras")
+    preprocessor = inference.layers[1]
+    model = keras.models.load_model(finished_run / "run" / "model.keras")
+    words = preprocessor.target_vocabulary
+    index = {w: i + 4 for i, w in enumerate(words)}  # 0 pad, 1 unknown, 2 <s>, 3 </s>
+    targets = tokenize_texts(TextTokenizer(), references)
+    total = count = 0.0
+    for source, target in zip(sources, targets):
+        ids = [2] + [index.get(t, 1) for t in target] + [3]
+        source_ids = preprocessor({"text": tf.constant([source])}).numpy()
+        probs = model.predict_on_batch([source_ids, np.array([ids[:-1]])])[0]
+        total -= np.log(np.maximum(probs[np.arange(len(ids) - 1), ids[1:]], 1e-12)).sum()
+        count += len(ids) - 1
+    assert metrics["perplexity"] == pytest.approx(np.exp(total / count), abs=2e-4)
+    scored = loaded["log_likelihood"](text=tf.constant(sources), reference=tf.constant(references))
+    assert scored["tokens"].numpy().sum() == count
 
 
-def test_saved_model_cli_lists_the_signature(finished_run):
-    version = finished_run / "exports" / "translation" / "1"
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(version), "--tag_set", "serve",
-                            "--signature_def", "serving_default"], capture_output=True, text=True)
-    assert shown.returncode == 0, shown.stderr
-    for name in ("inputs['text']", "outputs['translation']", "outputs['score']"):
-        assert name in shown.stdout
-
-
-def test_predict_prints_one_translation_per_input(finished_run):
+def test_predict_prints_one_translation_per_input(finished_run, tmp_path):
     exports = finished_run / "exports" / "translation"
     result = cli("predict", exports, "the dog sees a bird .", "")
     assert result.exit_code == 0, result.output
@@ -107,36 +127,68 @@ def test_predict_prints_one_translation_per_input(finished_run):
     piped = cli("predict", exports / "1", input="a cat walks .\n" + "bird " * 1000 + "\n")
     assert piped.exit_code == 0, piped.output
     assert len(piped.output.split("\n")) == 3
+    sentences = write(tmp_path / "in.txt", "a cat walks .\n\nthe dog sees a bird .\n")
+    result = cli("predict", exports, "--input", sentences, "--output", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["where"] for r in rows] == [f"{sentences}:1", f"{sentences}:3"]
+    assert all(set(r) >= {"translation", "score"} for r in rows)
+
+
+def test_prediction_inputs_stream_the_source_column(tmp_path):
+    task = task_for("data.source_column=1", "data.target_column=0")
+    path = write(tmp_path / "p.tsv", "hallo\thello\n\nwelt\tworld\n")
+    assert list(task.prediction_inputs(path)) == [
+        (f"{path}:1", {"text": "hello"}), (f"{path}:3", {"text": "world"})]
+    bad = write(tmp_path / "bad.tsv", "hallo\thello\nkein tab\n")
+    with pytest.raises(seqtasks.errors.DataError, match=r"bad.tsv:2: expected at least 2 "):
+        list(task.prediction_inputs(bad))
 
 
 def test_aligned_gzip_files_train(data_dir, tmp_path):
-    import seqtasks
-
     result = seqtasks.run("translation", tiny_translation(
         f'data.train=["{data_dir / "train.en.gz"}", "{data_dir / "train.xx.gz"}"]',
         f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy", epochs=1),
         output=tmp_path / "run", echo=lambda *_: None, verbose=0)
-    assert result.metrics["data"]["pairs"]["train"] + result.metrics["data"]["pairs"][
-        "validation"] + result.metrics["data"]["pairs"]["test"] == 200
+    assert sum(result.metrics["data"]["examples"].values()) == 200
 
 
-def test_character_level_and_vocabulary_limits(data_dir, tmp_path):
+def test_character_level_and_vocabulary_limits(data_dir):
     import tensorflow as tf
 
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("translation")
-    task = recipe(recipe.default_config(tiny_translation(
-        f"data.train={data_dir / 'train.tsv'}", "data.source_level=char",
-        "data.target_level=char", "data.max_tokens=20", "decode.strategy=greedy")))
+    task = task_for(f"data.train={data_dir / 'train.tsv'}", "data.source_level=char",
+                    "data.target_level=char", "data.max_tokens=20", "decode.strategy=greedy")
     task.build_datasets()
     # 20 = padding + unknown (+ start + end on the target side) + the most frequent characters
     assert task.summary["vocabulary"] == {"source": 20, "target": 20}
-    layer = task.build_model().get_layer("seq2seq")
-    tokens = layer.source_tokenize(tf.constant(["ab c."]))
+    tokens = task.preprocessor.source_tokenize(tf.constant(["ab c."]))
     assert [t.decode() for t in tokens.numpy()[0]] == ["a", "b", "\u2581", "c", "\u2581", "."]
-    translation, _ = layer.translate(tf.constant(["the dog sees two birds ."]))
-    assert "\u2581" not in translation.numpy()[0].decode()
+    translation = serve(task, task.build_model(), ["the dog sees two birds ."])["translation"]
+    assert "\u2581" not in translation[0].decode()
+
+
+def test_teacher_forcing_ids_and_left_out_pairs(tmp_path):
+    import tensorflow as tf
+
+    from seqtasks.preprocessors.translation import TranslationPreprocessor
+    from seqtasks.recipes.base import Example
+
+    p = TranslationPreprocessor(source_vocabulary=["a", "dog"], target_vocabulary=["xo", "ya"])
+    assert p({"text": tf.constant(["A cat", ""])}).numpy().tolist() == [[2, 1], [0, 0]]
+    target_in, target_out = p.teacher_forcing(tf.constant(["ya xo zz", "xo", ""]))
+    assert target_in.numpy().tolist() == [[2, 5, 4, 1], [2, 4, 0, 0], [2, 0, 0, 0]]
+    assert target_out.numpy().tolist() == [[5, 4, 1, 3], [4, 3, 0, 0], [3, 0, 0, 0]]
+    assert (p.source_vocabulary_size, p.target_vocabulary_size) == (4, 6)
+    train = write_tsv(tmp_path / "t.tsv", [("a b c", "x"), ("a", "x y z"), ("a b", "x y")] * 5)
+    held_out = write_tsv(tmp_path / "held_out.tsv", [("a b", "x y")])
+    task = task_for(f"data.train={train}", f"data.validation={held_out}",
+                    f"data.test={held_out}", "data.max_length=2")
+    task.build_datasets()
+    assert task.summary["left_out_too_long"] == 10 and len(task.splits["train"]) == 5
+    assert task.summary["vocabulary"] == {"source": 4, "target": 6}  # a b / x y
+    with pytest.raises(seqtasks.errors.DataError,
+                       match="h.tsv:1: the source sentence ' ' has no tokens"):
+        TranslationPreprocessor().check([Example("a", "x", "ok"), Example(" ", "x", "h.tsv:1")])
 
 
 @pytest.mark.parametrize("overrides", [
@@ -145,21 +197,17 @@ def test_character_level_and_vocabulary_limits(data_dir, tmp_path):
     ["model.attention=none", "model.cell=gru", "model.bidirectional=false"],
 ], ids=["elman-bahdanau", "lstm-luong-2-layers", "gru-none"])
 def test_padding_never_changes_a_translation_or_its_score(data_dir, overrides):
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("translation")
-    task = recipe(recipe.default_config(tiny_translation(
-        f"data.train={data_dir / 'train.tsv'}", *overrides)))
+    task = task_for(f"data.train={data_dir / 'train.tsv'}", *overrides)
     datasets = task.build_datasets()
     model = task.build_model()
     model.fit(datasets["train"].take(3), verbose=0, shuffle=False)
-    layer = model.get_layer("seq2seq")
-    alone = layer.translate(np.array(["the dog sees two birds ."], dtype=object))
-    batch = layer.translate(np.array(
-        ["the dog sees two birds .", "she gives the old red books to the small cats in the park ."],
-        dtype=object))
-    assert alone[0].numpy()[0] == batch[0].numpy()[0]
-    np.testing.assert_allclose(alone[1].numpy()[0], batch[1].numpy()[0], atol=1e-5)
+    alone = serve(task, model, ["the dog sees two birds ."])
+    batch = serve(task, model, ["the dog sees two birds .", "zyxwv qqq unknown words !", "",
+                                "she gives the old red books to the small cats in the park ."])
+    assert alone["translation"][0] == batch["translation"][0]
+    np.testing.assert_allclose(alone["score"][0], batch["score"][0], atol=1e-5)
+    assert np.isfinite(batch["score"]).all()
+    assert all(len(t.split()) <= 30 for t in batch["translation"])  # decode.max_length
     probs = model.predict_on_batch(next(iter(datasets["test"]))[0])
     assert np.allclose(probs.sum(-1), 1.0, atol=1e-4)
 
@@ -169,18 +217,19 @@ def test_beam_search_scores_at_least_greedy_on_the_trained_model(finished_run):
     # whose next-token distributions are peaked, a 4-wide beam finds at least the greedy score.
     import keras
 
-    model = keras.models.load_model(finished_run / "run" / "model.keras")
-    layer = model.get_layer("seq2seq")
-    texts = np.array(["the dog sees two birds .", "i walk .", "the women sing ."], dtype=object)
-    _, greedy = layer.translate(texts, {"strategy": "greedy"})
-    _, beam = layer.translate(texts, {"strategy": "beam", "beam_width": 4,
-                                      "length_penalty": 0.0})
+    version = finished_run / "exports" / "translation" / "1"
+    _, preprocessor, translator = keras.models.load_model(
+        version / "assets.extra" / "model.keras").layers
+    ids = preprocessor({"text": np.array(["the dog sees two birds .", "i walk .",
+                                          "the women sing ."], dtype=object)})
+    _, greedy = translator.seq2seq.translate(ids, {"strategy": "greedy"})
+    _, beam = translator.seq2seq.translate(ids, {"strategy": "beam", "beam_width": 4,
+                                                 "length_penalty": 0.0})
     assert (beam.numpy() >= greedy.numpy() - 1e-5).all()
 
 
 def test_tfds_ted_hrlr_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
-    import seqtasks
 
     with tfds.testing.mock_data(num_examples=30, policy=tfds.testing.MockPolicy.USE_CODE):
         result = seqtasks.run("translation", tiny_translation(
@@ -188,10 +237,11 @@ def test_tfds_ted_hrlr_with_mock_data(tmp_path):
             "data.test=tfds:ted_hrlr_translate/pt_to_en:test", f"export.dir={tmp_path / 'x'}",
             "decode.strategy=greedy", epochs=1),
             output=tmp_path / "run", echo=lambda *_: None, verbose=0)
-    assert result.metrics["data"]["pairs"]["test"] == 30
+    assert result.metrics["data"]["examples"]["test"] == 30
     assert 0.0 <= result.metrics["test"]["bleu"] <= 100.0
 
 
+@pytest.mark.slow
 def test_builtin_default_reaches_bleu_90_within_5_minutes(tmp_path):
     test, elapsed = run_builtin_default("translation", tmp_path)
     assert test["bleu"] >= 90.0, test
@@ -217,6 +267,16 @@ def test_tsv_line_without_tab(tmp_path):
                          "p.tsv:2: expected at least 2 tab-separated columns")
 
 
-def test_beam_width_must_be_positive():
-    assert_clean_failure(cli("run", "translation", "--set", "decode.beam_width=0"),
-                         "decode.beam_width: expected a positive integer")
+def test_every_training_pair_too_long(tmp_path):
+    train = write_tsv(tmp_path / "train.tsv", [("a b c", "x y z")] * 10)
+    assert_clean_failure(run_bad(tmp_path, f"data.train={train}", "data.max_length=2"),
+                         "train.tsv: every training pair is longer than data.max_length=2")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("decode.beam_width=0", "decode.beam_width: expected a positive integer"),
+    ("model.dropout=1.0", "model.dropout: expected a number in [0, 1)"),
+    ("train.batch_size=0", "train.batch_size: expected a positive integer"),
+])
+def test_out_of_range_keys(override, message):
+    assert_clean_failure(cli("run", "translation", "--set", override), message)
