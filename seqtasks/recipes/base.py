@@ -162,8 +162,6 @@ class Recipe:
         spec = self.config["data"].get(split)
         return str(spec) if spec is not None else f"data.{split}"
 
-    _describe = describe  # transitional: recipes not on the skeleton yet
-
     # ----- data ------------------------------------------------------------------------------
     def make_preprocessor(self):
         """The recipe's :class:`Preprocessor`, configured but not adapted."""
@@ -307,9 +305,6 @@ class Recipe:
         from the preprocessor's :meth:`input_signature`."""
         import tensorflow as tf
 
-        if hasattr(self, "serving_function"):  # transitional: a recipe not on the skeleton yet
-            return {"serving_default": self.serving_function(inference_model),
-                    **self.extra_endpoints(inference_model)}
         signature = self.require_preprocessor("endpoints").input_signature()
         names = list(signature)
 
