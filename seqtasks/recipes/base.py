@@ -71,6 +71,9 @@ class Recipe:
         self.preprocessor = None
         self.splits = None
         self.summary = None
+        #: Sample outputs of the last :meth:`score` (inputs, outputs, references), for
+        #: :meth:`report`.
+        self.samples = []
 
     # ----- reading ---------------------------------------------------------------------------
     def builtin_splits(self, seed):
