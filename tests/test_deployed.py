@@ -101,3 +101,18 @@ def test_predict_bad_paths(run, tmp_path):
     assert_clean_failure(cli("predict", export, "--input", wrong, "--output",
                              tmp_path / "o.jsonl"), "wrong.csv:2: missing column 'text'")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_saved_model_cli_shows_the_string_signature(run):
+    """The README's first serving step: TensorFlow's own tool reads the export."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
+         str(run / "exports" / "smart_reply" / "1"), "--tag_set", "serve", "--signature_def",
+         "serving_default"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "inputs['text']" in shown.stdout and "DT_STRING" in shown.stdout
+    assert {"outputs['replies']", "outputs['scores']", "outputs['labels']"} <= {
+        line.split(" tensor_info")[0].strip() for line in shown.stdout.splitlines()}
