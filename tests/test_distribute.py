@@ -6,9 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from helpers import tiny
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     overrides = tiny(f"export.dir={tmp_path / 'exports'}", "train.strategy=mirrored", epochs=2)
     script = textwrap.dedent(f"""

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from helpers import cli, set_args, tiny
 
 from seqtasks.data.builtin import smart_reply as builtin
 
 
+@pytest.mark.slow
 def test_kill_mid_epoch_then_resume(tmp_path):
     train = tmp_path / "train.csv"
     with open(train, "w", newline="") as f:

@@ -201,6 +201,7 @@ def test_padding_never_changes_a_caption_probability(flickr):
     assert np.allclose(batched.sum(-1), 1.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_coco_layout_and_its_default_image_folder(tmp_path):
     examples = builtin.generate(40, seed=3, size=32)
     (tmp_path / "annotations").mkdir()
@@ -242,6 +243,7 @@ def test_flickr8k_token_file_with_split_lists(flickr, tmp_path):
     assert sum(len(examples) for examples in task.splits.values()) == 160
 
 
+@pytest.mark.slow
 def test_tfds_coco_captions_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     import tensorflow as tf
@@ -274,6 +276,7 @@ def test_tfds_coco_captions_with_mock_data(tmp_path):
     assert 0.0 <= result.metrics["test"]["bleu_4"] <= 100.0
 
 
+@pytest.mark.slow
 def test_frozen_backbone_with_a_local_weights_file(flickr, tmp_path):
     """A keras.applications backbone, its weights from a file; model.train_encoder=false keeps
     them unchanged through training."""

@@ -287,6 +287,7 @@ def test_predict_reads_one_prompt_per_line(finished_run, tmp_path):
     assert rows[0]["text"].startswith("the d") and rows[2]["text"].startswith("he ")
 
 
+@pytest.mark.slow
 def test_tfds_tiny_shakespeare_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     import tensorflow as tf

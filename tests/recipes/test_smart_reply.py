@@ -99,6 +99,7 @@ def test_builtin_default_reaches_90_percent(tmp_path):
     assert metrics["test"]["accuracy"] >= 0.90, metrics
 
 
+@pytest.mark.slow
 def test_tfds_clinc_oos_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     import seqtasks
@@ -185,8 +186,9 @@ def test_predict_on_a_directory_that_is_not_an_export(tmp_path):
 
 @pytest.mark.parametrize("overrides", [
     ["model.bidirectional=true", "model.pooling=mean"],
-    ["model.cell=lstm", "model.layers=2"],
-    ["model.cell=gru", "model.pooling=max", "model.bidirectional=true"],
+    pytest.param(["model.cell=lstm", "model.layers=2"], marks=pytest.mark.slow),
+    pytest.param(["model.cell=gru", "model.pooling=max", "model.bidirectional=true"],
+                 marks=pytest.mark.slow),
 ], ids=["bi-elman-mean", "lstm-2-layers", "bi-gru-max"])
 def test_padding_in_a_batch_never_changes_a_prediction(data_dir, overrides):
     import seqtasks

@@ -157,6 +157,7 @@ def test_evaluate_equals_the_run_and_rejects_tokens_holding_spaces(finished_run,
                          "spaces.conllu:3: 2 tokens, but the model reads 3")
 
 
+@pytest.mark.slow
 def test_conll2003_ner_gets_entity_f1_and_per_type_table(data_dir, tmp_path):
     import seqtasks
 
@@ -201,8 +202,9 @@ def test_entity_scheme_detection():
 
 @pytest.mark.parametrize("overrides", [
     [],
-    ["model.cell=lstm", "model.char_encoder=cnn"],
-    ["model.cell=gru", "model.bidirectional=false", "model.layers=2"],
+    pytest.param(["model.cell=lstm", "model.char_encoder=cnn"], marks=pytest.mark.slow),
+    pytest.param(["model.cell=gru", "model.bidirectional=false", "model.layers=2"],
+                 marks=pytest.mark.slow),
 ], ids=["bi-elman-charrnn", "bi-lstm-charcnn", "gru-2-layers"])
 def test_padding_on_either_side_never_changes_tags_or_probabilities(data_dir, overrides):
     import seqtasks
@@ -227,6 +229,7 @@ def test_padding_on_either_side_never_changes_tags_or_probabilities(data_dir, ov
     assert (right.argmax(-1) == alone.argmax(-1)).all()
 
 
+@pytest.mark.slow
 def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     import tensorflow as tf

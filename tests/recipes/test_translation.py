@@ -145,6 +145,7 @@ def test_prediction_inputs_stream_the_source_column(tmp_path):
         list(task.prediction_inputs(bad))
 
 
+@pytest.mark.slow
 def test_aligned_gzip_files_train(data_dir, tmp_path):
     result = seqtasks.run("translation", tiny_translation(
         f'data.train=["{data_dir / "train.en.gz"}", "{data_dir / "train.xx.gz"}"]',
@@ -193,8 +194,10 @@ def test_teacher_forcing_ids_and_left_out_pairs(tmp_path):
 
 @pytest.mark.parametrize("overrides", [
     [],
-    ["model.attention=luong", "model.cell=lstm", "model.layers=2"],
-    ["model.attention=none", "model.cell=gru", "model.bidirectional=false"],
+    pytest.param(["model.attention=luong", "model.cell=lstm", "model.layers=2"],
+                 marks=pytest.mark.slow),
+    pytest.param(["model.attention=none", "model.cell=gru", "model.bidirectional=false"],
+                 marks=pytest.mark.slow),
 ], ids=["elman-bahdanau", "lstm-luong-2-layers", "gru-none"])
 def test_padding_never_changes_a_translation_or_its_score(data_dir, overrides):
     task = task_for(f"data.train={data_dir / 'train.tsv'}", *overrides)
@@ -228,6 +231,7 @@ def test_beam_search_scores_at_least_greedy_on_the_trained_model(finished_run):
     assert (beam.numpy() >= greedy.numpy() - 1e-5).all()
 
 
+@pytest.mark.slow
 def test_tfds_ted_hrlr_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
 
