@@ -36,15 +36,23 @@ def test_every_registered_recipe_is_covered():
     assert set(RECIPES) == set(SIGNATURES) == set(TINY)
 
 
-@pytest.fixture(scope="module", params=RECIPES)
+_TRAINED = {}  # one trained model per recipe, however pytest or xdist orders the tests
+
+
+@pytest.fixture(scope="module", params=[
+    pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in RECIPES], ids=RECIPES)
 def trained(request, tmp_path_factory):
     """A recipe trained one step on its built-in data, evaluated and exported."""
+    if request.param not in _TRAINED:
+        _TRAINED[request.param] = _train(request.param, tmp_path_factory.mktemp(request.param))
+    return _TRAINED[request.param]
+
+
+def _train(name, root):
     import keras
 
     from seqtasks import export
 
-    name = request.param
-    root = tmp_path_factory.mktemp(name)
     recipe = seqtasks.get_recipe(name)
     task = recipe(recipe.default_config([*TINY[name], f"export.dir={root / 'exports'}"]))
     keras.utils.set_random_seed(0)
