@@ -78,6 +78,12 @@ def decode_section(**defaults):
     return section
 
 
+def decode_defaults(**defaults):
+    """``{key: default}`` of :func:`decode_section`: what a decoding layer uses for the keys
+    it is not given."""
+    return {name: key.default for name, key in decode_section(**defaults).items()}
+
+
 def path_or_tfds(help_text):
     return Key(None, (str, list), help_text)
 

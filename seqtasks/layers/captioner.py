@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.layers.images import IMAGE_ENCODERS
-from seqtasks.layers.text_decoder import TextDecoder
+from seqtasks.layers.text_decoder import DEFAULT_DECODING, TextDecoder
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -63,8 +63,7 @@ class Captioner(keras.layers.Layer):
         self.attention_type = attention
         self.hidden_units = hidden_units
         self.dropout = dropout
-        self.decoding = {"strategy": "beam", "beam_width": 3, "length_penalty": 0.6,
-                         "max_length": 40, **(decoding or {})}
+        self.decoding = {**DEFAULT_DECODING, **(decoding or {})}
 
         self.image_encoder = IMAGE_ENCODERS[encoder](image_size, encoder_weights)
         self.image_encoder.trainable = train_encoder

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from seqtasks.layers.stack import recurrent_layer
-from seqtasks.layers.text_decoder import ATTENTION, TextDecoder
+from seqtasks.layers.text_decoder import ATTENTION, DEFAULT_DECODING, TextDecoder
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -73,8 +73,7 @@ class Seq2Seq(keras.layers.Layer):
         self.attention_type = attention
         self.hidden_units = hidden_units
         self.dropout = dropout
-        self.decoding = {"strategy": "beam", "beam_width": 4, "length_penalty": 0.6,
-                         "max_length_ratio": 2.0, "max_length_offset": 10, "max_length": 200,
+        self.decoding = {**DEFAULT_DECODING, "max_length_ratio": 2.0, "max_length_offset": 10,
                          **(decoding or {})}
 
         self.source_embedding = keras.layers.Embedding(

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from seqtasks.config import decode_defaults
 from seqtasks.decoding import get_decoder
 from seqtasks.layers.head import PredictionHead
 from seqtasks.layers.stack import CELLS
@@ -43,7 +44,7 @@ def _multiplicative():
 #: (projected) memory: Bahdanau's additive score or Luong's multiplicative one.
 ATTENTION = {"bahdanau": _additive, "luong": _multiplicative, "none": None}
 
-DEFAULT_DECODING = {"strategy": "beam", "beam_width": 4, "length_penalty": 0.6}
+DEFAULT_DECODING = decode_defaults()  # the [decode] section's defaults, declared in config
 
 
 def decoding_options(options):
