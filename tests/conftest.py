@@ -1,3 +1,19 @@
 import os
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n`` (``--dist loadgroup``), tests that share a module-scoped fixture (a
+    trained model) run on one worker, so the fixture is built once. Tests grouped by hand
+    (the contract test groups by recipe) keep their group."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        defs = getattr(item, "_fixtureinfo", None)
+        shared = defs and any(d[-1].scope == "module" for d in defs.name2fixturedefs.values())
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
