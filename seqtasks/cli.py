@@ -195,6 +195,7 @@ def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, ba
     """Run an export on INPUTS (texts, or image files for captioning), on the lines of standard
     input when none are given, or on a whole file with --input."""
     from seqtasks import deployed
+    from seqtasks.signatures import call_signature, columns
 
     if input_path is not None or output_path is not None:
         if input_path is None:
@@ -221,7 +222,7 @@ def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, ba
     signature = deployed.load_signatures(version)["serving_default"]
     for start in range(0, len(values), batch_size):
         batch = values[start:start + batch_size]
-        outputs = deployed.call_signature(signature, batch, csv_path or "the inputs")
+        outputs = call_signature(signature, columns(batch), csv_path or "the inputs")
         for line in task.format_prediction([raw[metadata["input"]] for raw in batch], outputs):
             click.echo(line)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks import export as export_lib
-from seqtasks.errors import ConfigError, DataError, ExportError
+from seqtasks.errors import ConfigError, ExportError
 from seqtasks.files import atomic_file, write_json, write_text
+from seqtasks.signatures import call_signature, columns
 
 
 def resolve_target(target):
@@ -145,27 +146,9 @@ def _predicted_lines(signature, inputs, batch_size):
         batch = list(itertools.islice(inputs, batch_size))
         if not batch:
             return
-        outputs = call_signature(signature, [raw for _, raw in batch], batch[0][0])
+        outputs = call_signature(signature, columns([raw for _, raw in batch]), batch[0][0])
         for i, (where, _) in enumerate(batch):
             row = {name: _plain(np.asarray(value[i]).tolist()) for name, value in outputs.items()}
             yield json.dumps({"where": where, **row}, ensure_ascii=False)
 
 
-def call_signature(signature, batch, where="the inputs"):
-    """``{output: numpy array}`` of ``signature`` on a list of ``{input: value}`` rows; rows
-    that do not fit the signature's shapes or dtypes are a :class:`DataError` naming ``where``."""
-    import numpy as np
-    import tensorflow as tf
-
-    feed = {}
-    for name, spec in signature.structured_input_signature[1].items():
-        value = np.asarray([raw[name] for raw in batch])
-        if not spec.shape[1:].is_compatible_with(value.shape[1:]):
-            raise DataError(f"{where}: input {name!r} has shape {list(value.shape[1:])} per "
-                            f"example; the export expects {spec.shape[1:].as_list()} (None: any)")
-        try:
-            feed[name] = tf.constant(value, spec.dtype)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: input {name!r} holds {value.dtype} values; the export "
-                            f"expects {spec.dtype.name}") from None
-    return {name: value.numpy() for name, value in signature(**feed).items()}

@@ -25,7 +25,7 @@ def next_version(recipe_dir):
     return max(versions, default=0) + 1
 
 
-def _portable(model):
+def portable(model):
     """A copy of ``model`` with ordinary variables.
 
     A model trained under a distribution strategy holds mirrored variables, and a SavedModel
@@ -46,8 +46,7 @@ def export(task, model, export_dir=None):
     from seqtasks import config as config_lib
 
     recipe_dir = Path(export_dir or task.config["export"]["dir"]) / task.name
-    inference = task.inference_model(_portable(model))
-    endpoints = task.endpoints(inference)
+    inference, endpoints = task.deployable(model)
     with atomic_directory(recipe_dir, "export") as tmp:
         archive = keras.export.ExportArchive()
         archive.track(inference)

@@ -9,9 +9,9 @@ from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.seq2seq import Seq2Seq
 from seqtasks.layers.stack import CELLS, recurrent_layer, recurrent_stack
 from seqtasks.layers.text_decoder import TextDecoder
-from seqtasks.layers.tokens import TextTokenizer, TokenIds, WhitespaceTokenizer, detokenize
+from seqtasks.layers.tokens import TextTokenizer, TokenIds, detokenize
 
 __all__ = ["CELLS", "CHARACTER_ENCODERS", "Captioner", "CharacterCNN", "CharacterRNN",
            "ElmanCell", "ElmanRNN", "FitLength", "PredictionHead", "Seq2Seq", "SequencePooling",
-           "TextDecoder", "TextTokenizer", "TokenIds", "WhitespaceTokenizer", "detokenize",
+           "TextDecoder", "TextTokenizer", "TokenIds", "detokenize",
            "recurrent_layer", "recurrent_stack"]

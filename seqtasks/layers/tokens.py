@@ -1,9 +1,14 @@
-"""String preprocessing for token-level tasks, inside the model so exports take raw text.
+"""String preprocessing for text recipes, inside the model so exports take raw text.
 
-``WhitespaceTokenizer`` turns sentences into a padded matrix of tokens; ``TokenIds`` turns
-tokens into word ids and character ids. Both run in tf.data (training) and in the exported
-graph (serving), so the two see exactly the same preprocessing.
+One family: ``TextTokenizer`` turns sentences into a padded matrix of tokens (its options
+cover every text recipe: lowercasing, punctuation split off, stripped or kept, words or
+characters), a ``StringLookup`` or ``TokenIds`` turns tokens into ids, and ``detokenize``
+turns tokens back into text. They run in tf.data (training) and in the exported graph
+(serving), so the two see exactly the same preprocessing.
 """
+
+import re
+import string
 
 import keras
 import tensorflow as tf
@@ -18,28 +23,6 @@ def _at_least_one(tokens):
     missing = tf.maximum(1 - tf.shape(tokens)[-1], 0)
     padding = tf.concat([tf.zeros([tf.rank(tokens) - 1, 2], tf.int32), [[0, missing]]], 0)
     return tf.pad(tokens, padding, constant_values=PAD)
-
-
-@keras.saving.register_keras_serializable(package="seqtasks")
-class WhitespaceTokenizer(keras.layers.Layer):
-    """``(batch,)`` sentences -> ``(batch, steps)`` tokens, split on whitespace.
-
-    Rows are padded with ``""`` to the longest sentence; there is always at least one column,
-    so an empty sentence becomes one padding token (masked downstream).
-
-    Example:
-
-    ```python
-    WhitespaceTokenizer()(tf.constant(["the cat sat", ""]))
-    # [[b"the", b"cat", b"sat"], [b"", b"", b""]]
-    ```
-    """
-
-    def call(self, text):
-        return _at_least_one(tf.strings.split(tf.convert_to_tensor(text, tf.string)).to_tensor(PAD))
-
-    def compute_output_spec(self, text):
-        return keras.KerasTensor((text.shape[0], None), dtype="string")
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -104,6 +87,7 @@ class TokenIds(keras.layers.Layer):
                 "lowercase": self.lowercase, "max_word_chars": self.max_word_chars}
 
 
+_ASCII_PUNCTUATION = f"[{re.escape(string.punctuation)}]"
 SPACE = "\u2581"  # stands for a space in character-level token sequences
 LEVELS = ("word", "char")
 
@@ -117,6 +101,8 @@ class TextTokenizer(keras.layers.Layer):
         split_punctuation: Split punctuation off the start and end of words
             (``"(Er fährt's.)"`` -> ``"( er fährt's . )"``); punctuation inside a word
             (``"fährt's"``, ``"e-mail"``) stays.
+        strip_punctuation: Delete ASCII punctuation (Python's ``string.punctuation``)
+            anywhere, before splitting (``"what's up?"`` -> ``"whats up"``).
         level: ``"word"`` (split on whitespace) or ``"char"`` (one token per character,
             spaces become ``"\u2581"``).
 
@@ -129,18 +115,22 @@ class TextTokenizer(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, lowercase=True, split_punctuation=True, level="word", **kwargs):
+    def __init__(self, lowercase=True, split_punctuation=True, strip_punctuation=False,
+                 level="word", **kwargs):
         if level not in LEVELS:
             raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
         super().__init__(**kwargs)
         self.lowercase = lowercase
         self.split_punctuation = split_punctuation
+        self.strip_punctuation = strip_punctuation
         self.level = level
 
     def call(self, text):
         text = tf.convert_to_tensor(text, tf.string)
         if self.lowercase:
             text = tf.strings.lower(text, encoding="utf-8")
+        if self.strip_punctuation:
+            text = tf.strings.regex_replace(text, _ASCII_PUNCTUATION, "")
         if self.split_punctuation:
             text = tf.strings.regex_replace(text, r"(\pP+)(\s|$)", r" \1\2")
             text = tf.strings.regex_replace(text, r"(^|\s)(\pP+)", r"\1\2 ")
@@ -157,7 +147,8 @@ class TextTokenizer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "lowercase": self.lowercase,
-                "split_punctuation": self.split_punctuation, "level": self.level}
+                "split_punctuation": self.split_punctuation,
+                "strip_punctuation": self.strip_punctuation, "level": self.level}
 
 
 def detokenize(tokens, level="word"):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from seqtasks.errors import DataError
 from seqtasks.layers.preprocessing import FitLength
+from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, tokenize_texts, vocabulary_by_count
 from seqtasks.preprocessors.base import Preprocessor
 
 
@@ -13,9 +14,9 @@ class SmartReplyPreprocessor(Preprocessor):
     """``{"text": (batch,) string}`` -> ``(batch, steps)`` int32 token ids (0 = padding,
     1 = out of vocabulary), cut to ``max_length`` tokens; labels -> class ids.
 
-    Text is lowercased, stripped of punctuation and split on whitespace (Keras's
-    ``TextVectorization``). The vocabulary is the ``max_tokens`` most frequent training
-    words; the labels are the sorted training labels.
+    Text is lowercased, stripped of ASCII punctuation and split on whitespace (a
+    :class:`~seqtasks.layers.TextTokenizer`). The vocabulary is the ``max_tokens - 2`` most
+    frequent training words; the labels are the sorted training labels.
 
     Args:
         max_tokens: Largest vocabulary, padding and out-of-vocabulary ids included.
@@ -41,22 +42,22 @@ class SmartReplyPreprocessor(Preprocessor):
         self.labels = None if labels is None else list(labels)
         self.replies = None if replies is None else list(replies)
         self.fit_length = FitLength(max_length, name="fit_length")
-        self._make_vectorizer()
+        self.tokenizer = TextTokenizer(lowercase=True, split_punctuation=False,
+                                       strip_punctuation=True, name="tokenizer")
+        self._make_lookup()
 
-    def _make_vectorizer(self):
-        self.vectorizer = keras.layers.TextVectorization(
-            max_tokens=self.max_tokens, output_mode="int", vocabulary=self.vocabulary,
-            name="vectorizer")
+    def _make_lookup(self):
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=self.vocabulary, mask_token=PAD, oov_token=OOV, name="lookup")
 
     @property
     def adapted(self):
         return self.vocabulary is not None and self.labels is not None
 
     def adapt(self, examples):
-        texts = [e.input for e in examples]
-        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1024))
-        self.vocabulary = self.vectorizer.get_vocabulary(include_special_tokens=False)
-        self._make_vectorizer()  # built from the vocabulary, so get_config() carries it
+        tokens = tokenize_texts(self.tokenizer, [e.input for e in examples])
+        self.vocabulary = vocabulary_by_count(tokens, self.max_tokens - 2, min_count=1)
+        self._make_lookup()  # built from the vocabulary, so get_config() carries it
         self.labels = sorted({e.target for e in examples})
         self.replies = list(self.labels)
 
@@ -99,7 +100,8 @@ class SmartReplyPreprocessor(Preprocessor):
         return min(max(len(example.input.split()), 1), self.max_length)
 
     def call(self, inputs):
-        return tf.cast(self.fit_length(self.vectorizer(inputs["text"])), tf.int32)
+        ids = self.lookup(self.tokenizer(inputs["text"]))
+        return tf.cast(self.fit_length(ids), tf.int32)
 
     def compute_output_spec(self, inputs):
         return keras.KerasTensor((inputs["text"].shape[0], None), dtype="int32")

@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.errors import DataError
-from seqtasks.layers.tokens import OOV, PAD, TokenIds, WhitespaceTokenizer
+from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, TokenIds
 from seqtasks.preprocessors.base import Preprocessor
 
 #: Tag prefixes of chunk encodings; a tag set made of these and "O" is scored by entities.
@@ -44,7 +44,8 @@ class TaggingPreprocessor(Preprocessor):
     """``{"text": (batch,) string}`` -> word ids ``(batch, steps)`` and character ids
     ``(batch, steps, chars)``, int32 (0 = padding, 1 = out of vocabulary); tags -> tag ids.
 
-    A sentence is split on whitespace (:class:`WhitespaceTokenizer`); training sentences are
+    A sentence is split on whitespace (a :class:`TextTokenizer` that keeps case and
+    punctuation); training sentences are
     their tokens joined by single spaces, so the model reads what the export reads. The word
     vocabulary is the ``max_tokens - 2`` most frequent training words (lowercased with
     ``lowercase``) seen at least ``min_count`` times, with their training counts (for
@@ -75,7 +76,7 @@ class TaggingPreprocessor(Preprocessor):
         self.min_count = min_count
         self.max_word_chars = max_word_chars
         self.words, self.counts, self.chars, self.tags = words, counts, chars, tags
-        self.tokenizer = WhitespaceTokenizer(name="tokens")
+        self.tokenizer = TextTokenizer(lowercase=False, split_punctuation=False, name="tokens")
         self.token_ids = None
         if self.adapted:
             self._make_token_ids()

@@ -74,6 +74,8 @@ class Recipe:
         #: Sample outputs of the last :meth:`score` (inputs, outputs, references), for
         #: :meth:`report`.
         self.samples = []
+        #: ``(model, portable copy, inference model, endpoints)`` of :meth:`deployable`.
+        self._deployable = None
 
     # ----- reading ---------------------------------------------------------------------------
     def builtin_splits(self, seed):
@@ -322,6 +324,20 @@ class Recipe:
                                autograph=False)
         return {"serving_default": function, **self.extra_endpoints(inference_model)}
 
+    def deployable(self, model):
+        """``(inference model, endpoints)`` of a trained ``model``: what evaluation scores and
+        the export writes. Built and traced once per model (a portable copy, see
+        :func:`seqtasks.export.portable`); later calls copy in ``model``'s current weights."""
+        from seqtasks import export
+
+        if self._deployable is None or self._deployable[0] is not model:
+            copy = export.portable(model)
+            inference = self.inference_model(copy)
+            self._deployable = (model, copy, inference, self.endpoints(inference))
+        else:
+            self._deployable[1].set_weights(model.get_weights())
+        return self._deployable[2:]
+
     def export_assets(self):
         """Facts written into the export's ``seqtasks.json`` and handed to :meth:`score`."""
         return {}
@@ -330,8 +346,7 @@ class Recipe:
     def evaluate(self, model, datasets=None):
         """Test metrics of ``model``, computed through the serving signatures, exactly as
         ``seqtasks evaluate`` computes them from the export."""
-        inference = self.inference_model(model)
-        return self.score(self.endpoints(inference), self.splits["test"], self.export_assets())
+        return self.score(self.deployable(model)[1], self.splits["test"], self.export_assets())
 
     def score(self, signatures, examples, metadata):
         """``{metric: value}`` of ``examples`` from the outputs of ``signatures`` (a
@@ -346,17 +361,15 @@ class Recipe:
         """``{output: [row, ...]}`` of ``signature`` run over ``examples`` in batches (rows are
         NumPy values; outputs padded per batch keep each batch's padding). ``raw``:
         ``{name: values}`` fed instead of :meth:`raw_inputs` (a signature with other inputs)."""
-        import numpy as np
-        import tensorflow as tf
+        from seqtasks.signatures import call_signature
 
         batch_size = batch_size or self.inference_batch_size
         raw = raw if raw is not None else self.raw_inputs(examples)
         rows = {}
         for start in range(0, len(examples), batch_size):
-            feed = {name: tf.constant(np.asarray(values[start:start + batch_size]))
-                    for name, values in raw.items()}
-            for name, value in signature(**feed).items():
-                rows.setdefault(name, []).extend(list(value.numpy()))
+            batch = {name: values[start:start + batch_size] for name, values in raw.items()}
+            for name, value in call_signature(signature, batch).items():
+                rows.setdefault(name, []).extend(list(value))
         return rows
 
     def report(self, metrics):

@@ -332,9 +332,10 @@ def test_unknown_char_encoder(tmp_path):
 def test_token_ids_against_hand_computed_ids():
     import tensorflow as tf
 
-    from seqtasks.layers import TokenIds, WhitespaceTokenizer
+    from seqtasks.layers import TextTokenizer, TokenIds
 
-    tokens = WhitespaceTokenizer()(tf.constant(["The  cat sat", ""]))
+    tokens = TextTokenizer(lowercase=False, split_punctuation=False)(
+        tf.constant(["The  cat sat", ""]))
     assert tokens.numpy().tolist() == [[b"The", b"cat", b"sat"], [b"", b"", b""]]
     ids = TokenIds(["the", "cat"], ["T", "a", "c", "t"], max_word_chars=2)
     word_ids, char_ids = ids(tokens)
