@@ -228,6 +228,43 @@ def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, ba
 
 
 @main.command()
+@click.argument("path", type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but a loopback address exposes the models.")
+@click.option("--port", default=8501, show_default=True, help="Port (TF Serving's REST port).")
+@click.option("--name", default=None,
+              help="Serve only this model; for one model's folder, the name to serve it under.")
+@click.option("--max-batch-size", default=32, show_default=True,
+              help="Most examples batched into one model call.")
+@click.option("--batch-timeout-ms", default=2.0, show_default=True,
+              help="How long a batch waits for more requests.")
+@click.option("--batching/--no-batching", default=True, show_default=True,
+              help="Batch concurrent requests.")
+@click.option("--poll-seconds", default=1.0, show_default=True,
+              help="How often to look for new versions (0: never).")
+@click.option("--max-instances", default=256, show_default=True,
+              help="Most examples in one request.")
+@click.option("--max-body-mb", default=10.0, show_default=True,
+              help="Largest request body, in MiB.")
+@click.option("--max-text-chars", default=20000, show_default=True,
+              help="Longest text input, in characters.")
+@_friendly
+def serve(path, host, port, name, max_batch_size, batch_timeout_ms, batching, poll_seconds,
+          max_instances, max_body_mb, max_text_chars):
+    """Serve the exports under PATH (an export.dir, or export.dir/<recipe>) with TF Serving's
+    REST API, and a page to try them at http://HOST:PORT/. The newest version of each model is
+    served, and a new version is picked up when it appears."""
+    _quiet_tensorflow_import()
+    from seqtasks.serving.server import serve as run_server
+    from seqtasks.serving.tfjson import Limits
+
+    limits = Limits(max_body_bytes=int(max_body_mb * 2**20), max_instances=max_instances,
+                    max_text_chars=max_text_chars)
+    run_server(path, host, port, name, max_batch_size, batch_timeout_ms, batching,
+               poll_seconds, limits, echo=click.echo)
+
+
+@main.command()
 @click.argument("target", type=click.Path())
 @click.option("--data", "data", required=True,
               help="The file to score, in one of the recipe's formats (or tfds:<name>:<split>).")

@@ -67,3 +67,23 @@ def write_test_split(name, task, path):
     if name == "forecasting":
         return _forecasting(task, path)
     return WRITERS[name](task.splits["test"], path)
+
+
+def tiny_exports(root, names=None):
+    """Every recipe (or ``names``) trained one step on its built-in data and exported under
+    ``root`` (an ``export.dir``); returns ``{name: version path}``."""
+    import keras
+
+    import seqtasks
+    from seqtasks import export
+
+    versions = {}
+    for name in names or sorted(TINY):
+        recipe = seqtasks.get_recipe(name)
+        task = recipe(recipe.default_config([*TINY[name], f"export.dir={root}"]))
+        keras.utils.set_random_seed(0)
+        datasets = task.build_datasets()
+        model = task.build_model()
+        model.fit(datasets["train"].take(1), verbose=0)
+        versions[name] = export.export(task, model)
+    return versions

@@ -1,0 +1,1 @@
+"""``seqtasks serve``: TF Serving's REST API over seqtasks exports, with a page to try them."""

@@ -1,0 +1,120 @@
+"""Server-side batching: requests to one signature that arrive close together run as one call.
+
+Like TF Serving's batching, a batch is closed when it holds ``max_batch_size`` examples or
+``timeout`` seconds after its first request arrived, whichever comes first; requests that come
+while a batch runs wait and form the next one. A batch that fails (one request's image does not
+decode, say) is rerun one request at a time, so only the bad request gets the error.
+"""
+
+import asyncio
+
+import numpy as np
+
+
+def batchable(specs):
+    """Whether requests to a signature with these input specs can be concatenated: every input
+    has a batch axis and fixed sizes after it."""
+    return all(spec.shape.rank is not None and spec.shape.rank >= 1
+               and spec.shape[1:].is_fully_defined() for spec in specs.values())
+
+
+def _trim(value):
+    """Drop trailing all-padding (empty string) columns of a string output cut out of a larger
+    batch, keeping one, so it equals the output of the request run alone."""
+    if value.ndim < 2 or value.dtype != object or value.shape[0] == 0:
+        return value
+    filled = np.any(value != b"", axis=tuple(i for i in range(value.ndim) if i != 1))
+    width = max(int(np.flatnonzero(filled).max()) + 1 if filled.any() else 1, 1)
+    return value[:, :width]
+
+
+class Batcher:
+    """Batches calls of ``function`` (``{input: array} -> {output: array}``, run in
+    ``executor``) on concurrent requests.
+
+    Args:
+        function: Runs one batch; called in ``executor``'s threads.
+        max_batch_size: Most examples in one batch.
+        timeout: Seconds a batch waits for more requests after its first one.
+        executor: A ``concurrent.futures`` executor running the batches.
+    """
+
+    def __init__(self, function, max_batch_size, timeout, executor):
+        self.function = function
+        self.max_batch_size = max_batch_size
+        self.timeout = timeout
+        self.executor = executor
+        self._queue = None
+        self._next = None  # a request that did not fit into the last batch
+        self._task = None
+        self.batches = []  # sizes of the batches run (for tests and the benchmark)
+
+    async def __call__(self, inputs, rows):
+        loop = asyncio.get_running_loop()
+        if self._task is None:
+            self._queue = asyncio.Queue()
+            self._task = loop.create_task(self._collect())
+        future = loop.create_future()
+        self._queue.put_nowait((inputs, rows, future))
+        return await future
+
+    async def _collect(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            first = self._next or await self._queue.get()
+            self._next = None
+            batch, size = [first], first[1]
+            deadline = loop.time() + self.timeout
+            while size < self.max_batch_size:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                if size + item[1] > self.max_batch_size:
+                    self._next = item
+                    break
+                batch.append(item)
+                size += item[1]
+            await self._run([item for item in batch if not item[2].cancelled()])
+
+    async def _run(self, batch):
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
+        self.batches.append(sum(item[1] for item in batch))
+        if len(batch) == 1:
+            inputs, _, future = batch[0]
+            await self._settle(future, loop.run_in_executor(self.executor, self.function, inputs))
+            return
+        names = batch[0][0].keys()
+        feed = {k: np.concatenate([item[0][k] for item in batch]) for k in names}
+        try:
+            outputs = await loop.run_in_executor(self.executor, self.function, feed)
+        except Exception:  # find the request that failed: each alone
+            for inputs, _, future in batch:
+                await self._settle(future, loop.run_in_executor(
+                    self.executor, self.function, inputs))
+            return
+        start = 0
+        for _, rows, future in batch:
+            if not future.done():
+                future.set_result({k: _trim(np.asarray(v)[start:start + rows])
+                                   for k, v in outputs.items()})
+            start += rows
+
+    @staticmethod
+    async def _settle(future, work):
+        try:
+            result = await work
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+        else:
+            if not future.done():
+                future.set_result(result)
