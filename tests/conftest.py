@@ -17,3 +17,14 @@ def pytest_collection_modifyitems(items):
         shared = defs and any(d[-1].scope == "module" for d in defs.name2fixturedefs.values())
         if shared:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+@pytest.fixture(scope="session")
+def served_exports(tmp_path_factory):
+    """``(export.dir, {recipe: version path})``: every recipe trained one step on its built-in
+    data and exported, for the ``seqtasks serve`` tests (mark their modules
+    ``xdist_group("serve")`` so that one worker builds this once)."""
+    from samples import tiny_exports
+
+    root = tmp_path_factory.mktemp("served") / "exports"
+    return root, tiny_exports(root)

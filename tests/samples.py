@@ -69,7 +69,7 @@ def write_test_split(name, task, path):
     return WRITERS[name](task.splits["test"], path)
 
 
-def tiny_exports(root, names=None):
+def tiny_exports(root, names=None, seed=0):
     """Every recipe (or ``names``) trained one step on its built-in data and exported under
     ``root`` (an ``export.dir``); returns ``{name: version path}``."""
     import keras
@@ -81,7 +81,7 @@ def tiny_exports(root, names=None):
     for name in names or sorted(TINY):
         recipe = seqtasks.get_recipe(name)
         task = recipe(recipe.default_config([*TINY[name], f"export.dir={root}"]))
-        keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(seed)
         datasets = task.build_datasets()
         model = task.build_model()
         model.fit(datasets["train"].take(1), verbose=0)

@@ -47,12 +47,13 @@ class Batcher:
         self._queue = None
         self._next = None  # a request that did not fit into the last batch
         self._task = None
+        self._loop = None  # the event loop the collecting task runs in
         self.batches = []  # sizes of the batches run (for tests and the benchmark)
 
     async def __call__(self, inputs, rows):
         loop = asyncio.get_running_loop()
-        if self._task is None:
-            self._queue = asyncio.Queue()
+        if self._loop is not loop or self._task.done():  # first call, or a new event loop
+            self._loop, self._queue, self._next = loop, asyncio.Queue(), None
             self._task = loop.create_task(self._collect())
         future = loop.create_future()
         self._queue.put_nowait((inputs, rows, future))
