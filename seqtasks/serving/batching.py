@@ -82,7 +82,13 @@ class Batcher:
                     break
                 batch.append(item)
                 size += item[1]
-            await self._run([item for item in batch if not item[2].cancelled()])
+            batch = [item for item in batch if not item[2].cancelled()]
+            try:
+                await self._run(batch)
+            except Exception as error:  # the executor is gone: answer, never leave one waiting
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
 
     async def _run(self, batch):
         if not batch:

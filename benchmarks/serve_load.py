@@ -1,0 +1,179 @@
+"""Load on `seqtasks serve` over loopback: throughput and latency with 1, 8 and 32 concurrent
+clients, batching on and off, beside direct in-process calls of the same signature.
+
+    python benchmarks/serve_load.py [--requests 600] [--seconds 20] [--output results.json]
+
+Trains smart_reply and translation one step on their built-in data with their default sizes
+(speed does not depend on what the weights learned), exports them, then for each setting starts
+`seqtasks serve` in its own process and sends row-format requests of one example each from
+asyncio clients in this process. Each (recipe, batching, clients) cell stops after --requests
+requests or --seconds seconds, whichever comes first; the first requests of each cell (one
+per client) warm up and are not counted.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+RECIPES = {"smart_reply": "where is my order, it has not arrived yet",
+           "translation": "ein mann fährt mit dem fahrrad"}
+CLIENTS = (1, 8, 32)
+
+
+def build_exports(root):
+    import keras
+
+    import seqtasks
+    from seqtasks import export
+
+    for name in RECIPES:
+        recipe = seqtasks.get_recipe(name)
+        task = recipe(recipe.default_config([f"export.dir={root}"]))
+        keras.utils.set_random_seed(0)
+        datasets = task.build_datasets()
+        model = task.build_model()
+        model.fit(datasets["train"].take(1), verbose=0)
+        export.export(task, model)
+
+
+def direct(root, requests, seconds):
+    """Latency of one example per call, and throughput at 32 examples per call."""
+    import tensorflow as tf
+
+    rows = []
+    for name, text in RECIPES.items():
+        signature = tf.saved_model.load(str(root / name / "1")).signatures["serving_default"]
+        one, batch = tf.constant([text]), tf.constant([text] * 32)
+        signature(text=one), signature(text=batch)  # warm up
+        latencies, start = [], time.perf_counter()
+        while len(latencies) < requests and time.perf_counter() - start < seconds:
+            t = time.perf_counter()
+            signature(text=one)
+            latencies.append(time.perf_counter() - t)
+        calls, start = 0, time.perf_counter()
+        while calls * 32 < requests and time.perf_counter() - start < seconds:
+            signature(text=batch)
+            calls += 1
+        rows.append({"recipe": name, "mode": "direct call, 1 example", "clients": 1,
+                     **_stats(latencies, sum(latencies))})
+        rows.append({"recipe": name, "mode": "direct call, 32 examples", "clients": 1,
+                     "throughput": calls * 32 / (time.perf_counter() - start)})
+    return rows
+
+
+def _stats(latencies, elapsed):
+    ms = np.asarray(latencies) * 1000
+    return {"throughput": len(ms) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "requests": len(ms)}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _load(url, text, clients, requests, seconds):
+    import httpx
+
+    latencies, failures = [], 0
+    body = {"instances": [text]}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        await asyncio.gather(*[client.post(url, json=body) for _ in range(clients)])  # warm up
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+
+        async def worker():
+            nonlocal failures
+            while len(latencies) + failures < requests and time.perf_counter() < deadline:
+                t = time.perf_counter()
+                answer = await client.post(url, json=body)
+                if answer.status_code == 200:
+                    latencies.append(time.perf_counter() - t)
+                else:
+                    failures += 1
+
+        await asyncio.gather(*[worker() for _ in range(clients)])
+        elapsed = time.perf_counter() - start
+    return {**_stats(latencies, elapsed), "failures": failures}
+
+
+def served(root, batching, requests, seconds):
+    port = _free_port()
+    command = [sys.executable, "-m", "seqtasks", "serve", str(root), "--port", str(port),
+               "--poll-seconds", "0", "--max-batch-size", "32",
+               "--batching" if batching else "--no-batching"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    rows = []
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/models/translation")
+                break
+            except httpx.ConnectError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.2)
+        for name, text in RECIPES.items():
+            url = f"http://127.0.0.1:{port}/v1/models/{name}:predict"
+            for clients in CLIENTS:
+                result = asyncio.run(_load(url, text, clients, requests, seconds))
+                mode = "server, batching" if batching else "server, no batching"
+                rows.append({"recipe": name, "mode": mode, "clients": clients, **result})
+                print(json.dumps(rows[-1]), flush=True)
+    finally:
+        server.terminate()
+        server.wait(30)
+    return rows
+
+
+def table(rows):
+    lines = ["| recipe | mode | clients | requests/s | p50 ms | p99 ms |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        p50 = f"{r['p50_ms']:.1f}" if "p50_ms" in r else ""
+        p99 = f"{r['p99_ms']:.1f}" if "p99_ms" in r else ""
+        lines.append(f"| {r['recipe']} | {r['mode']} | {r['clients']} | "
+                     f"{r['throughput']:.0f} | {p50} | {p99} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "exports"
+        build_exports(root)
+        rows = direct(root, args.requests, args.seconds)
+        rows += served(root, False, args.requests, args.seconds)
+        rows += served(root, True, args.requests, args.seconds)
+    print(table(rows))
+    for name in RECIPES:
+        cell = {r["mode"]: r for r in rows if r["recipe"] == name and r["clients"] == 32}
+        ratio = cell["server, batching"]["throughput"] / cell["server, no batching"]["throughput"]
+        print(f"{name}, 32 clients: batching gives {ratio:.1f}x the unbatched throughput; "
+              f"p99 {cell['server, batching']['p99_ms']:.0f} ms")
+    if args.output:
+        args.output.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
