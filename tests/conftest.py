@@ -33,3 +33,21 @@ def served_exports(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("served") / "exports"
     return root, tiny_exports(root)
+
+
+@pytest.fixture(scope="session")
+def direct_call(served_exports):
+    """``direct_call(recipe, signature="serving_default", **inputs)``: a signature of the
+    served export called by TensorFlow alone; ``{output: NumPy array}``."""
+    import tensorflow as tf
+
+    loaded = {}
+
+    def call(recipe, signature="serving_default", **inputs):
+        if recipe not in loaded:
+            loaded[recipe] = tf.saved_model.load(str(served_exports[1][recipe]))
+        outputs = loaded[recipe].signatures[signature](
+            **{k: tf.constant(v) for k, v in inputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    return call

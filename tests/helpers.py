@@ -1,5 +1,6 @@
 """Shared test helpers: tiny configurations, data files and a CLI runner."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -97,3 +98,45 @@ def run_expecting_failure(recipe, tmp_path, overrides):
     assert not (tmp_path / "x").exists()
     return result
 
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def png(seed, size=32):
+    """PNG bytes of a random ``size`` x ``size`` RGB image."""
+    import numpy as np
+    import tensorflow as tf
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    return tf.io.encode_png(pixels).numpy()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` served by uvicorn on 127.0.0.1 in a thread of this process; yields its URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, name="serving", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

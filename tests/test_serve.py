@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import assert_clean_failure, cli
+from helpers import assert_clean_failure, cli, free_port, png, serving
 
 pytestmark = pytest.mark.xdist_group("serve")
 
@@ -40,20 +40,9 @@ def client(app):
 
 
 @pytest.fixture(scope="module")
-def direct(served_exports):
-    """``direct(recipe, signature=None, **inputs)``: the SavedModel signature called by
-    TensorFlow alone, outputs as lists."""
-    import tensorflow as tf
-
-    loaded = {}
-
-    def call(recipe, signature="serving_default", **inputs):
-        if recipe not in loaded:
-            loaded[recipe] = tf.saved_model.load(str(served_exports[1][recipe]))
-        out = loaded[recipe].signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
-        return {k: _plain(v.numpy()) for k, v in out.items()}
-
-    return call
+def direct(direct_call):
+    """The signature called by TensorFlow alone, outputs as JSON-like lists."""
+    return lambda *args, **inputs: {k: _plain(v) for k, v in direct_call(*args, **inputs).items()}
 
 
 def _plain(value):
@@ -79,13 +68,6 @@ def close(a, b):
     if isinstance(a, float) or isinstance(b, float):
         return abs(a - b) <= 1e-5 * max(1.0, abs(b))
     return a == b
-
-
-def png(seed, size=32):
-    import tensorflow as tf
-
-    pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
-    return tf.io.encode_png(pixels).numpy()
 
 
 # ----- TF Serving's request shapes, against the SavedModel called directly --------------------
@@ -263,16 +245,9 @@ def test_one_bad_request_in_a_batch_fails_alone(app):
 
 # ----- a new version under load, and the command itself -----------------------------------------
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_new_version_is_picked_up_under_load_without_a_failed_request(
         served_exports, tmp_path, direct):
     import httpx
-    import uvicorn
     from samples import tiny_exports
 
     from seqtasks.serving.app import create_app
@@ -282,43 +257,34 @@ def test_a_new_version_is_picked_up_under_load_without_a_failed_request(
     shutil.copytree(served_exports[1]["smart_reply"], folder / "1")
     newer = tiny_exports(tmp_path / "staging", ["smart_reply"], seed=7)["smart_reply"]
     store = ModelStore(folder, poll_seconds=0.2, log=lambda line: None).start()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}/v1/models/smart_reply"
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     results, stop = [], threading.Event()
+    with serving(create_app(store)) as address:
+        url = f"{address}/v1/models/smart_reply"
 
-    def load():
-        with httpx.Client(timeout=30) as c:
-            while not stop.is_set():
-                r = c.post(url + ":predict", json={"instances": MESSAGES[:1]})
-                results.append((r.status_code, r.json()))
+        def load():
+            with httpx.Client(timeout=30) as c:
+                while not stop.is_set():
+                    r = c.post(url + ":predict", json={"instances": MESSAGES[:1]})
+                    results.append((r.status_code, r.json()))
 
-    clients = [threading.Thread(target=load) for _ in range(4)]
-    try:
-        for c in clients:
-            c.start()
-        time.sleep(1.0)
-        shutil.copytree(newer, tmp_path / "tmp-2")
-        (tmp_path / "tmp-2").rename(folder / "2")  # appears whole, as an export does
-        deadline = time.monotonic() + 30
-        while httpx.get(url).json()["model_version_status"][0]["version"] != "2":
-            assert time.monotonic() < deadline, "version 2 was not picked up"
-            time.sleep(0.1)
-        picked_up = len(results)
-        time.sleep(1.0)
-    finally:
-        stop.set()
-        for c in clients:
-            c.join()
-        server.should_exit = True
-        thread.join(10)
-        store.stop()
+        clients = [threading.Thread(target=load) for _ in range(4)]
+        try:
+            for c in clients:
+                c.start()
+            time.sleep(1.0)
+            shutil.copytree(newer, tmp_path / "tmp-2")
+            (tmp_path / "tmp-2").rename(folder / "2")  # appears whole, as an export does
+            deadline = time.monotonic() + 30
+            while httpx.get(url).json()["model_version_status"][0]["version"] != "2":
+                assert time.monotonic() < deadline, "version 2 was not picked up"
+                time.sleep(0.1)
+            picked_up = len(results)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for c in clients:
+                c.join()
+            store.stop()
     assert len(results) > picked_up > 10
     assert all(code == 200 for code, _ in results), [r for r in results if r[0] != 200][:3]
     old = {"predictions": rows(direct("smart_reply", text=MESSAGES[:1]))}
@@ -335,7 +301,7 @@ def test_a_new_version_is_picked_up_under_load_without_a_failed_request(
 def test_the_serve_command_listens_on_loopback(served_exports, tmp_path):
     import httpx
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "seqtasks", "serve", str(served_exports[0] / "translation"),
          "--port", str(port), "--name", "de-en"],

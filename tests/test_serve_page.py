@@ -6,16 +6,14 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import png, serving
 
 # the serve tests share one build of the exports (conftest's served_exports) on one worker
 pytestmark = pytest.mark.xdist_group("serve")
@@ -76,33 +74,15 @@ def driver():
     browser.quit()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(served_exports):
     """The server on the exports, in a thread of this process."""
-    import uvicorn
-
     from seqtasks.serving.app import create_app
     from seqtasks.serving.models import ModelStore
 
     store = ModelStore(served_exports[0], poll_seconds=0, log=lambda line: None).start()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, name="serve-page", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(store)) as address:
+        yield address
     store.stop()
 
 
@@ -118,21 +98,8 @@ def page(driver, url):
 
 
 @pytest.fixture(scope="module")
-def direct(served_exports):
-    """``direct(recipe, signature="serving_default", **inputs)``: the SavedModel signature
-    called by TensorFlow, outputs as NumPy arrays."""
-    import tensorflow as tf
-
-    loaded = {}
-
-    def call(recipe, signature="serving_default", **inputs):
-        if recipe not in loaded:
-            loaded[recipe] = tf.saved_model.load(str(served_exports[1][recipe]))
-        outputs = loaded[recipe].signatures[signature](
-            **{k: tf.constant(v) for k, v in inputs.items()})
-        return {k: v.numpy() for k, v in outputs.items()}
-
-    return call
+def direct(direct_call):
+    return direct_call
 
 
 # ---- driving a panel -------------------------------------------------------------------------
@@ -193,13 +160,6 @@ def metadata(served_exports, recipe):
     from seqtasks.export import METADATA
 
     return json.loads((served_exports[1][recipe] / METADATA).read_text())
-
-
-def png(seed, size=32):
-    import tensorflow as tf
-
-    pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
-    return tf.io.encode_png(pixels).numpy()
 
 
 # ---- the tests -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ itself, without a traceback). No route reads or writes a file named by a request
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import re
 from importlib import resources
@@ -24,9 +25,11 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from seqtasks.errors import DataError
 from seqtasks.serving import tfjson
 from seqtasks.serving.batching import Batcher, batchable
 from seqtasks.serving.models import NotFound
+from seqtasks.signatures import call_signature
 
 #: what the page is told of an export's seqtasks.json (not the vocabularies)
 PAGE_FACTS = ("recipe", "generate", "window", "horizon", "columns", "target", "last_date",
@@ -81,16 +84,7 @@ def create_app(store, limits=None, max_batch_size=32, batch_timeout=0.002, batch
     batchers = {}
 
     def call(servable, signature_name):
-        function = servable.signatures[signature_name]
-
-        def run(inputs):
-            import tensorflow as tf
-
-            feed = {k: tf.constant(v, dtype=function.structured_input_signature[1][k].dtype)
-                    for k, v in inputs.items()}
-            return {k: v.numpy() for k, v in function(**feed).items()}
-
-        return run
+        return functools.partial(call_signature, servable.signatures[signature_name])
 
     async def predict_outputs(servable, parsed):
         specs = servable.specs(parsed.signature_name)
@@ -134,7 +128,7 @@ def create_app(store, limits=None, max_batch_size=32, batch_timeout=0.002, batch
 
         try:
             outputs = await predict_outputs(servable, parsed)
-        except (tf.errors.OpError, ValueError, TypeError) as error:
+        except (tf.errors.OpError, DataError, ValueError, TypeError) as error:
             # the model refused these inputs (bytes that are no image, say)
             raise Error(400, _op_message(error)) from None
         return JSONResponse(tfjson.answer(parsed, outputs))

@@ -8,12 +8,12 @@ loaded, and requests already running on it finish first (they hold a reference t
 """
 
 import dataclasses
-import json
 import threading
 from pathlib import Path
 
 from seqtasks.errors import ExportError
-from seqtasks.export import METADATA
+from seqtasks.export import METADATA, read_metadata
+from seqtasks.signatures import input_specs
 
 
 class NotFound(LookupError):
@@ -30,10 +30,11 @@ class Servable:
     signatures: dict  # name -> concrete function
     metadata: dict  # the export's seqtasks.json
     signature_defs: dict  # name -> SignatureDef as JSON (TF Serving's metadata answer)
+    loaded: object = None  # the loaded SavedModel: keeps the variables alive
 
     def specs(self, signature_name):
         """``{input: tf.TensorSpec}`` of a signature."""
-        return self.signatures[signature_name].structured_input_signature[1]
+        return input_specs(self.signatures[signature_name])
 
 
 def _versions(folder):
@@ -49,26 +50,18 @@ def _signature_defs(path):
     from tensorflow.python.tools import saved_model_utils
 
     meta_graph = saved_model_utils.get_meta_graph_def(str(path), "serve")
-    try:
-        as_dict = lambda m: json_format.MessageToDict(  # noqa: E731
-            m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-        as_dict(next(iter(meta_graph.signature_def.values())))
-    except TypeError:  # protobuf < 5.26 names the option differently
-        as_dict = lambda m: json_format.MessageToDict(  # noqa: E731
-            m, preserving_proto_field_name=True, including_default_value_fields=True)
-    return {name: as_dict(sig) for name, sig in meta_graph.signature_def.items()
-            if not name.startswith("__")}
+    return {name: json_format.MessageToDict(sig, preserving_proto_field_name=True,
+                                            always_print_fields_with_no_presence=True)
+            for name, sig in meta_graph.signature_def.items() if not name.startswith("__")}
 
 
 def load_servable(name, version, path):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))
-    metadata = json.loads((path / METADATA).read_text()) if (path / METADATA).exists() else {}
+    metadata = read_metadata(path) if (path / METADATA).exists() else {}  # plain SavedModels too
     signatures = dict(loaded.signatures)
-    servable = Servable(name, version, path, signatures, metadata, _signature_defs(path))
-    servable.loaded = loaded  # keeps the variables alive as long as the servable
-    return servable
+    return Servable(name, version, path, signatures, metadata, _signature_defs(path), loaded)
 
 
 class ModelStore:
