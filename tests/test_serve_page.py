@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from helpers import png, serving
 
-# the serve tests share one build of the exports (conftest's served_exports) on one worker
-pytestmark = pytest.mark.xdist_group("serve")
+# a real browser: behind the slow marker, so the fast loop stays fast; .ci/run runs it
+pytestmark = pytest.mark.slow
 
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "images"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
