@@ -1,20 +1,26 @@
 """Load on `seqtasks serve` over loopback: throughput and latency with 1, 8 and 32 concurrent
 clients, batching on and off, beside direct in-process calls of the same signature.
 
-    python benchmarks/serve_load.py [--requests 600] [--seconds 20] [--output results.json]
+    python benchmarks/serve_load.py [--requests 600] [--seconds 20] [--client wrk|httpx]
+                                    [--output results.json]
 
 Trains smart_reply and translation one step on their built-in data with their default sizes
 (speed does not depend on what the weights learned), exports them, then for each setting starts
-`seqtasks serve` in its own process and sends row-format requests of one example each from
-asyncio clients in this process. Each (recipe, batching, clients) cell stops after --requests
-requests or --seconds seconds, whichever comes first; the first requests of each cell (one
-per client) warm up and are not counted.
+`seqtasks serve` in its own process and sends row-format requests of one example each.
+
+The load comes from `wrk` (Debian package `wrk`; the default where it is installed: a C
+client that takes little of the cores the server runs on) for --seconds per cell, after one
+second of warm-up, or from asyncio clients (httpx) in this process (`--client httpx`), which
+stop after --requests requests or --seconds seconds, whichever comes first; their first
+requests (one per client) warm up and are not counted.
 """
 
 import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -110,7 +116,37 @@ async def _load(url, text, clients, requests, seconds):
     return {**_stats(latencies, elapsed), "failures": failures}
 
 
-def served(root, batching, requests, seconds):
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(url, text, clients, seconds):
+    """One cell measured by wrk: throughput, p50/p99 latency, failed requests."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                     f"wrk.body = {json.dumps(json.dumps({'instances': [text]}))}\n")
+    try:
+        command = ["wrk", "-t1", f"-c{clients}", "--latency", "-s", script.name, url]
+        subprocess.run([*command[:3], "-d1s", *command[3:]], capture_output=True, check=True)
+        shown = subprocess.run([*command[:3], f"-d{max(1, round(seconds))}s", *command[3:]],
+                               capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+
+    def latency(percent):
+        value, unit = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", shown, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    requests = int(re.search(r"(\d+) requests in", shown).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", shown)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       shown)
+    return {"throughput": float(re.search(r"Requests/sec:\s+([\d.]+)", shown).group(1)),
+            "p50_ms": latency(50), "p99_ms": latency(99), "requests": requests,
+            "failures": (int(bad.group(1)) if bad else 0)
+            + (sum(map(int, errors.groups())) if errors else 0)}
+
+
+def served(root, batching, requests, seconds, client):
     port = _free_port()
     command = [sys.executable, "-m", "seqtasks", "serve", str(root), "--port", str(port),
                "--poll-seconds", "0", "--max-batch-size", "32",
@@ -132,7 +168,10 @@ def served(root, batching, requests, seconds):
         for name, text in RECIPES.items():
             url = f"http://127.0.0.1:{port}/v1/models/{name}:predict"
             for clients in CLIENTS:
-                result = asyncio.run(_load(url, text, clients, requests, seconds))
+                if client == "wrk":
+                    result = _wrk(url, text, clients, seconds)
+                else:
+                    result = asyncio.run(_load(url, text, clients, requests, seconds))
                 mode = "server, batching" if batching else "server, no batching"
                 rows.append({"recipe": name, "mode": mode, "clients": clients, **result})
                 print(json.dumps(rows[-1]), flush=True)
@@ -157,14 +196,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--client", choices=("wrk", "httpx"),
+                        default="wrk" if shutil.which("wrk") else "httpx")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
+    print(f"load client: {args.client}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "exports"
         build_exports(root)
         rows = direct(root, args.requests, args.seconds)
-        rows += served(root, False, args.requests, args.seconds)
-        rows += served(root, True, args.requests, args.seconds)
+        rows += served(root, False, args.requests, args.seconds, args.client)
+        rows += served(root, True, args.requests, args.seconds, args.client)
     print(table(rows))
     for name in RECIPES:
         cell = {r["mode"]: r for r in rows if r["recipe"] == name and r["clients"] == 32}

@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import pytest
 
@@ -27,12 +28,21 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def served_exports(tmp_path_factory):
     """``(export.dir, {recipe: version path})``: every recipe trained one step on its built-in
-    data and exported, for the ``seqtasks serve`` tests (mark their modules
-    ``xdist_group("serve")`` so that one worker builds this once)."""
-    from samples import tiny_exports
+    data and exported, for the ``seqtasks serve`` tests. An export the contract test already
+    trained in this run is copied, not built again (both are in ``xdist_group("exports")``,
+    the contract test first)."""
+    from samples import TINY, publish_tiny_export, shared_tiny_export, tiny_exports
 
     root = tmp_path_factory.mktemp("served") / "exports"
-    return root, tiny_exports(root)
+    versions = {}
+    for name in sorted(TINY):
+        with shared_tiny_export(tmp_path_factory, name) as shared:
+            if not shared.exists():
+                built = tiny_exports(tmp_path_factory.mktemp("built"), [name])[name]
+                publish_tiny_export(built, shared)
+            shutil.copytree(shared, root / name)
+        versions[name] = max((root / name).iterdir(), key=lambda p: int(p.name))
+    return root, versions
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Shared test helpers: tiny configurations, data files and a CLI runner."""
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -60,21 +61,55 @@ def write(path, text):
     return path
 
 
+_GUARD = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "seqtasks" or name.startswith("seqtasks."):
+            raise ImportError("seqtasks must not be imported here")
+sys.meta_path.insert(0, _Block())
+"""
+
+_SERVE_CODE = """
+import contextlib, io, json, sys, traceback
+channel, sys.stdout = sys.stdout, sys.stderr
+for line in sys.stdin:
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(json.loads(line), "<test>", "exec"), {"__name__": "__main__"})
+        reply = {"stdout": out.getvalue()}
+    except BaseException:
+        reply = {"stdout": out.getvalue(), "error": traceback.format_exc()}
+    channel.write(json.dumps(reply) + "\\n")
+    channel.flush()
+"""
+
+_clean = None  # this test process's Python without seqtasks, started on first use
+
+
 def run_without_seqtasks(code, timeout=300):
-    """Run Python ``code`` in a fresh process where importing seqtasks fails."""
-    guard = (
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'seqtasks' or name.startswith('seqtasks.'):\n"
-        "            raise ImportError('seqtasks must not be imported here')\n"
-        "sys.meta_path.insert(0, _Block())\n"
-    )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", guard + code], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd="/")
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    """Run Python ``code`` in a process where importing seqtasks fails; returns what it
+    printed. One such process per test process runs every call (each in fresh globals), so
+    TensorFlow is imported once, not once per call."""
+    import select
+
+    global _clean
+    if _clean is None or _clean.poll() is not None:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        _clean = subprocess.Popen([sys.executable, "-c", _GUARD + _SERVE_CODE], env=env, cwd="/",
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+    _clean.stdin.write(json.dumps(code) + "\n")
+    _clean.stdin.flush()
+    if not select.select([_clean.stdout], [], [], timeout)[0]:
+        _clean.kill()
+        raise AssertionError(f"the process without seqtasks gave no answer in {timeout} s")
+    line = _clean.stdout.readline()
+    assert line, "the process without seqtasks ended"
+    reply = json.loads(line)
+    assert "error" not in reply, reply["error"][-3000:]
+    return reply["stdout"]
 
 
 def run_builtin_default(recipe, tmp_path):

@@ -15,7 +15,7 @@ import pickle
 import numpy as np
 import pytest
 from helpers import cli, run_without_seqtasks
-from samples import TINY, write_test_split
+from samples import TINY, publish_tiny_export, shared_tiny_export, tiny_task, write_test_split
 
 import seqtasks
 
@@ -40,12 +40,17 @@ _TRAINED = {}  # one trained model per recipe, however pytest or xdist orders th
 
 
 @pytest.fixture(scope="module", params=[
-    pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in RECIPES], ids=RECIPES)
+    pytest.param(name, marks=pytest.mark.xdist_group("exports")) for name in RECIPES],
+    ids=RECIPES)
 def trained(request, tmp_path_factory):
     """A recipe trained one step on its built-in data, evaluated and exported."""
-    if request.param not in _TRAINED:
-        _TRAINED[request.param] = _train(request.param, tmp_path_factory.mktemp(request.param))
-    return _TRAINED[request.param]
+    name = request.param
+    if name not in _TRAINED:
+        with shared_tiny_export(tmp_path_factory, name) as shared:  # the serve tests use it
+            _TRAINED[name] = _train(name, tmp_path_factory.mktemp(name))
+            if not shared.exists():
+                publish_tiny_export(_TRAINED[name]["version"], shared)
+    return _TRAINED[name]
 
 
 def _train(name, root):
@@ -53,8 +58,7 @@ def _train(name, root):
 
     from seqtasks import export
 
-    recipe = seqtasks.get_recipe(name)
-    task = recipe(recipe.default_config([*TINY[name], f"export.dir={root / 'exports'}"]))
+    task = tiny_task(name, root / "exports")
     keras.utils.set_random_seed(0)
     datasets = task.build_datasets()
     model = task.build_model()

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from helpers import assert_clean_failure, cli, free_port, png, serving
 
-pytestmark = pytest.mark.xdist_group("serve")
+# with the contract test on one worker: the exports it trained are served here, not rebuilt
+pytestmark = pytest.mark.xdist_group("exports")
 
 MESSAGES = ["where is my order", "hi", "I want to cancel my order please"]
 

@@ -3,6 +3,7 @@ import random
 import time
 
 import numpy as np
+import pytest
 
 from seqtasks.data.builtin import captioning
 from seqtasks.data.builtin.captioning import (
@@ -111,6 +112,7 @@ def test_two_captions_are_consistent_and_relations_unambiguous():
         assert along >= first[4] + second[4] + 0.05
 
 
+@pytest.mark.slow  # a wall-clock check
 def test_generation_is_fast():
     start = time.perf_counter()
     generate(3400, seed=0, size=64)

@@ -135,7 +135,7 @@ def test_python_api_mirrors_the_cli(data_dir, tmp_path):
 
     # evaluation and export trace the serving signatures once per model; training on after
     # them must still be seen by the next export (its weights are copied in again)
-    model.fit(datasets["train"], epochs=3, verbose=0)
+    model.fit(datasets["train"], epochs=1, verbose=0)
     again = export.export(task, model, export_dir=tmp_path / "exports")
     loaded = keras.models.load_model(again / "assets.extra" / "model.keras")
     text = np.array(["where is my order", "hello"], dtype=object)
