@@ -1,5 +1,6 @@
 """Run the server: find and load the models, then serve them with uvicorn until interrupted."""
 
+import gc
 import ipaddress
 
 from seqtasks.errors import ConfigError
@@ -52,6 +53,7 @@ def serve(path, host="127.0.0.1", port=8501, name=None, max_batch_size=32,
     shown = f"[{host}]" if ":" in host else host
     echo(f"page: http://{shown}:{port}/   REST: http://{shown}:{port}/v1/models/<name>:predict "
          "(Ctrl+C stops)")
+    gc.freeze()  # the loaded models' objects: never scanned by the collector while serving
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
