@@ -227,6 +227,39 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(app, direct):
             assert close(answer.json(), {"predictions": expected}), (text, answer.text)
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_batches_run_side_by_side_up_to_the_threads(concurrency):
+    """A batch is collected while another runs, up to one running batch per thread; more
+    requests than that wait and join the next batch."""
+    import concurrent.futures
+
+    from seqtasks.serving.batching import Batcher
+
+    running, most, lock = 0, 0, threading.Lock()
+
+    def function(inputs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return {"y": inputs["x"] * 2}
+
+    async def main():
+        with concurrent.futures.ThreadPoolExecutor(2) as executor:
+            batcher = Batcher(function, max_batch_size=2, timeout=0, executor=executor,
+                              concurrency=concurrency)
+            answers = await asyncio.gather(*[batcher({"x": np.array([i])}, 1)
+                                             for i in range(8)])
+        return batcher, answers
+
+    batcher, answers = asyncio.run(main())
+    assert [int(a["y"][0]) for a in answers] == [2 * i for i in range(8)]
+    assert most == concurrency and sum(batcher.batches) == 8
+
+
 def test_one_bad_request_in_a_batch_fails_alone(app):
     import httpx
 

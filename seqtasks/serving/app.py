@@ -94,7 +94,7 @@ def create_app(store, limits=None, max_batch_size=32, batch_timeout=0.002, batch
                 for old in [k for k in batchers if k[0] == key[0] and k[1] != key[1]]:
                     batchers.pop(old)  # an older version's batcher: its requests hold it
                 batchers[key] = Batcher(call(servable, parsed.signature_name), max_batch_size,
-                                        batch_timeout, executor)
+                                        batch_timeout, executor, concurrency=threads)
             return await batchers[key](parsed.inputs, parsed.rows)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, call(servable, parsed.signature_name),

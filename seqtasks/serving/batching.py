@@ -1,9 +1,11 @@
 """Server-side batching: requests to one signature that arrive close together run as one call.
 
 Like TF Serving's batching, a batch is closed when it holds ``max_batch_size`` examples or
-``timeout`` seconds after its first request arrived, whichever comes first; requests that come
-while a batch runs wait and form the next one. A batch that fails (one request's image does not
-decode, say) is rerun one request at a time, so only the bad request gets the error.
+``timeout`` seconds after its first request arrived, whichever comes first. Up to
+``concurrency`` batches run at once (one per thread of the executor), so the event loop reads
+and answers requests while the model runs; requests that come while every thread is busy
+wait and form the next batch. A batch that fails (one request's image does not decode, say) is
+rerun one request at a time, so only the bad request gets the error.
 """
 
 import asyncio
@@ -37,13 +39,16 @@ class Batcher:
         max_batch_size: Most examples in one batch.
         timeout: Seconds a batch waits for more requests after its first one.
         executor: A ``concurrent.futures`` executor running the batches.
+        concurrency: Most batches running at once (the executor's threads).
     """
 
-    def __init__(self, function, max_batch_size, timeout, executor):
+    def __init__(self, function, max_batch_size, timeout, executor, concurrency=1):
         self.function = function
         self.max_batch_size = max_batch_size
         self.timeout = timeout
         self.executor = executor
+        self.concurrency = concurrency
+        self._slots = None  # asyncio.Semaphore of running batches, per event loop
         self._queue = None
         self._next = None  # a request that did not fit into the last batch
         self._task = None
@@ -54,6 +59,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._task.done():  # first call, or a new event loop
             self._loop, self._queue, self._next = loop, asyncio.Queue(), None
+            self._slots = asyncio.Semaphore(self.concurrency)
             self._task = loop.create_task(self._collect())
         future = loop.create_future()
         self._queue.put_nowait((inputs, rows, future))
@@ -64,6 +70,7 @@ class Batcher:
         while True:
             first = self._next or await self._queue.get()
             self._next = None
+            await self._slots.acquire()  # a thread is free: what waits meanwhile joins this batch
             batch, size = [first], first[1]
             deadline = loop.time() + self.timeout
             while size < self.max_batch_size:
@@ -83,12 +90,17 @@ class Batcher:
                 batch.append(item)
                 size += item[1]
             batch = [item for item in batch if not item[2].cancelled()]
-            try:
-                await self._run(batch)
-            except Exception as error:  # the executor is gone: answer, never leave one waiting
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+            loop.create_task(self._run_then_release(batch))
+
+    async def _run_then_release(self, batch):
+        try:
+            await self._run(batch)
+        except Exception as error:  # the executor is gone: answer, never leave one waiting
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        finally:
+            self._slots.release()
 
     async def _run(self, batch):
         if not batch:
