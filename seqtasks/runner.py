@@ -58,6 +58,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     task = recipe(config)
     datasets = task.build_datasets()  # bad data fails here, before the run directory exists
     echo(f"data: {json.dumps(task.summary)}")
+    for line in task.warnings:
+        echo(f"warning: {line}")
     model = task.build_model()  # so do weights that cannot be loaded
     if not (run_dir / "config.toml").exists():
         write_text(run_dir / "config.toml",

@@ -112,17 +112,28 @@ class TaggingPreprocessor(Preprocessor):
                 raise DataError(f"{_at(example, position)}: token {token!r} is empty or holds "
                                 "whitespace; the model reads sentences split on whitespace")
 
-    def check(self, examples):
-        index = self.tag_index()
+    def check(self, examples, unseen_tags="error"):
+        """Check held-out ``examples`` against the training vocabulary of tags. A tag never
+        seen in training is a :class:`DataError` (``unseen_tags="error"``) or, with
+        ``"score"``, kept as gold (the model cannot predict it, so every such token counts as
+        an error, as conlleval counts it); returns ``{tag: (tokens, first file:line)}`` of
+        those tags."""
+        index, unseen = self.tag_index(), {}
         for example in examples:
             self._check_tokens(example)
             for position, tag in enumerate(example.target):
-                if tag not in index:
+                if tag in index:
+                    continue
+                if unseen_tags == "error":
                     raise DataError(
                         f"{_at(example, position)}: tag {tag!r} (token "
                         f"{example.input[position]!r}) never appears in the training data; the "
                         f"model can only predict the {len(self.tags)} training tags, so add "
-                        "sentences with it to the training data or fix the tag")
+                        "sentences with it to the training data or fix the tag (or set "
+                        "data.unseen_tags = \"score\" to count its tokens as errors)")
+                count, first = unseen.get(tag, (0, _at(example, position)))
+                unseen[tag] = (count + 1, first)
+        return unseen
 
     @property
     def word_vocabulary_size(self):
@@ -163,13 +174,15 @@ class TaggingPreprocessor(Preprocessor):
         return {"text": [" ".join(example.input) for example in examples]}
 
     def raw_targets(self, examples):
+        """Tag ids; -1 for a tag never seen in training (kept by ``unseen_tags="score"``)."""
         index = self.tag_index()
-        return tf.ragged.constant([[index[tag] for tag in e.target] for e in examples],
+        return tf.ragged.constant([[index.get(tag, -1) for tag in e.target] for e in examples],
                                   dtype=tf.int32)
 
     def encode(self, inputs, targets):
         features, tags = super().encode(inputs, targets)
-        return features, tags, tf.ones_like(tags, tf.float32)  # loss and metrics skip padding
+        # loss and metrics skip padding, and validation tokens whose tag the model cannot know
+        return features, tf.maximum(tags, 0), tf.cast(tags >= 0, tf.float32)
 
     def length(self, example):
         return len(example.input)

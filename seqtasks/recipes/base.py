@@ -71,6 +71,9 @@ class Recipe:
         self.preprocessor = None
         self.splits = None
         self.summary = None
+        #: One line each about the data that the run goes on with but the user should know
+        #: (printed as ``warning: ...`` after the data summary).
+        self.warnings = []
         #: Sample outputs of the last :meth:`score` (inputs, outputs, references), for
         #: :meth:`report`.
         self.samples = []
@@ -176,6 +179,7 @@ class Recipe:
         """Adapt a new preprocessor on ``splits['train']``; check the other splits against it."""
         preprocessor = self.make_preprocessor()
         preprocessor.adapt(splits["train"])
+        self.warnings = []
         for split in ("validation", "test"):
             self.check_split(preprocessor, splits[split])
         self.preprocessor, self.splits = preprocessor, splits

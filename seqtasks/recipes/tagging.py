@@ -33,6 +33,10 @@ class Tagging(Recipe):
             "word_dropout": fraction(0.0, "in training, share of words replaced by the "
                                      "out-of-vocabulary word, so the model learns to tag unseen "
                                      "words from their characters and context"),
+            "unseen_tags": Key("score", (str,), "a validation or test tag never seen in "
+                               "training: score (keep it as gold: its tokens count as errors, as "
+                               "conlleval counts them, with a warning) or error (stop)",
+                               ("score", "error")),
             "rare_word_dropout": fraction(0.25, "alpha of frequency-based word dropout: in "
                                           "training a word seen n times is replaced by the "
                                           "out-of-vocabulary word with probability "
@@ -153,6 +157,14 @@ class Tagging(Recipe):
         import keras
 
         return (), [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def check_split(self, preprocessor, examples):
+        unseen = preprocessor.check(examples, self.config["data"]["unseen_tags"])
+        for tag, (tokens, first) in sorted(unseen.items()):
+            self.warnings.append(
+                f"{first}: tag {tag!r} never appears in the training data; its {tokens} "
+                f"token{'s' if tokens > 1 else ''} here count as errors (the model cannot "
+                "predict it; data.unseen_tags = \"error\" stops instead)")
 
     # ----- export and metrics ------------------------------------------------------------
     def postprocess(self, probs, inputs):

@@ -294,12 +294,76 @@ def test_token_without_tag(tmp_path):
                          "t.iob:4: token 'Mary' has no tag")
 
 
-def test_test_tag_never_seen_in_training(tmp_path, data_dir):
+def test_test_tag_never_seen_in_training_stops_the_run_when_asked(tmp_path, data_dir):
     path = write(tmp_path / "test.conllu",
                  "1\tHello\thello\tNOUN\t_\t_\t0\troot\t_\t_\n2\tthere\tthere\tWEIRD\t_\t_\t1\tx\t_\t_\n")
     assert_clean_failure(
-        run_bad(tmp_path, f"data.train={data_dir / 'train.conllu'}", f"data.test={path}"),
+        run_bad(tmp_path, f"data.train={data_dir / 'train.conllu'}", f"data.test={path}",
+                "data.unseen_tags=error"),
         "test.conllu:2: tag 'WEIRD' (token 'there') never appears in the training data")
+
+
+def _chunks(tags):
+    """conlleval's chunks of one sentence: (type, start, end); a chunk starts at B- (or at
+    I- after O or another type) and runs over the I- of its type that follow."""
+    chunks, start, kind = [], None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, name = tag.partition("-")
+        if kind is not None and (prefix != "I" or name != kind):
+            chunks.append((kind, start, i))
+            kind = None
+        if prefix == "B" or (prefix == "I" and kind is None):
+            start, kind = i, name
+    return chunks
+
+
+@pytest.mark.slow
+def test_unseen_test_tags_are_scored_as_errors_as_conlleval_counts_them(data_dir, tmp_path):
+    """Default data.unseen_tags = "score": a test tag never seen in training stays gold; the
+    run warns once per tag, and its accuracy and entity scores equal conlleval-style counts
+    over the export's own predictions."""
+    import tensorflow as tf
+
+    import seqtasks
+
+    sentences = builtin.generate(40, seed=4)
+    gold = []
+    for n, (_, _, ner) in enumerate(sentences):
+        tags = list(ner)
+        if n % 4 == 0:  # a two-token LST chunk where there was none (or over an entity)
+            tags[:2] = ["B-LST", "I-LST"]
+        gold.append(tags)
+    test = write_conll2003(tmp_path / "test.conll", [
+        (tokens, upos, tags) for (tokens, upos, _), tags in zip(sentences, gold)])
+    lines = []
+    result = seqtasks.run("tagging", tiny(
+        *TINY, f"data.train={data_dir / 'ner_train.conll'}", f"data.test={test}",
+        f"export.dir={tmp_path / 'x'}", epochs=1), output=tmp_path / "run",
+        echo=lines.append, verbose=0)
+    warnings = [line for line in lines if line.startswith("warning:")]
+    lst = sum(tag.endswith("-LST") for tags in gold for tag in tags)
+    assert warnings == [f"warning: {test}:3: tag 'B-LST' never appears in the training data; "
+                        f"its {lst // 2} tokens here count as errors (the model cannot predict "
+                        "it; data.unseen_tags = \"error\" stops instead)",
+                        f"warning: {test}:4: tag 'I-LST' never appears in the training data; "
+                        f"its {lst // 2} tokens here count as errors (the model cannot predict "
+                        "it; data.unseen_tags = \"error\" stops instead)"]
+
+    serving = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"]
+    out = serving(text=tf.constant([" ".join(tokens) for tokens, _, _ in sentences]))
+    predicted = [[t.decode() for t in tags[:n]]
+                 for tags, n in zip(out["tags"].numpy(), out["lengths"].numpy())]
+    flat = [(g, p) for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)]
+    test_metrics = result.metrics["test"]
+    assert test_metrics["tokens"] == len(flat)
+    assert test_metrics["accuracy"] == pytest.approx(sum(g == p for g, p in flat) / len(flat),
+                                                     abs=1e-4)
+    gold_chunks = {(i, *c) for i, tags in enumerate(gold) for c in _chunks(tags)}
+    found = {(i, *c) for i, tags in enumerate(predicted) for c in _chunks(tags)}
+    right = len(gold_chunks & found)
+    assert any(c[1] == "LST" for c in gold_chunks) and not any(c[1] == "LST" for c in found)
+    assert test_metrics["recall"] == pytest.approx(right / len(gold_chunks), abs=1e-4)
+    assert test_metrics["precision"] == pytest.approx(right / max(len(found), 1), abs=1e-4)
 
 
 def test_training_token_holding_whitespace(tmp_path):
@@ -318,6 +382,23 @@ def test_unknown_char_encoder(tmp_path):
     assert_clean_failure(cli("run", "tagging", "--set", "model.char_encoder=lstm"),
                          "model.char_encoder")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_validation_tag_never_seen_in_training_weighs_nothing_in_the_loss():
+    import tensorflow as tf
+
+    from seqtasks.preprocessors.tagging import TaggingPreprocessor
+    from seqtasks.recipes.base import Example
+
+    preprocessor = TaggingPreprocessor()
+    preprocessor.adapt([Example(["a", "b"], ["X", "Y"], "train.conll", [1, 2])])
+    held_out = [Example(["a", "b", "c"], ["Y", "NEW", "NEW"], "dev.conll", [5, 6, 7])]
+    assert preprocessor.check(held_out, "score") == {"NEW": (2, "dev.conll:6")}
+    targets = preprocessor.raw_targets(held_out)
+    assert targets.to_list() == [[1, -1, -1]]
+    text = tf.constant(preprocessor.raw_inputs(held_out)["text"][0])
+    _, tags, weights = preprocessor.encode({"text": text}, targets[0])
+    assert tags.numpy().tolist() == [1, 0, 0] and weights.numpy().tolist() == [1.0, 0.0, 0.0]
 
 
 # ----- layers -------------------------------------------------------------------------------
