@@ -8,24 +8,63 @@ row, or a row whose value cell is empty or ``NA``, is *missing*; the ``missing``
   steps is reported;
 * ``"error"``: the first missing step is an error naming the file, line and date.
 
-The step is the most common difference between consecutive dates (a day for daily data).
-Every error names the file and line. :func:`split_windows` splits a series by date into
-``(window, what follows)`` pairs, one per target step, :func:`forecast_windows` gives the windows
-to forecast from and :func:`forecast_errors` scores forecasts beside the persistence and
-seasonal-naive baselines.
+The step (``data.step``): ``"auto"`` takes the most common difference between consecutive dates
+(a day for daily data), or a business day when every date is a weekday and weekends are
+skipped (trading days: a Friday is followed by a Monday, not by a missing Saturday); ``"row"``
+makes every row one step whatever its date (irregular series); a duration (``"1d"``, ``"7d"``,
+``"1h"``, ``"15min"``) fixes the grid. Every error names the file and line.
+:func:`split_windows` splits a series by date into ``(window, what follows)`` pairs, one per
+target step, :func:`forecast_windows` gives the windows to forecast from and
+:func:`forecast_errors` scores forecasts beside the persistence and seasonal-naive baselines.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime
+import re
 
 import numpy as np
 
 from seqtasks.data.readers import delimited_rows, read_text
 from seqtasks.errors import ConfigError, DataError
 
-Series = collections.namedtuple("Series", "dates values columns filled")
+#: ``step``: a ``datetime.timedelta``, ``BUSINESS_DAY`` or ``ROW`` (every row one step).
+Series = collections.namedtuple("Series", "dates values columns filled step")
+BUSINESS_DAY, ROW = "business day", "row"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(min|h|d|w)\s*$")
+_UNITS = {"min": datetime.timedelta(minutes=1), "h": datetime.timedelta(hours=1),
+          "d": datetime.timedelta(days=1), "w": datetime.timedelta(weeks=1)}
+
+
+def parse_step(text):
+    """``data.step`` -> ``"auto"``, :data:`ROW` or a ``timedelta``; a :class:`ConfigError`
+    for anything else."""
+    if text in ("auto", ROW):
+        return text
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"data.step: expected \"auto\", \"row\" or a duration such as "
+                          f"\"1d\", \"7d\", \"1h\" or \"15min\"; found {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def describe_step(step):
+    """A step as people say it: ``1 day``, ``business day``, ``row``, ``1:00:00``."""
+    if isinstance(step, str):
+        return step
+    days = step.total_seconds() / 86400
+    return f"{days:g} day{'s' if days != 1 else ''}" if days == int(days) else str(step)
+
+
+def _business_days(dates):
+    """Whether ``dates`` (midnights) look like a business-day calendar: all weekdays, mostly
+    one day apart, and weekends skipped at least once."""
+    if len(dates) < 3 or any(d.weekday() > 4 or d.time() != datetime.time() for d in dates):
+        return False
+    gaps = [(b - a).days for a, b in zip(dates, dates[1:])]
+    weekend = any(g == 3 and b.weekday() == 0 for g, b in zip(gaps, dates[1:]))
+    return weekend and collections.Counter(gaps).most_common(1)[0][0] == 1
 #: What follows a window: the next ``horizon`` steps of every column (``values``), and the same
 #: steps one season earlier (``season_ago``; NaN where that is before the series starts).
 Future = collections.namedtuple("Future", "values season_ago")
@@ -56,13 +95,15 @@ def _parse_date(path, line, text):
     raise DataError(f"{path}:{line}: expected a date like 1990-01-31, found {text!r}")
 
 
-def read_series(path, time_column=0, value_columns=None, missing="interpolate"):
+def read_series(path, time_column=0, value_columns=None, missing="interpolate",
+                step="auto"):
     """The :class:`Series` of a CSV file with a header row.
 
     ``time_column``: name or 0-based index of the date column. ``value_columns``: names or
     indices of the value columns (default: every other column). Returns ``dates`` (a list of
     ``datetime``, one per step, gaps filled), ``values`` (``float32 [steps, columns]``),
-    ``columns`` (their names) and ``filled`` (how many missing steps were interpolated).
+    ``columns`` (their names), ``filled`` (how many missing steps were interpolated) and
+    ``step`` (see :func:`parse_step`; ``"auto"`` resolved).
     """
     numbered = list(delimited_rows(read_text(path)))
     if not numbered:
@@ -104,29 +145,39 @@ def read_series(path, time_column=0, value_columns=None, missing="interpolate"):
     if not dates:
         raise DataError(f"{path}: no rows after the header")
     return _regular(path, dates, np.array(values, np.float64), lines,
-                    [header[i] for i in value_indices], missing)
+                    [header[i] for i in value_indices], missing, parse_step(step))
 
 
-def _regular(path, dates, values, lines, columns, missing):
-    """Place the rows on a regular grid of steps and fill the missing steps."""
-    if len(dates) == 1:
-        step = datetime.timedelta(days=1)
-    else:
+def _regular(path, dates, values, lines, columns, missing, step="auto"):
+    """Place the rows on a grid of steps and fill the missing steps."""
+    if step == "auto" and _business_days(dates):
+        step = BUSINESS_DAY
+    elif step == "auto":
         gaps = collections.Counter(b - a for a, b in zip(dates, dates[1:]))
-        step = gaps.most_common(1)[0][0]
-    positions = []
-    for date, line in zip(dates, lines):
-        offset = (date - dates[0]) / step
-        if abs(offset - round(offset)) > 1e-9:
-            raise DataError(f"{path}:{line}: date {date.isoformat()} is off the series' step of "
-                            f"{step}")
-        positions.append(round(offset))
+        step = gaps.most_common(1)[0][0] if gaps else datetime.timedelta(days=1)
+    if step == ROW:
+        positions = list(range(len(dates)))
+    elif step == BUSINESS_DAY:
+        days = np.array([d.date() for d in dates], dtype="datetime64[D]")
+        for date, line, day in zip(dates, lines, days):
+            if not np.is_busday(day):
+                raise DataError(f"{path}:{line}: date {date.date().isoformat()} is a weekend "
+                                "day in a series of business days; set data.step")
+        positions = np.busday_count(days[0], days).tolist()
+    else:
+        positions = []
+        for date, line in zip(dates, lines):
+            offset = (date - dates[0]) / step
+            if abs(offset - round(offset)) > 1e-9:
+                raise DataError(f"{path}:{line}: date {date.isoformat()} is off the series' "
+                                f"step of {describe_step(step)}; set data.step")
+            positions.append(round(offset))
     grid = np.full((positions[-1] + 1, values.shape[1]), np.nan)
     grid[positions] = values
     holes = np.isnan(grid).any(axis=1)
     if holes.any() and missing == "error":
         first = int(np.argmax(holes))
-        date = (dates[0] + first * step).date().isoformat()
+        date = _step_date(dates, step, first).date().isoformat()
         known = positions.index(first) if first in positions else None
         where = f"{path}:{lines[known]}" if known is not None else \
             f"{path}:{lines[np.searchsorted(positions, first)]}"
@@ -138,8 +189,30 @@ def _regular(path, dates, values, lines, columns, missing):
         if not known.any():
             raise DataError(f"{path}: column {columns[column]!r} has no values")
         grid[:, column] = np.interp(steps, steps[known], grid[known, column])
-    all_dates = [dates[0] + i * step for i in range(len(grid))]
-    return Series(all_dates, grid.astype(np.float32), columns, int(holes.sum()))
+    all_dates = dates if step == ROW else [_step_date(dates, step, i) for i in range(len(grid))]
+    return Series(all_dates, grid.astype(np.float32), columns, int(holes.sum()), step)
+
+
+def _step_date(dates, step, i):
+    """The date of step ``i`` of a grid starting at ``dates[0]`` (past the end for ``row``:
+    the last gap again)."""
+    if step == ROW:
+        return dates[i] if i < len(dates) else dates[-1] + (i - len(dates) + 1) * (
+            dates[-1] - dates[-2] if len(dates) > 1 else datetime.timedelta(days=1))
+    if step == BUSINESS_DAY:
+        day = np.busday_offset(np.datetime64(dates[0].date(), "D"), i, roll="forward")
+        return datetime.datetime.combine(day.astype(datetime.date), datetime.time())
+    return dates[0] + i * step
+
+
+def next_date(series):
+    """The date of the step after the series' last one."""
+    if series.step == ROW:
+        return _step_date(series.dates, ROW, len(series.dates))
+    if series.step == BUSINESS_DAY:
+        day = np.busday_offset(np.datetime64(series.dates[-1].date(), "D"), 1, roll="forward")
+        return datetime.datetime.combine(day.astype(datetime.date), datetime.time())
+    return series.dates[-1] + series.step
 
 
 def load_series(spec, data, seed=0):
@@ -151,15 +224,21 @@ def load_series(spec, data, seed=0):
 
         dates, values = builtin.generate(seed=seed)
         dates = [datetime.datetime.combine(d, datetime.time()) for d in dates]
-        return Series(dates, values[:, None], ["value"], 0), "built-in series"
+        return Series(dates, values[:, None], ["value"], 0, datetime.timedelta(days=1)), \
+            "built-in series"
     if not isinstance(spec, str) or spec.startswith("tfds:"):
         raise ConfigError(f"data.train: expected a CSV file, found {spec!r}")
-    return read_series(spec, data["time_column"], data["value_columns"], data["missing"]), spec
+    return read_series(spec, data["time_column"], data["value_columns"], data["missing"],
+                       data["step"]), spec
 
 
 def season_steps(step):
     """Steps per season for the seasonal-naive baseline, from the series' step: 365 daily, 52
-    weekly, 12 monthly, 24 hourly, else 1."""
+    weekly, 12 monthly, 24 hourly, 5 (a week) for business days, else 1."""
+    if step == BUSINESS_DAY:
+        return 5
+    if step == ROW:
+        return 1
     days = step.total_seconds() / 86400
     if abs(days - 1) < 1e-9:
         return 365
@@ -206,7 +285,7 @@ def split_windows(series, source, data):
     window, horizon = data["window"], data["horizon"]
     validation, test = split_steps(series, source, window, horizon, data["test_start"],
                                    data["test_fraction"], data["validation_fraction"])
-    season = data["season"] or season_steps(series.dates[1] - series.dates[0])
+    season = data["season"] or season_steps(series.step)
     values, ranges = series.values, {"train": (window, validation),
                                      "validation": (validation, test),
                                      "test": (test, len(series.dates))}
@@ -229,10 +308,9 @@ def forecast_windows(series, source, window):
     if steps < window:
         raise DataError(f"{source}: {steps} steps, shorter than one window of {window}; the "
                         f"model needs the last {window} steps")
-    step = series.dates[-1] - series.dates[-2] if steps > 1 else datetime.timedelta(days=1)
     for s in range(window, steps + 1):
         values = series.values[s - window:s]
-        date = series.dates[s] if s < steps else series.dates[-1] + step
+        date = series.dates[s] if s < steps else next_date(series)
         yield stamp(date), values[:, 0] if values.shape[1] == 1 else values
 
 

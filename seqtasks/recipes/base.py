@@ -179,7 +179,6 @@ class Recipe:
         """Adapt a new preprocessor on ``splits['train']``; check the other splits against it."""
         preprocessor = self.make_preprocessor()
         preprocessor.adapt(splits["train"])
-        self.warnings = []
         for split in ("validation", "test"):
             self.check_split(preprocessor, splits[split])
         self.preprocessor, self.splits = preprocessor, splits
@@ -225,6 +224,7 @@ class Recipe:
 
     def build_datasets(self):
         """``{split: tf.data.Dataset}`` of batches; adapts the preprocessor on train."""
+        self.warnings = []
         splits = self.load_splits()
         self.adapt(splits)
         datasets = {}

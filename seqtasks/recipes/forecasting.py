@@ -16,6 +16,9 @@ from seqtasks.errors import ConfigError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Example, Recipe
 
+#: Above this share of interpolated steps, the run warns that the step may be wrong.
+MOST_INTERPOLATED = 0.1
+
 
 @register
 class Forecasting(Recipe):
@@ -35,6 +38,10 @@ class Forecasting(Recipe):
             "missing": Key("interpolate", (str,), "a missing step (no row, or an empty/NA "
                            "cell): fill it by linear interpolation, or stop with its date",
                            ("interpolate", "error")),
+            "step": Key("auto", (str,), "one step of the series: auto (the most common gap "
+                        "between dates, or business days when only weekdays occur and weekends "
+                        "are skipped), row (every row one step, for irregular series), or a "
+                        "duration such as 1d, 7d, 1h, 15min"),
             "test_start": Key(None, (str, datetime.date), "first date of the test range (e.g. "
                               "1990-01-01); default: the last test_fraction of the series"),
             "test_fraction": fraction(0.1, "share of the series tested without a test_start"),
@@ -64,7 +71,7 @@ class Forecasting(Recipe):
                 for split, triples in split_windows(series, source, self.config["data"]).items()}
 
     def load_splits(self):
-        from seqtasks.data.series import load_series
+        from seqtasks.data.series import describe_step, load_series
 
         data = self.config["data"]
         for key in ("validation", "test"):
@@ -72,6 +79,14 @@ class Forecasting(Recipe):
                 raise ConfigError(f"data.{key}: forecasting splits one series by date; give "
                                   "the whole series as data.train and set data.test_start")
         self.series, source = load_series(data["train"], data, self.config["train"]["seed"])
+        share = self.series.filled / len(self.series.dates)
+        if share > MOST_INTERPOLATED:
+            self.warnings.append(
+                f"{source}: {self.series.filled} of {len(self.series.dates)} steps ({share:.0%}) "
+                f"had no value and were interpolated on a grid of one "
+                f"{describe_step(self.series.step)}; if the series has no values on those "
+                "dates by nature (trading days, say), set data.step = \"row\" or the step "
+                "it has")
         return self.cut(self.series, source)
 
     def read_file(self, path, split):
@@ -113,9 +128,11 @@ class Forecasting(Recipe):
         return dataset.batch(self.config["train"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
 
     def data_summary(self, splits, datasets):
-        from seqtasks.data.series import stamp
+        from seqtasks.data.series import describe_step, stamp
 
-        return {"steps": len(self.series.dates), "filled_missing_steps": self.series.filled,
+        return {"steps": len(self.series.dates), "step": describe_step(self.series.step),
+                "filled_missing_steps": self.series.filled,
+                "interpolated_fraction": round(self.series.filled / len(self.series.dates), 4),
                 "test_range": [splits["test"][0].where, stamp(self.series.dates[-1])]}
 
     def network(self):
@@ -148,11 +165,14 @@ class Forecasting(Recipe):
         return {"forecast": outputs}
 
     def export_assets(self):
+        from seqtasks.data.series import describe_step, next_date
+
         p, data, dates = self.require_preprocessor("export_assets"), self.config["data"], \
             self.series.dates
         return {"window": data["window"], "horizon": data["horizon"], "columns": p.columns,
                 "target": p.columns[p.target], "time_column": data["time_column"],
-                "step_days": (dates[1] - dates[0]).total_seconds() / 86400,
+                "step_days": (next_date(self.series) - dates[-1]).total_seconds() / 86400,
+                "step": describe_step(self.series.step),
                 "last_date": dates[-1].date().isoformat()}
 
     def score(self, signatures, examples, metadata):

@@ -17,6 +17,7 @@ from helpers import (
 )
 
 from seqtasks.data.builtin import forecasting as builtin
+from seqtasks.errors import DataError
 
 TINY = ["data.window=14", "train.batch_size=64"]
 
@@ -206,3 +207,82 @@ def test_predict_csv_with_more_value_columns_than_the_model_reads(finished_run, 
     assert_clean_failure(cli("predict", export, "--input", path, "--output", tmp_path / "o.jsonl"),
                          "input 'values' has shape [14, 2]")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+# ----- the step: business days, rows, durations ------------------------------------------------
+
+def trading_days_csv(path, days=400, holidays=(17, 90)):
+    """Weekdays only (a few holidays left out), as a price series is traded; returns the path
+    and the dates written."""
+    import datetime
+
+    dates, day = [], datetime.date(2021, 1, 4)  # a Monday
+    while len(dates) < days:
+        if day.weekday() < 5:
+            dates.append(day)
+        day += datetime.timedelta(days=1)
+    dates = [d for i, d in enumerate(dates) if i not in holidays]
+    values = 50 + np.cumsum(np.random.default_rng(0).normal(size=len(dates)))
+    path.write_text("date,price\n" + "".join(f"{d.isoformat()},{v:.4f}\n"
+                                             for d, v in zip(dates, values)))
+    return path, dates
+
+
+def test_trading_days_are_read_as_business_days_and_forecast_the_next_weekday(tmp_path):
+    from seqtasks.data.series import BUSINESS_DAY, next_date, read_series
+
+    path, dates = trading_days_csv(tmp_path / "oil.csv")
+    series = read_series(path)
+    assert series.step == BUSINESS_DAY and series.filled == 2  # the two holidays
+    assert len(series.dates) == len(dates) + 2
+    assert all(d.weekday() < 5 for d in series.dates)
+    assert dates[-1].weekday() == 4 and next_date(series).date().weekday() == 0  # Fri -> Mon
+
+    task = task_on(path, "data.window=10")
+    task.build_datasets()
+    assert task.summary["step"] == "business day" and task.warnings == []
+    assert task.summary["interpolated_fraction"] == round(2 / (len(dates) + 2), 4)
+
+
+def test_a_daily_grid_on_trading_days_warns_that_weekends_were_invented(tmp_path):
+    path, dates = trading_days_csv(tmp_path / "oil.csv")
+    task = task_on(path, "data.window=10", "data.step=1d")
+    task.build_datasets()
+    steps = (dates[-1] - dates[0]).days + 1
+    assert task.summary["step"] == "1 day"
+    assert task.summary["filled_missing_steps"] == steps - len(dates)
+    share = (steps - len(dates)) / steps
+    assert share > 0.25 and task.warnings == [
+        f"{path}: {steps - len(dates)} of {steps} steps ({share:.0%}) had no value and were "
+        "interpolated on a grid of one 1 day; if the series has no values on those dates by "
+        "nature (trading days, say), set data.step = \"row\" or the step it has"]
+
+
+def test_row_steps_keep_irregular_dates_as_they_are(tmp_path):
+    from seqtasks.data.series import ROW, forecast_windows, read_series
+
+    path = write(tmp_path / "irregular.csv", """
+        date,value
+        2024-01-01,1
+        2024-01-02,2
+        2024-01-09,3
+        2024-01-10,
+        2024-02-01,5
+        """)
+    series = read_series(path, step="row")
+    assert series.step == ROW and [d.day for d in series.dates] == [1, 2, 9, 10, 1]
+    assert series.values[:, 0].tolist() == [1, 2, 3, 4, 5] and series.filled == 1
+    # the step after the last row: the last gap again (22 days)
+    assert list(forecast_windows(series, path, 5))[-1][0] == "2024-02-23"
+    with pytest.raises(DataError, match=r"irregular.csv:3: date 2024-01-02T00:00:00 is off "
+                       r"the series' step of 7 days; set data.step"):
+        read_series(path, step="7d")
+
+
+@pytest.mark.parametrize("step", ["weekly", "0d", "-1h", "3 parsecs"])
+def test_a_step_that_is_no_duration(tmp_path, step):
+    path, _, _ = series_csv(tmp_path / "s.csv", days=100)
+    assert_clean_failure(run_expecting_failure("forecasting", tmp_path, tiny_forecasting(
+        f"data.train={path}", f"data.step={step}")),
+        f"data.step: expected \"auto\", \"row\" or a duration such as \"1d\", \"7d\", \"1h\" or "
+        f"\"15min\"; found {step!r}")
