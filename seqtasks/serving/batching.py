@@ -20,14 +20,24 @@ def batchable(specs):
                and spec.shape[1:].is_fully_defined() for spec in specs.values())
 
 
-def _trim(value):
-    """Drop trailing all-padding (empty string) columns of a string output cut out of a larger
-    batch, keeping one, so it equals the output of the request run alone."""
-    if value.ndim < 2 or value.dtype != object or value.shape[0] == 0:
-        return value
-    filled = np.any(value != b"", axis=tuple(i for i in range(value.ndim) if i != 1))
-    width = max(int(np.flatnonzero(filled).max()) + 1 if filled.any() else 1, 1)
-    return value[:, :width]
+def _widths(value):
+    """Per row of a batch's string output ``value`` (``[batch, columns, ...]``): the columns
+    up to its last non-empty one (at least 1); None for outputs that need no trimming."""
+    if value.ndim < 2 or value.dtype != object or 0 in value.shape[:2]:
+        return None
+    filled = value != b""
+    if filled.ndim > 2:
+        filled = filled.reshape(filled.shape[0], filled.shape[1], -1).any(axis=2)
+    columns = filled.shape[1]
+    last = columns - np.argmax(filled[:, ::-1], axis=1)
+    return np.where(filled.any(axis=1), last, 1)
+
+
+def _cut(value, widths, start, rows):
+    """Rows ``start:start + rows`` of a batch's output, string padding beyond what those rows
+    fill dropped (so it equals the output of the request run alone)."""
+    part = value[start:start + rows]
+    return part if widths is None else part[:, :int(widths[start:start + rows].max())]
 
 
 class Batcher:
@@ -120,10 +130,12 @@ class Batcher:
                 await self._settle(future, loop.run_in_executor(
                     self.executor, self.function, inputs))
             return
+        outputs = {k: np.asarray(v) for k, v in outputs.items()}
+        widths = {k: _widths(v) for k, v in outputs.items()}
         start = 0
         for _, rows, future in batch:
             if not future.done():
-                future.set_result({k: _trim(np.asarray(v)[start:start + rows])
+                future.set_result({k: _cut(v, widths[k], start, rows)
                                    for k, v in outputs.items()})
             start += rows
 

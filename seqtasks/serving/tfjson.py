@@ -91,8 +91,9 @@ def _array(name, value, spec, limits):
             array = None
         if array is None or any(isinstance(v, list) for v in array.flat):
             raise BadRequest(f"input {name!r}: rows of different lengths")
-        array = np.vectorize(lambda v: v.encode("utf-8") if isinstance(v, str) else v,
-                             otypes=[object])(array) if array.size else array
+        encoded = np.empty(array.shape, dtype=object)
+        encoded.flat[:] = [v.encode("utf-8") if isinstance(v, str) else v for v in array.flat]
+        array = encoded
     else:
         numeric = all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in leaves)
         if not numeric:
