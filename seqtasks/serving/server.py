@@ -55,6 +55,7 @@ def serve(path, host="127.0.0.1", port=8501, name=None, max_batch_size=32,
          "(Ctrl+C stops)")
     gc.freeze()  # the loaded models' objects: never scanned by the collector while serving
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # no proxy-headers middleware: a local server, and it costs every request time
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         store.stop()
