@@ -10,12 +10,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def pytest_collection_modifyitems(items):
     """Under ``pytest -n`` (``--dist loadgroup``), tests that share a module-scoped fixture (a
     trained model) run on one worker, so the fixture is built once. Tests grouped by hand
-    (the contract test groups by recipe) keep their group. The slow tests (whole built-in
-    trainings, some with wall-clock checks) all run on one worker, one after another, so
-    they never compete with each other for the cores."""
+    (the contract and serve tests share group "exports") keep their group. The ``timed``
+    tests (wall-clock checks) all run on one worker, one after another, so they never compete
+    with each other for the cores; the other slow tests spread over the workers like the
+    rest."""
     for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("slow"))
+        if item.get_closest_marker("timed"):
+            item.add_marker(pytest.mark.xdist_group("timed"))
             continue
         if item.get_closest_marker("xdist_group"):
             continue

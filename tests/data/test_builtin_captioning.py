@@ -112,7 +112,8 @@ def test_two_captions_are_consistent_and_relations_unambiguous():
         assert along >= first[4] + second[4] + 0.05
 
 
-@pytest.mark.slow  # a wall-clock check
+@pytest.mark.slow
+@pytest.mark.timed  # a wall-clock check
 def test_generation_is_fast():
     start = time.perf_counter()
     generate(3400, seed=0, size=64)

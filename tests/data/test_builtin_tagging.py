@@ -125,7 +125,8 @@ def test_test_split_is_mostly_new_sentences():
     assert novel >= 0.3 * len(data["test"])
 
 
-@pytest.mark.slow  # a wall-clock check
+@pytest.mark.slow
+@pytest.mark.timed  # a wall-clock check
 def test_generation_is_fast():
     start = time.perf_counter()
     tagging.generate(3600, 1)

@@ -256,7 +256,8 @@ def test_lexicon_forms_are_distinct():
     assert all(form.isalpha() and form.islower() for form in forms)
 
 
-@pytest.mark.slow  # a wall-clock check
+@pytest.mark.slow
+@pytest.mark.timed  # a wall-clock check
 def test_generation_is_fast():
     start = time.perf_counter()
     tesh.generate(6600, 1)

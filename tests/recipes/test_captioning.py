@@ -303,6 +303,7 @@ def test_frozen_backbone_with_a_local_weights_file(flickr, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timed
 def test_builtin_default_reaches_bleu_4_of_80_in_minutes(tmp_path):
     test, elapsed = run_builtin_default("captioning", tmp_path)
     assert test["bleu_4"] >= 80.0, test

@@ -264,6 +264,7 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timed
 def test_builtin_default_reaches_95_percent_within_3_minutes(tmp_path):
     test, elapsed = run_builtin_default("tagging", tmp_path)
     assert test["accuracy"] >= 0.95, test

@@ -246,6 +246,7 @@ def test_tfds_ted_hrlr_with_mock_data(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timed
 def test_builtin_default_reaches_bleu_90_in_minutes(tmp_path):
     test, elapsed = run_builtin_default("translation", tmp_path)
     assert test["bleu"] >= 90.0, test
