@@ -26,6 +26,29 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
+#: Groups handed out before all others under ``-n``: the wall-clock checks, one after another
+#: (the longest chain of the whole run), and the shared exports (the longest of the fast run).
+FIRST_GROUPS = ("timed", "exports")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with :data:`FIRST_GROUPS` first. xdist hands out the groups with
+    the most tests first, which left "timed" (few tests, many minutes) for last."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FirstGroupsFirst(LoadGroupScheduling):
+        def _assign_work_unit(self, node):
+            for group in reversed(FIRST_GROUPS):
+                if group in self.workqueue:
+                    self.workqueue.move_to_end(group, last=False)
+            super()._assign_work_unit(node)
+
+    return FirstGroupsFirst(config, log)
+
+
 @pytest.fixture(scope="session")
 def served_exports(tmp_path_factory):
     """``(export.dir, {recipe: version path})``: every recipe trained one step on its built-in
