@@ -207,12 +207,7 @@ def _step_date(dates, step, i):
 
 def next_date(series):
     """The date of the step after the series' last one."""
-    if series.step == ROW:
-        return _step_date(series.dates, ROW, len(series.dates))
-    if series.step == BUSINESS_DAY:
-        day = np.busday_offset(np.datetime64(series.dates[-1].date(), "D"), 1, roll="forward")
-        return datetime.datetime.combine(day.astype(datetime.date), datetime.time())
-    return series.dates[-1] + series.step
+    return _step_date(series.dates, series.step, len(series.dates))
 
 
 def load_series(spec, data, seed=0):

@@ -31,13 +31,10 @@ class Servable:
     metadata: dict  # the export's seqtasks.json
     signature_defs: dict  # name -> SignatureDef as JSON (TF Serving's metadata answer)
     loaded: object = None  # the loaded SavedModel: keeps the variables alive
-    _specs: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def specs(self, signature_name):
         """``{input: tf.TensorSpec}`` of a signature."""
-        if signature_name not in self._specs:
-            self._specs[signature_name] = input_specs(self.signatures[signature_name])
-        return self._specs[signature_name]
+        return input_specs(self.signatures[signature_name])
 
 
 def _versions(folder):
