@@ -74,5 +74,10 @@ def compile_model(model, train_config, metrics=(), weighted_metrics=(),
         weighted_metrics=list(weighted_metrics) or None,
         jit_compile=False,
     )
+    if model.built:
+        # Keras builds the optimizer inside the first traced train step when no strategy is
+        # set; a tf.function whose first trace creates variables is traced a second time.
+        # Built here, the train step is traced once (translation's tiny fit: 7.1 s -> 4.5 s).
+        model.optimizer.build(model.trainable_variables)
     return model
 
