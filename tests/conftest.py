@@ -50,6 +50,31 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 @pytest.fixture(scope="session")
+def smart_reply_run(tmp_path_factory):
+    """A folder with smart_reply's data files (``train.csv``, ``test.csv``, ``replies.csv``)
+    and a tiny ``seqtasks run`` on them (``run/``, ``exports/``), shared by
+    tests/recipes/test_smart_reply.py and tests/test_deployed.py (one xdist group)."""
+    import csv
+
+    from helpers import cli, set_args, tiny, write_csv
+
+    from seqtasks.data.builtin import smart_reply as builtin
+
+    root = tmp_path_factory.mktemp("smart_reply")
+    write_csv(root / "train.csv", builtin.generate(300, seed=1))
+    write_csv(root / "test.csv", builtin.generate(60, seed=2))
+    with open(root / "replies.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "reply"])
+        writer.writerows(builtin.replies().items())
+    overrides = tiny(f"data.train={root / 'train.csv'}", f"data.test={root / 'test.csv'}",
+                     f"data.replies={root / 'replies.csv'}", f"export.dir={root / 'exports'}")
+    result = cli("run", "smart_reply", *set_args(overrides), "--output", root / "run")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="session")
 def served_exports(tmp_path_factory):
     """``(export.dir, {recipe: version path})``: every recipe trained one step on its built-in
     data and exported, for the ``seqtasks serve`` tests. An export the contract test already

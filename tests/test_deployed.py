@@ -4,21 +4,17 @@ and their bad inputs (one clear line, non-zero exit, nothing half-written)."""
 import json
 
 import pytest
-from helpers import assert_clean_failure, cli, set_args, tiny, write, write_csv
+from helpers import assert_clean_failure, cli, write, write_csv
 
 from seqtasks.data.builtin import smart_reply as builtin
 
+#: one worker for this module and tests/recipes/test_smart_reply.py (their shared run)
+pytestmark = pytest.mark.xdist_group("smart_reply_run")
+
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("deployed")
-    write_csv(root / "train.csv", builtin.generate(300, seed=1))
-    write_csv(root / "test.csv", builtin.generate(50, seed=2))
-    result = cli("run", "smart_reply", *set_args(tiny(
-        f"data.train={root / 'train.csv'}", f"data.test={root / 'test.csv'}",
-        f"export.dir={root / 'exports'}", epochs=1)), "--output", root / "run")
-    assert result.exit_code == 0, result.output
-    return root
+def run(smart_reply_run):
+    return smart_reply_run  # train.csv, test.csv, run/, exports/
 
 
 def test_evaluate_a_run_directory_and_an_export_alike(run, tmp_path):

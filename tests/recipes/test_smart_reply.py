@@ -1,6 +1,5 @@
 """smart_reply end to end: files -> run -> metrics -> export -> predict, and its bad inputs."""
 
-import csv
 import json
 
 import numpy as np
@@ -12,32 +11,22 @@ from helpers import (
     set_args,
     tiny,
     write,
-    write_csv,
 )
 
 from seqtasks.data.builtin import smart_reply as builtin
 
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    write_csv(root / "train.csv", builtin.generate(300, seed=1))
-    write_csv(root / "test.csv", builtin.generate(60, seed=2))
-    with open(root / "replies.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["label", "reply"])
-        writer.writerows(builtin.replies().items())
-    return root
+#: one worker for this module and tests/test_deployed.py: both use the session's smart_reply run
+pytestmark = pytest.mark.xdist_group("smart_reply_run")
 
 
 @pytest.fixture(scope="module")
-def finished_run(data_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    overrides = tiny(f"data.train={data_dir / 'train.csv'}", f"data.test={data_dir / 'test.csv'}",
-                     f"data.replies={data_dir / 'replies.csv'}", f"export.dir={root / 'exports'}")
-    result = cli("run", "smart_reply", *set_args(overrides), "--output", root / "run")
-    assert result.exit_code == 0, result.output
-    return root
+def data_dir(smart_reply_run):
+    return smart_reply_run  # train.csv, test.csv and replies.csv
+
+
+@pytest.fixture(scope="module")
+def finished_run(smart_reply_run):
+    return smart_reply_run  # run/ and exports/
 
 
 def test_run_writes_config_checkpoints_logs_metrics_and_export(finished_run):
