@@ -41,7 +41,6 @@ def portable(model):
 def export(task, model, export_dir=None):
     """Export a trained ``model`` of recipe ``task``; returns the new version's path."""
     import keras
-    import tensorflow as tf
 
     from seqtasks import __version__
     from seqtasks import config as config_lib
@@ -58,10 +57,9 @@ def export(task, model, export_dir=None):
                 archive.track(layer)
         for name, function in endpoints.items():
             archive.add_endpoint(name, function)
-        # Serving never differentiates: without the custom-gradient functions (the Elman
-        # recurrence's backward loops) an export is written in about half the time.
-        archive.write_out(str(tmp), verbose=False, options=tf.saved_model.SaveOptions(
-            experimental_custom_gradients=False))
+        # With the custom-gradient functions (the Elman recurrence's backward loops): leaving
+        # them out halves the write, but every load then warns that gradients will fail.
+        archive.write_out(str(tmp), verbose=False)
         (tmp / "assets.extra").mkdir(exist_ok=True)
         inference.save(tmp / KERAS_FILE)
         inputs = [spec.name for spec in endpoints["serving_default"].input_signature]
