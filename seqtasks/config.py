@@ -45,13 +45,15 @@ class Key:
         test, expected = BOUNDS[self.bounds]
         if not test(value):
             kind = "integer" if isinstance(value, int) else "number"
-            raise ConfigError(f"{where}: expected {expected.format(kind=kind)}, found {value}")
+            raise ConfigError(f"{where}: expected {expected.format(kind=kind)}, found {value!r}")
 
 
 BOUNDS = {
     "positive": (lambda v: v > 0, "a positive {kind}"),
     "non-negative": (lambda v: v >= 0, "a non-negative {kind}"),
     "fraction": (lambda v: 0.0 <= v < 1.0, "a number in [0, 1)"),
+    "probability-or-auto": (lambda v: v == "auto" or (not isinstance(v, str) and 0 <= v <= 1),
+                            '"auto" or a number in [0, 1]'),
 }
 
 

@@ -79,3 +79,51 @@ def bleu_orders(hypotheses, references, lowercase=False, max_order=4):
     return {f"bleu_{n}": _rounded(BLEU(lowercase=lowercase, max_ngram_order=n, force=True)
                                   .corpus_score(list(hypotheses), streams).score)
             for n in range(1, max_order + 1)}
+
+
+def abstain_threshold(scores, correct, target_precision):
+    """The lowest score threshold at which the messages answered (score >= threshold) are
+    right at least ``target_precision`` of the time: ``(threshold, precision, answered share)``.
+
+    ``scores``: each message's best score; ``correct``: whether its best reply is right.
+    Answering everything (threshold 0) is chosen when it already reaches the target; when no
+    threshold does, the one with the highest precision.
+    """
+    import numpy as np
+
+    scores, correct = np.asarray(scores, float), np.asarray(correct, bool)
+    if scores.size == 0:
+        return 0.0, 1.0, 1.0
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    precision = np.cumsum(correct[order]) / np.arange(1, scores.size + 1)
+    # a threshold answers every message scoring at least it: cut after the last of equal scores
+    cuts = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    if precision[-1] >= target_precision:
+        return 0.0, float(precision[-1]), 1.0
+    reaching = cuts[precision[cuts] >= target_precision]
+    cut = reaching[-1] if reaching.size else cuts[np.argmax(precision[cuts])]
+    return float(ranked[cut]), float(precision[cut]), float((cut + 1) / scores.size)
+
+
+def abstention_scores(targets, best_labels, abstained, out_of_scope_label):
+    """In-scope accuracy (an abstention on an in-scope message is an error), and where there
+    are out-of-scope messages (``targets`` equal to ``out_of_scope_label``) their recall (the
+    share abstained on) and the precision of abstaining (the share of abstentions that were
+    out of scope), as the CLINC150 paper scores them."""
+    import numpy as np
+
+    targets, best = np.asarray(targets, object), np.asarray(best_labels, object)
+    abstained = np.asarray(abstained, bool)
+    outside = targets == out_of_scope_label
+    inside = ~outside
+    right = (best == targets) & ~abstained & inside
+    scores = {"accuracy": _rounded(right[inside].mean()) if inside.any() else 0.0,
+              "abstained": _rounded(abstained.mean()) if targets.size else 0.0}
+    if outside.any():
+        scores["out_of_scope_recall"] = _rounded(abstained[outside].mean())
+        scores["out_of_scope_precision"] = (_rounded(outside[abstained].mean())
+                                            if abstained.any() else 0.0)
+        scores["in_scope_examples"] = int(inside.sum())
+        scores["out_of_scope_examples"] = int(outside.sum())
+    return scores

@@ -77,6 +77,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         train_info = training.fit(model, datasets, run_dir, config["train"],
                                   [*task.callbacks(), *extra_callbacks], verbose=verbose)
         write_json(run_dir / "training.json", train_info)
+    for line in task.calibrate(model):
+        echo(line)
     test = task.evaluate(model, datasets)
     echo("test: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                               for k, v in test.items() if isinstance(v, (int, float))))

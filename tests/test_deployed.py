@@ -62,7 +62,7 @@ def test_predict_a_file_writes_one_json_object_per_input(run, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 130
-    assert set(lines[0]) == {"where", "replies", "scores", "labels"}
+    assert set(lines[0]) == {"where", "replies", "scores", "labels", "abstained"}
     assert lines[0]["where"].endswith("in.csv:2") and lines[-1]["where"].endswith("in.csv:131")
     assert len(lines[5]["replies"]) == 3 and lines[5]["scores"] == sorted(lines[5]["scores"],
                                                                          reverse=True)

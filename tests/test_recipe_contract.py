@@ -26,7 +26,7 @@ SIGNATURES = {
     "captioning": ({"image": ("string", [None])}, {"caption"}),
     "forecasting": ({"values": ("float32", [None, 30])}, {"forecast"}),
     "language_model": ({"prompt": ("string", [None])}, {"text"}),
-    "smart_reply": ({"text": ("string", [None])}, {"replies", "scores", "labels"}),
+    "smart_reply": ({"text": ("string", [None])}, {"replies", "scores", "labels", "abstained"}),
     "tagging": ({"text": ("string", [None])}, {"tokens", "tags", "lengths"}),
     "translation": ({"text": ("string", [None])}, {"translation", "score"}),
 }

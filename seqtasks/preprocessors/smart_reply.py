@@ -69,19 +69,29 @@ class SmartReplyPreprocessor(Preprocessor):
     def label_index(self):
         return {label: i for i, label in enumerate(self.labels)}
 
-    def check(self, examples):
+    def check(self, examples, out_of_scope_label=None):
+        """Every held-out label is a training label, or ``out_of_scope_label`` (messages no
+        reply fits: scored, never trained on unless the training data has them)."""
         known = self.label_index()
         for example in examples:
-            if example.target not in known:
+            if example.target not in known and example.target != out_of_scope_label:
                 raise DataError(
                     f"{example.where}: label {example.target!r} never appears in the training "
                     f"data (the model can only predict the {len(known)} training labels)")
 
-    def top_replies(self, probs, k):
-        """The ``k`` most probable replies, their scores and labels: the export's outputs."""
+    def top_replies(self, probs, k, min_score=0.0, out_of_scope_label=None):
+        """The export's outputs: the ``k`` most probable replies, their scores and labels, and
+        ``abstained``: the best score is under ``min_score`` or the best label is
+        ``out_of_scope_label``. An abstained message's replies are empty strings (its scores
+        and labels stay, for inspection)."""
         scores, best = tf.math.top_k(probs, k=min(k, len(self.labels)))
-        return {"replies": tf.gather(tf.constant(self.replies), best), "scores": scores,
-                "labels": tf.gather(tf.constant(self.labels), best)}
+        abstained = scores[:, 0] < min_score
+        if out_of_scope_label in self.labels:
+            abstained = abstained | tf.equal(best[:, 0], self.labels.index(out_of_scope_label))
+        replies = tf.gather(tf.constant(self.replies), best)
+        return {"replies": tf.where(abstained[:, None], tf.constant(""), replies),
+                "scores": scores, "labels": tf.gather(tf.constant(self.labels), best),
+                "abstained": abstained}
 
     def summary(self):
         return {"labels": len(self.labels), "vocabulary": self.vocabulary_size}

@@ -11,6 +11,7 @@ Lifecycle, as the runner and a notebook use it::
     datasets = task.build_datasets()    # reads splits, adapts the preprocessor on train
     model = task.build_model()          # compiled under the distribution strategy
     ...fit...
+    task.calibrate(model)               # choices made on validation after training
     metrics = task.evaluate(model)      # through the same signatures the export holds
     endpoints = task.endpoints(model)   # {"serving_default": tf.function, ...}
 
@@ -268,6 +269,12 @@ class Recipe:
 
     def callbacks(self):
         """Extra Keras callbacks for training (e.g. resetting stateful RNNs)."""
+        return []
+
+    def calibrate(self, model):
+        """Choices made on the validation split once training is over, before anything is
+        evaluated or exported (smart_reply's abstain threshold); returns lines saying what
+        was chosen. Nothing by default."""
         return []
 
     def diagnostic(self, model, datasets):

@@ -1,5 +1,6 @@
 """smart_reply end to end: files -> run -> metrics -> export -> predict, and its bad inputs."""
 
+import csv
 import json
 
 import numpy as np
@@ -11,8 +12,10 @@ from helpers import (
     set_args,
     tiny,
     write,
+    write_csv,
 )
 
+import seqtasks
 from seqtasks.data.builtin import smart_reply as builtin
 
 #: one worker for this module and tests/test_deployed.py: both use the session's smart_reply run
@@ -227,3 +230,106 @@ def test_dropout_keys_must_be_below_one():
 
     with pytest.raises(ConfigError, match=r"data.word_dropout: expected a number in \[0, 1\)"):
         load_config("smart_reply", ["data.word_dropout=1.5"])
+
+
+# ----- abstaining: export.min_score, data.out_of_scope_label ---------------------------------
+def brute_force_threshold(scores, correct, target):
+    """The reference: try every threshold (0 and each score), lowest first."""
+    candidates = sorted({0.0, *scores})
+    best = None
+    for t in candidates:
+        answered = scores >= t
+        if not answered.any():
+            continue
+        precision = correct[answered].mean()
+        if precision >= target:
+            return t, precision
+        if best is None or precision > best[1]:
+            best = (t, precision)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_abstain_threshold_is_the_lowest_reaching_the_target(seed):
+    from seqtasks.metrics import abstain_threshold
+
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.uniform(0, 1, 200), 2)  # rounded: ties at the cut
+    correct = rng.uniform(0, 1, 200) < scores  # higher scores are more often right
+    for target in (0.5, 0.8, 0.9, 0.99, 1.0):
+        threshold, precision, answered = abstain_threshold(scores, correct, target)
+        expected, expected_precision = brute_force_threshold(scores, correct, target)
+        assert threshold == pytest.approx(expected), (seed, target)
+        assert precision == pytest.approx(expected_precision)
+        assert answered == pytest.approx((scores >= threshold).mean())
+
+
+def test_abstention_scores_as_the_clinc150_paper_counts_them():
+    from seqtasks.metrics import abstention_scores
+
+    targets = ["a", "a", "b", "b", "oos", "oos", "oos", "oos"]
+    best = ["a", "b", "b", "b", "a", "oos", "b", "a"]
+    abstained = [False, False, True, False, False, True, True, False]
+    scores = abstention_scores(targets, best, abstained, "oos")
+    # in scope: right and answered are #0 and #3 of 4 (#2 is right but abstained)
+    assert scores["accuracy"] == 0.5
+    assert scores["out_of_scope_recall"] == 0.5  # #5 and #6 of the four out-of-scope
+    assert scores["out_of_scope_precision"] == pytest.approx(2 / 3)  # #2 was in scope
+    assert scores["abstained"] == pytest.approx(3 / 8)
+    assert (scores["in_scope_examples"], scores["out_of_scope_examples"]) == (4, 4)
+
+
+def oos_rows(count, seed):
+    rng = np.random.default_rng(seed)
+    words = ["purple", "volcano", "sing", "jazz", "orbit", "penguin", "marble", "tulip"]
+    return [(" ".join(rng.choice(words, 4)), "oos") for _ in range(count)]
+
+
+def test_out_of_scope_messages_and_an_auto_threshold_end_to_end(tmp_path):
+    """Trained with out-of-scope messages and export.min_score = auto: the export abstains
+    exactly when its best score is under the chosen threshold or its best label is out of
+    scope, with empty replies; the run's metrics are those of the export's outputs."""
+    import tensorflow as tf
+
+    for split, (n, seed) in {"train": (300, 1), "val": (60, 2), "test": (60, 3)}.items():
+        rows = builtin.generate(n, seed=seed) + oos_rows(n // 5, seed)
+        write_csv(tmp_path / f"{split}.csv", rows)
+    result = seqtasks.run("smart_reply", tiny(
+        *[f"data.{key}={tmp_path / name}.csv" for key, name in
+          (("train", "train"), ("validation", "val"), ("test", "test"))],
+        "export.min_score=auto", "export.target_precision=0.95",
+        f"export.dir={tmp_path / 'x'}", epochs=3), output=tmp_path / "run",
+        echo=lambda *_: None, verbose=0)
+    meta = json.loads((result.export_dir / "assets.extra" / "seqtasks.json").read_text())
+    assert 0.0 <= meta["min_score"] <= 1.0 and meta["out_of_scope_label"] == "oos"
+    rows = list(csv.reader(open(tmp_path / "test.csv")))[1:]
+    signature = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"]
+    out = {k: v.numpy() for k, v in signature(text=tf.constant([r[0] for r in rows])).items()}
+    expected = (out["scores"][:, 0] < meta["min_score"]) | (out["labels"][:, 0] == b"oos")
+    np.testing.assert_array_equal(out["abstained"], expected)
+    assert expected.any() and not expected.all()
+    assert (out["replies"][expected] == b"").all() and (out["replies"][~expected] != b"").all()
+    targets = np.array([r[1] for r in rows])
+    outside = targets == "oos"
+    test = result.metrics["test"]
+    assert test["out_of_scope_recall"] == pytest.approx(out["abstained"][outside].mean(), abs=1e-6)
+    right = (out["labels"][:, 0].astype(str) == targets) & ~out["abstained"]
+    assert test["accuracy"] == pytest.approx(right[~outside].mean(), abs=1e-6)
+    assert test["out_of_scope_examples"] == int(outside.sum())
+
+
+def test_out_of_scope_messages_only_in_held_out_data_are_scored_not_refused(tmp_path, data_dir):
+    recipe = seqtasks.get_recipe("smart_reply")
+    write_csv(tmp_path / "test.csv", builtin.generate(20, seed=5) + oos_rows(7, 5))
+    task = recipe(recipe.default_config(tiny(f"data.train={data_dir / 'train.csv'}",
+                                             f"data.test={tmp_path / 'test.csv'}")))
+    datasets = task.build_datasets()
+    assert task.summary["examples"]["test"] == 27 and "oos" not in task.preprocessor.labels
+    assert sum(int(y.shape[0]) for _, y in datasets["test"]) == 20  # fit never sees them
+
+
+def test_min_score_must_be_auto_or_a_probability(tmp_path):
+    assert_clean_failure(cli("run", "smart_reply", "--set", "export.min_score=1.5"),
+                         'export.min_score: expected "auto" or a number in [0, 1], found 1.5')
+    assert_clean_failure(cli("run", "smart_reply", "--set", "export.min_score=sometimes"),
+                         "export.min_score", "found 'sometimes'")

@@ -277,6 +277,10 @@
         body: () => ({instances: [required(message, "a message")]}),
         render(answer, result) {
           const row = firstPrediction(answer);
+          if (row.abstained === true) {  // under export.min_score, or the out-of-scope label
+            result.append(el("p", {class: "abstained", text: "No reply: the model is not " +
+              "sure enough (or the message is out of scope). Its best guesses:"}));
+          }
           const list = el("ol", {class: "replies"});
           row.replies.forEach((reply, i) => {
             const score = Number(row.scores[i]);
@@ -284,7 +288,7 @@
             const width = Math.max(0, Math.min(1, score)) * 100;
             list.append(el("li", {class: "reply", "data-score": score, "data-label": label},
               el("div", {class: "reply-line"},
-                el("span", {class: "reply-text", text: reply}),
+                el("span", {class: "reply-text", text: reply || `(${row.labels[i]})`}),
                 el("span", {class: "reply-score", text: `${(score * 100).toFixed(1)}%`})),
               el("div", {class: "bar", "aria-hidden": "true"},
                 el("span", {class: "bar-fill", style: `width: ${width.toFixed(2)}%`})),
