@@ -192,7 +192,8 @@ class SmartReply(Recipe):
         out = self.run_signature(signatures["serving_default"], examples)
         labels = [[label.decode("utf-8") for label in row] for row in out["labels"]]
         targets = [e.target for e in examples]
-        abstained = np.asarray(out["abstained"], bool)
+        # exports made before abstaining existed have no such output: they never abstain
+        abstained = np.asarray(out.get("abstained", [False] * len(examples)), bool)
         scores = abstention_scores(targets, [row[0] for row in labels], abstained,
                                    metadata.get("out_of_scope_label"))
         hits = [t in row and not a for row, t, a in zip(labels, targets, abstained)
