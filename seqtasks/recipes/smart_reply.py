@@ -3,20 +3,18 @@
 text -> token ids (:class:`SmartReplyPreprocessor`) -> Embedding(mask_zero) -> ElmanRNN layers
 -> pooling -> prediction head (softmax over the reply labels) -> the top ``export.top_k`` replies.
 
-It can stay silent: the export abstains (``abstained``, empty replies) when the best score is
-under ``export.min_score`` (``"auto"``: the lowest threshold at which the validation messages
-answered are right ``export.target_precision`` of the time) or the best label is
-``data.out_of_scope_label`` (learned like any label when the training data has it, as
-CLINC150's ``oos``).
+It can stay silent (:class:`~seqtasks.abstaining.Abstaining`): see ``export.min_score``
+and ``data.out_of_scope_label``.
 """
 
+from seqtasks.abstaining import DATA_KEYS, EXPORT_KEYS, Abstaining
 from seqtasks.config import Key, fraction, positive
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Example, Recipe
 
 
 @register
-class SmartReply(Recipe):
+class SmartReply(Abstaining, Recipe):
     name = "smart_reply"
     description = "many-to-one: a message -> the best replies from a fixed reply dictionary"
     schema_extra = {
@@ -29,11 +27,7 @@ class SmartReply(Recipe):
             "word_dropout": fraction(0.0, "in training, share of tokens replaced by the "
                                      "out-of-vocabulary token, so the model learns to cope with "
                                      "unseen words"),
-            "out_of_scope_label": Key("oos", (str,), "label of messages no reply fits "
-                                      "(CLINC150's): learned like any label when the training "
-                                      "data has it, never answered, allowed in validation and "
-                                      "test data without it, and scored as out-of-scope recall "
-                                      "and precision"),
+            **DATA_KEYS,
         },
         "model": {
             "bidirectional": True,
@@ -45,29 +39,8 @@ class SmartReply(Recipe):
         },
         "train": {"epochs": 30, "early_stopping_patience": 5, "reduce_lr_patience": 2,
                   "monitor": "val_accuracy"},
-        "export": {
-            "top_k": positive(3, "replies returned per message"),
-            "min_score": Key(0.0, (float, str), "abstain (no replies) when the best score is "
-                             "under this; auto: chosen on the validation split for "
-                             "export.target_precision", bounds="probability-or-auto"),
-            "target_precision": fraction(0.9, "with min_score = auto: the share of answered "
-                                         "validation messages that must be answered right"),
-        },
+        "export": {"top_k": positive(3, "replies returned per message"), **EXPORT_KEYS},
     }
-
-    def __init__(self, config=None):
-        super().__init__(config)
-        #: The abstain threshold :meth:`calibrate` chose (``export.min_score = "auto"``).
-        self.chosen_min_score = None
-
-    def min_score(self):
-        value = self.config["export"]["min_score"]
-        if value != "auto":
-            return float(value)
-        if self.chosen_min_score is None:
-            raise RuntimeError("smart_reply: export.min_score is auto; call calibrate(model) "
-                               "after training, before evaluating or exporting")
-        return self.chosen_min_score
 
     def builtin_splits(self, seed):
         from seqtasks.data.builtin import smart_reply as builtin
@@ -108,14 +81,6 @@ class SmartReply(Recipe):
         preprocessor.replies = [texts.get(label, label) for label in preprocessor.labels]
         return preprocessor
 
-    def check_split(self, preprocessor, examples):
-        preprocessor.check(examples, self.config["data"]["out_of_scope_label"])
-
-    def dataset(self, split, examples):
-        # out-of-scope messages the model has no label for are scored, not fed to fit
-        known = self.preprocessor.label_index()
-        return super().dataset(split, [e for e in examples if e.target in known])
-
     def augment(self, dataset):
         from seqtasks.data.noise import drop_words
 
@@ -146,62 +111,19 @@ class SmartReply(Recipe):
         return [metrics.SparseCategoricalAccuracy(name="accuracy"),
                 metrics.SparseTopKCategoricalAccuracy(k=3, name="top_3_accuracy")], ()
 
-    def calibrate(self, model):
-        """With ``export.min_score = "auto"``: the abstain threshold from the validation
-        messages' best scores (see :func:`seqtasks.metrics.abstain_threshold`)."""
-        import numpy as np
-
-        from seqtasks.metrics import abstain_threshold
-
-        export = self.config["export"]
-        if export["min_score"] != "auto":
-            return []
-        examples = self.splits["validation"]
-        inference = self.inference_model(model)
-        probs = np.concatenate([
-            np.asarray(inference(np.array([e.input for e in examples[i:i + 256]], dtype=object)))
-            for i in range(0, len(examples), 256)]) if examples else np.zeros((0, 1))
-        best = probs.argmax(axis=1)
-        labels = np.array(self.preprocessor.labels, dtype=object)[best]
-        oos = self.config["data"]["out_of_scope_label"]
-        answerable = labels != oos  # a predicted out-of-scope label always abstains
-        correct = labels == np.array([e.target for e in examples], dtype=object)
-        threshold, precision, answered = abstain_threshold(
-            probs.max(axis=1)[answerable], correct[answerable], export["target_precision"])
-        self.chosen_min_score = threshold
-        return [f"export.min_score = auto: {threshold:.4f} (validation: {precision:.1%} of the "
-                f"{answered:.1%} answered are right; target {export['target_precision']:.0%})"]
-
     def postprocess(self, probs, inputs):
         return self.preprocessor.top_replies(probs, self.config["export"]["top_k"],
-                                             self.min_score(),
-                                             self.config["data"]["out_of_scope_label"])
+                                             self.min_score(), self.out_of_scope_label())
 
     def export_assets(self):
         p = self.preprocessor
         return {"labels": p.labels, "replies": p.replies,
                 "top_k": min(self.config["export"]["top_k"], len(p.labels)),
-                "min_score": self.min_score(),
-                "out_of_scope_label": self.config["data"]["out_of_scope_label"]}
+                **self.abstaining_assets()}
 
     def score(self, signatures, examples, metadata):
-        import numpy as np
-
-        from seqtasks.metrics import abstention_scores
-
-        out = self.run_signature(signatures["serving_default"], examples)
-        labels = [[label.decode("utf-8") for label in row] for row in out["labels"]]
-        targets = [e.target for e in examples]
-        # exports made before abstaining existed have no such output: they never abstain
-        abstained = np.asarray(out.get("abstained", [False] * len(examples)), bool)
-        scores = abstention_scores(targets, [row[0] for row in labels], abstained,
-                                   metadata.get("out_of_scope_label"))
-        hits = [t in row and not a for row, t, a in zip(labels, targets, abstained)
-                if t != metadata.get("out_of_scope_label")]
-        k = metadata["top_k"]
-        return {"accuracy": scores.pop("accuracy"),
-                f"top_{k}_accuracy": round(float(np.mean(hits)), 6) if hits else 0.0,
-                **scores, "examples": len(examples)}
+        return self.abstention_metrics(
+            self.run_signature(signatures["serving_default"], examples), examples, metadata)
 
     def prediction_inputs(self, path):
         from seqtasks.data.readers import read_columns
@@ -211,11 +133,7 @@ class SmartReply(Recipe):
 
     @classmethod
     def format_prediction(cls, inputs, outputs):
-        abstained = outputs.get("abstained", [False] * len(inputs))
-        return [line for text, replies, scores, silent
-                in zip(inputs, outputs["replies"], outputs["scores"], abstained)
+        silent = outputs.get("abstained", [False] * len(inputs))
+        return [line for text, *row in zip(inputs, outputs["replies"], outputs["scores"], silent)
                 for line in [f"> {text if len(text) <= 80 else text[:77] + '...'}",
-                             *([f"  (no reply: best score {scores[0]:.3f} under export.min_score"
-                                " or out of scope)"] if silent else
-                               [f"  {s:.3f}  {r.decode('utf-8')}"
-                                for r, s in zip(replies, scores)])]]
+                             *cls.reply_lines(*row)]]
