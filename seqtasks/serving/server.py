@@ -56,6 +56,7 @@ def serve(path, host="127.0.0.1", port=8501, name=None, max_batch_size=32,
     gc.freeze()  # the loaded models' objects: never scanned by the collector while serving
     try:
         # no proxy-headers middleware: a local server, and it costs every request time
-        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False,
+                    access_log=False, server_header=False)
     finally:
         store.stop()
