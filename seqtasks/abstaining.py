@@ -62,10 +62,10 @@ class Abstaining:
         if export["min_score"] != "auto":
             return []
         examples = self.splits["validation"]
-        inference = self.inference_model(model)
+        inference, size = self.inference_model(model), self.inference_batch_size
         probs = np.concatenate([
-            np.asarray(inference(np.array([e.input for e in examples[i:i + 256]], dtype=object)))
-            for i in range(0, len(examples), 256)]) if examples else np.zeros((0, 1))
+            np.asarray(inference(np.array([e.input for e in examples[i:i + size]], dtype=object)))
+            for i in range(0, len(examples), size)]) if examples else np.zeros((0, 1))
         labels = np.array(self.preprocessor.labels, dtype=object)[probs.argmax(axis=1)]
         answerable = labels != self.out_of_scope_label()  # that label always abstains
         correct = labels == np.array([e.target for e in examples], dtype=object)
