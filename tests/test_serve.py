@@ -260,6 +260,42 @@ def test_batches_run_side_by_side_up_to_the_threads(concurrency):
     assert most == concurrency and sum(batcher.batches) == 8
 
 
+def test_a_batcher_serves_a_second_event_loop_while_the_first_still_runs():
+    """Starlette's TestClient runs the app in a loop of its own thread, a later test in
+    ``asyncio.run``: the first loop's collecting task must not take the second's requests."""
+    import concurrent.futures
+
+    from seqtasks.serving.batching import Batcher
+
+    with concurrent.futures.ThreadPoolExecutor(2) as executor:
+        batcher = Batcher(lambda inputs: {"y": inputs["x"] + 1}, max_batch_size=4,
+                          timeout=0.001, executor=executor, concurrency=2)
+        first = asyncio.new_event_loop()
+        thread = threading.Thread(target=first.run_forever, daemon=True)
+        thread.start()
+        try:
+            call = asyncio.run_coroutine_threadsafe(batcher({"x": np.array([1])}, 1), first)
+            assert int(call.result(timeout=10)["y"][0]) == 2
+
+            async def many():
+                return await asyncio.wait_for(asyncio.gather(*[
+                    batcher({"x": np.array([i])}, 1) for i in range(10)]), timeout=10)
+
+            answers = asyncio.run(many())
+            assert [int(a["y"][0]) for a in answers] == [i + 1 for i in range(10)]
+            again = asyncio.run_coroutine_threadsafe(batcher({"x": np.array([5])}, 1), first)
+            assert int(again.result(timeout=10)["y"][0]) == 6
+        finally:
+            async def cancel_the_rest():
+                for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                    task.cancel()
+
+            asyncio.run_coroutine_threadsafe(cancel_the_rest(), first).result(timeout=10)
+            first.call_soon_threadsafe(first.stop)
+            thread.join(10)
+            first.close()
+
+
 def test_one_bad_request_in_a_batch_fails_alone(app):
     import httpx
 

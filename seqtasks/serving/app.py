@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from seqtasks.errors import DataError
 from seqtasks.serving import tfjson
-from seqtasks.serving.batching import Batcher, batchable
+from seqtasks.serving.batching import Batcher
 from seqtasks.serving.models import NotFound
 from seqtasks.signatures import call_signature
 
@@ -87,9 +87,8 @@ def create_app(store, limits=None, max_batch_size=32, batch_timeout=0.002, batch
         return functools.partial(call_signature, servable.signatures[signature_name])
 
     async def predict_outputs(servable, parsed):
-        specs = servable.specs(parsed.signature_name)
         key = (servable.name, servable.version, parsed.signature_name)
-        if batching and batchable(specs) and parsed.rows < max_batch_size:
+        if batching and servable.batchable[parsed.signature_name] and parsed.rows < max_batch_size:
             if key not in batchers:
                 for old in [k for k in batchers if k[0] == key[0] and k[1] != key[1]]:
                     batchers.pop(old)  # an older version's batcher: its requests hold it
@@ -120,8 +119,7 @@ def create_app(store, limits=None, max_batch_size=32, batch_timeout=0.002, batch
         servable = _servable(store, request)
         body = await read_json(request)
         try:
-            parsed = tfjson.parse(body, {k: servable.specs(k) for k in servable.signatures},
-                                  limits)
+            parsed = tfjson.parse(body, servable.all_specs, limits)
         except tfjson.BadRequest as error:
             raise Error(400, str(error)) from None
         import tensorflow as tf

@@ -40,6 +40,56 @@ def _cut(value, widths, start, rows):
     return part if widths is None else part[:, :int(widths[start:start + rows].max())]
 
 
+class _Queue:
+    """The requests waiting for a batch in one event loop, and the collecting task's wake-up:
+    at most one per batch (when the first request comes, and when a batch is full), not one
+    per request."""
+
+    def __init__(self, loop, concurrency):
+        self.loop = loop
+        self.slots = asyncio.Semaphore(concurrency)  # batches that may run at once
+        self.task = None  # the collecting task
+        self.items = []  # (inputs, rows, future), in arrival order
+        self.rows = 0
+        self._wake = None  # the future the collecting task waits on
+        self._wake_rows = 1  # pending rows worth waking it for
+
+    def put(self, item):
+        self.items.append(item)
+        self.rows += item[1]
+        if self.rows >= self._wake_rows:
+            self._set_wake()
+
+    def _set_wake(self):
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def wait(self, rows, deadline=None):
+        """Until ``rows`` examples wait, or the loop's clock passes ``deadline``."""
+        while self.rows < rows and (deadline is None or self.loop.time() < deadline):
+            self._wake, self._wake_rows = self.loop.create_future(), rows
+            timer = None if deadline is None else self.loop.call_at(deadline, self._set_wake)
+            try:
+                await self._wake
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                self._wake = None
+
+    def take(self, max_rows):
+        """The oldest requests that fit in ``max_rows`` (the first always: larger requests
+        never come here)."""
+        batch, size = [], 0
+        for item in self.items:
+            if batch and size + item[1] > max_rows:
+                break
+            batch.append(item)
+            size += item[1]
+        del self.items[:len(batch)]
+        self.rows -= size
+        return batch
+
+
 class Batcher:
     """Batches calls of ``function`` (``{input: array} -> {output: array}``, run in
     ``executor``) on concurrent requests.
@@ -58,51 +108,32 @@ class Batcher:
         self.timeout = timeout
         self.executor = executor
         self.concurrency = concurrency
-        self._slots = None  # asyncio.Semaphore of running batches, per event loop
-        self._queue = None
-        self._next = None  # a request that did not fit into the last batch
-        self._task = None
-        self._loop = None  # the event loop the collecting task runs in
+        self._queue = None  # the current event loop's _Queue
         self.batches = []  # sizes of the batches run (for tests and the benchmark)
 
     async def __call__(self, inputs, rows):
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._task.done():  # first call, or a new event loop
-            self._loop, self._queue, self._next = loop, asyncio.Queue(), None
-            self._slots = asyncio.Semaphore(self.concurrency)
-            self._task = loop.create_task(self._collect())
+        queue = self._queue
+        if queue is None or queue.loop is not loop or queue.task.done():
+            # first call, or a new event loop: a queue of its own (the old loop's collecting
+            # task, if that loop still runs, keeps waiting on its own queue)
+            queue = self._queue = _Queue(loop, self.concurrency)
+            queue.task = loop.create_task(self._collect(queue))
         future = loop.create_future()
-        self._queue.put_nowait((inputs, rows, future))
+        queue.put((inputs, rows, future))
         return await future
 
-    async def _collect(self):
-        loop = asyncio.get_running_loop()
+    async def _collect(self, queue):
+        loop = queue.loop
         while True:
-            first = self._next or await self._queue.get()
-            self._next = None
-            await self._slots.acquire()  # a thread is free: what waits meanwhile joins this batch
-            batch, size = [first], first[1]
-            deadline = loop.time() + self.timeout
-            while size < self.max_batch_size:
-                try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if size + item[1] > self.max_batch_size:
-                    self._next = item
-                    break
-                batch.append(item)
-                size += item[1]
+            await queue.wait(1)
+            await queue.slots.acquire()  # a thread is free: what waits meanwhile joins this batch
+            await queue.wait(self.max_batch_size, loop.time() + self.timeout)
+            batch = queue.take(self.max_batch_size)
             batch = [item for item in batch if not item[2].cancelled()]
-            loop.create_task(self._run_then_release(batch))
+            loop.create_task(self._run_then_release(batch, queue.slots))
 
-    async def _run_then_release(self, batch):
+    async def _run_then_release(self, batch, slots):
         try:
             await self._run(batch)
         except Exception as error:  # the executor is gone: answer, never leave one waiting
@@ -110,7 +141,7 @@ class Batcher:
                 if not future.done():
                     future.set_exception(error)
         finally:
-            self._slots.release()
+            slots.release()
 
     async def _run(self, batch):
         if not batch:

@@ -8,11 +8,13 @@ loaded, and requests already running on it finish first (they hold a reference t
 """
 
 import dataclasses
+import functools
 import threading
 from pathlib import Path
 
 from seqtasks.errors import ExportError
 from seqtasks.export import METADATA, read_metadata
+from seqtasks.serving.batching import batchable
 from seqtasks.signatures import input_specs
 
 
@@ -34,7 +36,17 @@ class Servable:
 
     def specs(self, signature_name):
         """``{input: tf.TensorSpec}`` of a signature."""
-        return input_specs(self.signatures[signature_name])
+        return self.all_specs[signature_name]
+
+    @functools.cached_property
+    def all_specs(self):
+        """``{signature: {input: tf.TensorSpec}}``, read once (every request needs them)."""
+        return {name: input_specs(function) for name, function in self.signatures.items()}
+
+    @functools.cached_property
+    def batchable(self):
+        """``{signature: whether concurrent requests to it can run as one batch}``."""
+        return {name: batchable(specs) for name, specs in self.all_specs.items()}
 
 
 def _versions(folder):

@@ -54,6 +54,8 @@ def serve(path, host="127.0.0.1", port=8501, name=None, max_batch_size=32,
     echo(f"page: http://{shown}:{port}/   REST: http://{shown}:{port}/v1/models/<name>:predict "
          "(Ctrl+C stops)")
     gc.freeze()  # the loaded models' objects: never scanned by the collector while serving
+    # requests make short-lived objects by the thousand: collect them less often
+    gc.set_threshold(20_000, *gc.get_threshold()[1:])
     try:
         # no proxy-headers middleware: a local server, and it costs every request time
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False,

@@ -71,9 +71,12 @@ def _flat(value):
 
 def _array(name, value, spec, limits):
     """The NumPy value of input ``name`` for ``spec``; a :class:`BadRequest` if it does not fit."""
-    value = _leaves(value, name)
     dtype = spec.dtype
-    leaves = list(_flat(value))
+    if type(value) is list and all(type(v) is str for v in value):  # a batch of texts
+        leaves = value
+    else:
+        value = _leaves(value, name)
+        leaves = list(_flat(value))
     if dtype.name == "string":
         if not all(isinstance(v, (str, bytes)) for v in leaves):
             raise BadRequest(f"input {name!r}: expected strings (DT_STRING), found "
@@ -85,15 +88,20 @@ def _array(name, value, spec, limits):
                         f"input {name!r}: a text of {len(v):,} characters (value {i}); this "
                         f"server takes at most {limits.max_text_chars:,} per text "
                         f"(seqtasks serve --max-text-chars)")
-        try:
-            array = np.array(value, dtype=object)
-        except ValueError:
-            array = None
-        if array is None or any(isinstance(v, list) for v in array.flat):
-            raise BadRequest(f"input {name!r}: rows of different lengths")
-        encoded = np.empty(array.shape, dtype=object)
-        encoded.flat[:] = [v.encode("utf-8") if isinstance(v, str) else v for v in array.flat]
-        array = encoded
+        if leaves is value:
+            array = np.empty(len(value), dtype=object)
+            array[:] = [v.encode("utf-8") for v in value]
+        else:
+            try:
+                array = np.array(value, dtype=object)
+            except ValueError:
+                array = None
+            if array is None or any(isinstance(v, list) for v in array.flat):
+                raise BadRequest(f"input {name!r}: rows of different lengths")
+            encoded = np.empty(array.shape, dtype=object)
+            encoded.flat[:] = [v.encode("utf-8") if isinstance(v, str) else v
+                               for v in array.flat]
+            array = encoded
     else:
         numeric = all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in leaves)
         if not numeric:
@@ -104,11 +112,30 @@ def _array(name, value, spec, limits):
         except (ValueError, OverflowError):
             raise BadRequest(f"input {name!r}: rows of different lengths, or numbers out of "
                              f"{_dt(dtype)} range") from None
-    shape = spec.shape
-    if array.ndim != shape.rank or not shape.is_compatible_with(array.shape):
+    if not _fits(array.shape, spec):
         raise BadRequest(f"input {name!r}: shape {list(array.shape)} does not fit the "
-                         f"signature's {_shape(shape)} (-1: any)")
+                         f"signature's {_shape(spec.shape)} (-1: any)")
     return array
+
+
+_DIMS = {}  # id(spec) -> (spec, its sizes): specs are looked up once per served signature
+
+
+def _dims(spec):
+    """``spec``'s sizes as a tuple (None: any), or None if even its rank is unknown."""
+    known = _DIMS.get(id(spec))
+    if known is None or known[0] is not spec:  # hashing a TensorSpec costs more than this
+        if len(_DIMS) > 1024:
+            _DIMS.clear()
+        known = _DIMS[id(spec)] = (
+            spec, None if spec.shape.rank is None else tuple(spec.shape.as_list()))
+    return known[1]
+
+
+def _fits(shape, spec):
+    dims = _dims(spec)
+    return dims is None or (len(shape) == len(dims) and all(
+        d is None or d == n for d, n in zip(dims, shape)))
 
 
 def _dt(dtype):
@@ -201,6 +228,9 @@ def _rows(instances, specs, limits):
 
 def _json_value(value, name):
     if isinstance(value, np.ndarray):
+        # numbers and booleans become Python's in one NumPy pass; strings need a look each
+        return value.tolist() if value.dtype != object else _json_value(value.tolist(), name)
+    if isinstance(value, list):
         return [_json_value(v, name) for v in value]
     if isinstance(value, bytes):
         if not name.endswith("_bytes"):
