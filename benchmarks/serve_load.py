@@ -2,7 +2,7 @@
 clients, batching on and off, beside direct in-process calls of the same signature.
 
     python benchmarks/serve_load.py [--requests 600] [--seconds 20] [--client wrk|httpx]
-                                    [--output results.json]
+                                    [--max-batch-size N ...] [--output results.json]
 
 Trains smart_reply and translation one step on their built-in data with their default sizes
 (speed does not depend on what the weights learned), exports them, then for each setting starts
@@ -146,11 +146,14 @@ def _wrk(url, text, clients, seconds):
             + (sum(map(int, errors.groups())) if errors else 0)}
 
 
-def served(root, batching, requests, seconds, client):
+def served(root, batching, requests, seconds, client, max_batch_size=None):
+    """One server (``max_batch_size`` None: the server's default), every recipe and client
+    count."""
     port = _free_port()
     command = [sys.executable, "-m", "seqtasks", "serve", str(root), "--port", str(port),
-               "--poll-seconds", "0", "--max-batch-size", "32",
-               "--batching" if batching else "--no-batching"]
+               "--poll-seconds", "0", "--batching" if batching else "--no-batching"]
+    if max_batch_size:
+        command += ["--max-batch-size", str(max_batch_size)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     rows = []
     try:
@@ -172,7 +175,10 @@ def served(root, batching, requests, seconds, client):
                     result = _wrk(url, text, clients, seconds)
                 else:
                     result = asyncio.run(_load(url, text, clients, requests, seconds))
-                mode = "server, batching" if batching else "server, no batching"
+                mode = "server, no batching"
+                if batching:
+                    mode = "server, batching" + (f" (max {max_batch_size})"
+                                                 if max_batch_size else "")
                 rows.append({"recipe": name, "mode": mode, "clients": clients, **result})
                 print(json.dumps(rows[-1]), flush=True)
     finally:
@@ -199,6 +205,9 @@ def main():
     parser.add_argument("--client", choices=("wrk", "httpx"),
                         default="wrk" if shutil.which("wrk") else "httpx")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--max-batch-size", type=int, action="append", default=None,
+                        help="the batched server's --max-batch-size; repeat to compare sizes "
+                             "in one run (default: the server's own default)")
     args = parser.parse_args()
     print(f"load client: {args.client}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,13 +215,15 @@ def main():
         build_exports(root)
         rows = direct(root, args.requests, args.seconds)
         rows += served(root, False, args.requests, args.seconds, args.client)
-        rows += served(root, True, args.requests, args.seconds, args.client)
+        for size in args.max_batch_size or [None]:
+            rows += served(root, True, args.requests, args.seconds, args.client, size)
     print(table(rows))
     for name in RECIPES:
         cell = {r["mode"]: r for r in rows if r["recipe"] == name and r["clients"] == 32}
-        ratio = cell["server, batching"]["throughput"] / cell["server, no batching"]["throughput"]
-        print(f"{name}, 32 clients: batching gives {ratio:.1f}x the unbatched throughput; "
-              f"p99 {cell['server, batching']['p99_ms']:.0f} ms")
+        alone = cell.pop("server, no batching")["throughput"]
+        for mode in (m for m in cell if m.startswith("server, batching")):
+            print(f"{name}, 32 clients, {mode}: {cell[mode]['throughput'] / alone:.1f}x the "
+                  f"unbatched throughput; p99 {cell[mode]['p99_ms']:.0f} ms")
     if args.output:
         args.output.write_text(json.dumps(rows, indent=2) + "\n")
 

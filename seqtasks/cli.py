@@ -234,7 +234,7 @@ def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, ba
 @click.option("--port", default=8501, show_default=True, help="Port (TF Serving's REST port).")
 @click.option("--name", default=None,
               help="Serve only this model; for one model's folder, the name to serve it under.")
-@click.option("--max-batch-size", default=32, show_default=True,
+@click.option("--max-batch-size", default=16, show_default=True,
               help="Most examples batched into one model call.")
 @click.option("--batch-timeout-ms", default=2.0, show_default=True,
               help="How long a batch waits for more requests.")

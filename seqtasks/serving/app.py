@@ -68,7 +68,7 @@ def _servable(store, request):
         raise Error(404, str(error)) from None
 
 
-def create_app(store, limits=None, max_batch_size=32, batch_timeout=0.002, batching=True,
+def create_app(store, limits=None, max_batch_size=16, batch_timeout=0.002, batching=True,
                threads=2):
     """The app serving ``store`` (a started :class:`~seqtasks.serving.models.ModelStore`).
 
