@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from seqtasks.errors import DataError
 from seqtasks.serving import tfjson
-from seqtasks.serving.batching import Batcher
+from seqtasks.serving.batching import MAX_BATCH_SIZE, Batcher
 from seqtasks.serving.models import NotFound
 from seqtasks.signatures import call_signature
 
@@ -68,8 +68,8 @@ def _servable(store, request):
         raise Error(404, str(error)) from None
 
 
-def create_app(store, limits=None, max_batch_size=16, batch_timeout=0.002, batching=True,
-               threads=2):
+def create_app(store, limits=None, max_batch_size=MAX_BATCH_SIZE, batch_timeout=0.002,
+               batching=True, threads=2):
     """The app serving ``store`` (a started :class:`~seqtasks.serving.models.ModelStore`).
 
     Args:

@@ -12,6 +12,10 @@ import asyncio
 
 import numpy as np
 
+#: ``seqtasks serve --max-batch-size``: two batches run at once (one per model thread), so with
+#: 32 clients one batch is read while the model runs the other (docs/benchmarks.md).
+MAX_BATCH_SIZE = 16
+
 
 def batchable(specs):
     """Whether requests to a signature with these input specs can be concatenated: every input

@@ -4,6 +4,7 @@ import gc
 import ipaddress
 
 from seqtasks.errors import ConfigError
+from seqtasks.serving.batching import MAX_BATCH_SIZE
 from seqtasks.serving.models import ModelStore
 from seqtasks.serving.tfjson import Limits
 
@@ -33,7 +34,7 @@ def is_loopback(host):
         return False
 
 
-def serve(path, host="127.0.0.1", port=8501, name=None, max_batch_size=16,
+def serve(path, host="127.0.0.1", port=8501, name=None, max_batch_size=MAX_BATCH_SIZE,
           batch_timeout_ms=2.0, batching=True, poll_seconds=1.0, limits=None, echo=print):
     """Serve the exports under ``path`` until interrupted (see ``seqtasks serve --help``)."""
     import uvicorn
