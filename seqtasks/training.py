@@ -75,6 +75,12 @@ def mean_over_real_positions(name):
     return LOSSES[name](reduction="mean_with_sample_weight")
 
 
+def per_example_loss(loss):
+    """The loss of each example, unreduced, for a compiled model's ``loss`` (a Keras ``Loss``
+    object, as :func:`compile_model` sets it, or a name, as older ``.keras`` files hold it)."""
+    return loss.call if isinstance(loss, keras.losses.Loss) else keras.losses.get(loss)
+
+
 def compile_model(model, train_config, metrics=(), weighted_metrics=(),
                   loss="sparse_categorical_crossentropy"):
     """Compile with Adam (``train.learning_rate``, ``train.clipnorm``) and ``loss`` (sparse
