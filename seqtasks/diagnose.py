@@ -50,6 +50,7 @@ def diagnose(target, cells=("elman", "lstm"), overrides=(), output=None, epochs=
 
     from seqtasks.plots import line_plot
     from seqtasks.recipes.base import Recipe
+    from seqtasks.training import per_example_loss
 
     run_dir = Path(target) if Path(target).is_dir() else None
     if run_dir is not None:
@@ -76,13 +77,13 @@ def diagnose(target, cells=("elman", "lstm"), overrides=(), output=None, epochs=
                       callbacks=task.callbacks())
         label = f"{cell} ({epochs} epochs)" if epochs else f"{cell} (initialised)"
         profiles[label] = step_gradient_norms(*task.diagnostic(model, datasets),
-                                              keras.losses.get(model.loss))
+                                              per_example_loss(model.loss))
     if run_dir is not None and (run_dir / "model.keras").exists():
         task = recipe_cls(config)
         datasets = task.build_datasets()
         model = keras.models.load_model(run_dir / "model.keras")
         profiles[f"{config['model']['cell']} (trained run)"] = step_gradient_norms(
-            *task.diagnostic(model, datasets), keras.losses.get(model.loss))
+            *task.diagnostic(model, datasets), per_example_loss(model.loss))
     steps = len(next(iter(profiles.values())))
     header = "  steps back " + "".join(f"{label:>24}" for label in profiles)
     echo(header)

@@ -61,15 +61,35 @@ def fit(model, datasets, run_dir, train_config, extra_callbacks=(), verbose=None
     return {"epochs_run": len(history.epoch), "seconds": round(time.time() - start, 2)}
 
 
+#: The losses a recipe names, as Keras classes.
+LOSSES = {
+    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+    "mse": keras.losses.MeanSquaredError,
+}
+
+
+def mean_over_real_positions(name):
+    """Loss ``name`` averaged over the weighted positions of a batch: the sum of the weighted
+    losses divided by the sum of the weights. Keras's default divides by every position,
+    padding included, so a batch's loss and step size would depend on its padding."""
+    return LOSSES[name](reduction="mean_with_sample_weight")
+
+
+def per_example_loss(loss):
+    """The loss of each example, unreduced, for a compiled model's ``loss`` (a Keras ``Loss``
+    object, as :func:`compile_model` sets it, or a name, as older ``.keras`` files hold it)."""
+    return loss.call if isinstance(loss, keras.losses.Loss) else keras.losses.get(loss)
+
+
 def compile_model(model, train_config, metrics=(), weighted_metrics=(),
                   loss="sparse_categorical_crossentropy"):
     """Compile with Adam (``train.learning_rate``, ``train.clipnorm``) and ``loss`` (sparse
-    categorical cross-entropy by default). ``weighted_metrics`` see the per-token sample weights
-    that mask padding."""
+    categorical cross-entropy by default), averaged over real positions. ``weighted_metrics``
+    see the per-token sample weights that mask padding."""
     model.compile(
         optimizer=keras.optimizers.Adam(
             train_config["learning_rate"], clipnorm=train_config["clipnorm"] or None),
-        loss=loss,
+        loss=mean_over_real_positions(loss),
         metrics=list(metrics) or None,
         weighted_metrics=list(weighted_metrics) or None,
         jit_compile=False,

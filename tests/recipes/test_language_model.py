@@ -142,11 +142,12 @@ def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_fil
     import keras
 
     from seqtasks.diagnose import step_gradient_norms
+    from seqtasks.training import per_example_loss
 
     task, datasets, model = tiny_task(text_file, "model.embedding_dim=6", seed=3,
                                          scale=0.4)
     forward, inputs, targets = task.diagnostic(model, datasets)
-    norms = step_gradient_norms(forward, inputs, targets, keras.losses.get(model.loss))
+    norms = step_gradient_norms(forward, inputs, targets, per_example_loss(model.loss))
     assert norms.shape == (20,)
     for rnn in (layer for layer in model.layers if isinstance(layer, keras.layers.RNN)):
         assert not np.any(rnn.states[0].numpy())  # no state left behind
