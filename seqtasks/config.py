@@ -213,9 +213,20 @@ def apply(config, schema, section, name, value, source):
     config[section][name] = _check_value(f"{source}: {section}.{name}", keys[name], value)
 
 
-def resolve(schema, recipe_name, files=(), overrides=()):
-    """Build the full configuration: defaults, then each TOML file, then ``--set`` overrides."""
-    config = defaults(schema)
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """Other defaults for some keys when one key has a given value, e.g. word-level language
+    models: ``Variant(("data", "level", "word"), {"train": {"bptt": 35}})``. What a file or
+    ``--set`` gives explicitly always wins over both."""
+
+    when: tuple  # (section, key, value)
+    defaults: dict  # section -> key -> default
+
+
+def resolve(schema, recipe_name, files=(), overrides=(), variants=()):
+    """Build the full configuration: defaults (with the :class:`Variant` defaults whose
+    condition holds), then each TOML file, then ``--set`` overrides."""
+    given = {section: {} for section in schema}
     for path in files:
         document = read_toml(path)
         named = document.pop("recipe", recipe_name)
@@ -228,10 +239,18 @@ def resolve(schema, recipe_name, files=(), overrides=()):
                     f"[{'], ['.join(schema)}])" + _suggest(section, schema)
                 )
             for name, value in table.items():
-                apply(config, schema, section, name, value, str(path))
+                apply(given, schema, section, name, value, str(path))
     for text in overrides:
         section, name, value = parse_override(text)
-        apply(config, schema, section, name, value, "--set")
+        apply(given, schema, section, name, value, "--set")
+    config = defaults(schema)
+    for variant in variants:
+        section, name, value = variant.when
+        if given[section].get(name, config[section][name]) == value:
+            for target, keys in variant.defaults.items():
+                config[target].update(keys)
+    for section, values in given.items():
+        config[section].update(values)
     check_ranges(config, schema)
     return config
 
@@ -283,5 +302,5 @@ def load_config(recipe_or_path, overrides=()):
     else:
         name = target
     recipe = get_recipe(name)
-    config = resolve(recipe.schema(), recipe.name, files, overrides)
+    config = resolve(recipe.schema(), recipe.name, files, overrides, recipe.variants)
     return recipe, copy.deepcopy(config)

@@ -74,3 +74,26 @@ def test_bad_toml_and_bad_set():
         config_lib.parse_override("epochs=3")
     with pytest.raises(ConfigError, match="no such configuration file"):
         config_lib.load_config("missing.toml")
+
+
+def test_a_variant_changes_only_the_defaults_of_its_condition(tmp_path):
+    """Word-level language models get their own defaults; what a file or --set gives wins,
+    and character-level defaults stay as they were."""
+    recipe = get_recipe("language_model")
+    char = recipe.default_config()
+    word = recipe.default_config(["data.level=word"])
+    changed = {(s, k) for s in char for k in char[s] if char[s][k] != word[s][k]}
+    (variant,) = recipe.variants
+    assert changed == {("data", "level")} | {(s, k) for s, keys in variant.defaults.items()
+                                             for k in keys}
+    assert word["train"]["bptt"] == 35 and char["train"]["bptt"] == 100
+    path = tmp_path / "lm.toml"
+    path.write_text('recipe = "language_model"\n[data]\nlevel = "word"\n[train]\nbptt = 50\n')
+    _, config = config_lib.load_config(path, ["model.dropout=0.1"])
+    assert config["train"]["bptt"] == 50 and config["model"]["dropout"] == 0.1
+    assert config["model"]["embedding_dim"] == word["model"]["embedding_dim"]
+    # every variant default is a valid value of its key
+    schema = recipe.schema()
+    for section, keys in variant.defaults.items():
+        for name, value in keys.items():
+            config_lib.apply({section: {}}, schema, section, name, value, "variant")

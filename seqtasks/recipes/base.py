@@ -52,6 +52,8 @@ class Recipe:
     #: Keys this recipe adds to (or re-defaults in) :data:`seqtasks.config.COMMON`; a plain
     #: value instead of a ``Key`` only changes a common key's default.
     schema_extra: dict = {}
+    #: :class:`seqtasks.config.Variant` defaults: other defaults where one key has a value.
+    variants: tuple = ()
     #: Compile defaults: the loss and whether metrics see the per-token sample weights.
     loss = "sparse_categorical_crossentropy"
     #: Inputs per batch when the signatures run over examples (evaluation, predict).
@@ -64,7 +66,7 @@ class Recipe:
     @classmethod
     def default_config(cls, overrides=()):
         """The fully resolved configuration from defaults plus ``section.key=value`` overrides."""
-        return config_lib.resolve(cls.schema(), cls.name, (), overrides)
+        return config_lib.resolve(cls.schema(), cls.name, (), overrides, cls.variants)
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.default_config()

@@ -9,7 +9,7 @@ Examples are the lines of the text; held-out text is cut from its end. Generatio
 stream scoring of the test metrics run inside the graph (:mod:`seqtasks.generation`).
 """
 
-from seqtasks.config import Key, fraction, positive
+from seqtasks.config import Key, Variant, fraction, positive
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Example, Recipe
@@ -46,6 +46,12 @@ class LanguageModel(Recipe):
             "seed": Key(0, (int,), "seed of the sampling"),
         },
     }
+    #: Word-level defaults (``data.level = "word"``); README, "Word-level language models",
+    #: gives the reason for each and the runs they come from.
+    variants = (Variant(("data", "level", "word"), {
+        "model": {"embedding_dim": 256, "dropout": 0.25},
+        "train": {"bptt": 35, "epochs": 8},
+    }),)
     #: Tokens per call of the ``score`` signature when a text is scored.
     chunk = 1024
     #: Lines generated from the first test token by :meth:`score`, shown by :meth:`report`.
