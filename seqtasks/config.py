@@ -122,6 +122,9 @@ COMMON = {
         "strategy": Key(
             "default", (str,), "distribution strategy", ("default", "mirrored", "multi_worker")
         ),
+        "precision": Key("float32", (str,), "Keras dtype policy of training; mixed_bfloat16 "
+                         "computes in bfloat16 with float32 weights (the export stays float32)",
+                         ("float32", "mixed_bfloat16")),
     },
     "export": {
         "dir": Key("saved_models", (str,), "root of the versioned SavedModel exports"),

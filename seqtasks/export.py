@@ -26,16 +26,30 @@ def next_version(recipe_dir):
 
 
 def portable(model):
-    """A copy of ``model`` with ordinary variables.
+    """A float32 copy of ``model`` with ordinary variables.
 
     A model trained under a distribution strategy holds mirrored variables, and a SavedModel
-    signature cannot capture those (dropout seed state, for one).
+    signature cannot capture those (dropout seed state, for one). A model trained in mixed
+    precision (``train.precision``) keeps float32 weights, which the copy computes with in
+    float32: the export's numbers do not depend on how the model was trained.
     """
     import keras
 
-    copy = keras.models.clone_model(model)
+    config = _float32_policies(keras.saving.serialize_keras_object(model))
+    copy = keras.saving.deserialize_keras_object(config)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _float32_policies(config):
+    """``config`` (a serialized Keras object) with every dtype policy made float32."""
+    if isinstance(config, list):
+        return [_float32_policies(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "DTypePolicy":
+        return {**config, "config": {**config["config"], "name": "float32"}}
+    return {key: _float32_policies(value) for key, value in config.items()}
 
 
 def export(task, model, export_dir=None):

@@ -6,6 +6,7 @@ written after every epoch so that a run killed mid-epoch resumes from the last c
 ``model.keras``.
 """
 
+import contextlib
 import sys
 import time
 import warnings
@@ -79,6 +80,18 @@ def per_example_loss(loss):
     """The loss of each example, unreduced, for a compiled model's ``loss`` (a Keras ``Loss``
     object, as :func:`compile_model` sets it, or a name, as older ``.keras`` files hold it)."""
     return loss.call if isinstance(loss, keras.losses.Loss) else keras.losses.get(loss)
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Layers created inside take the Keras dtype policy ``name`` (``train.precision``); the
+    global policy is restored on the way out."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def compile_model(model, train_config, metrics=(), weighted_metrics=(),

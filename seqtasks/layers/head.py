@@ -42,7 +42,10 @@ class PredictionHead(keras.layers.Layer):
         self.output_activation = output_activation
         self.hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")
         self.drop = keras.layers.Dropout(self.dropout)
-        self.out = keras.layers.Dense(num_outputs, activation=output_activation, name="output")
+        # float32 whatever the dtype policy: a softmax (or a regression output) in bfloat16
+        # loses too much precision
+        self.out = keras.layers.Dense(num_outputs, activation=output_activation, name="output",
+                                      dtype="float32")
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -54,6 +57,9 @@ class PredictionHead(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.num_outputs)
+
+    def compute_output_spec(self, inputs, training=False):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="float32")
 
     def get_config(self):
         return {

@@ -258,11 +258,11 @@ class Recipe:
     def build_model(self):
         """The training model, built and compiled under ``train.strategy``."""
         from seqtasks.distribute import get_strategy
-        from seqtasks.training import compile_model
+        from seqtasks.training import compile_model, dtype_policy
 
         self.require_preprocessor("build_model")
         train = self.config["train"]
-        with get_strategy(train["strategy"]).scope():
+        with get_strategy(train["strategy"]).scope(), dtype_policy(train["precision"]):
             model = self.network()
             metrics, weighted = self.metrics()
             compile_model(model, train, metrics=metrics, weighted_metrics=weighted,
