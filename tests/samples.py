@@ -74,7 +74,7 @@ def write_test_split(name, task, path):
     return WRITERS[name](task.splits["test"], path)
 
 
-def tiny_task(name, export_dir, count=60):
+def tiny_task(name, export_dir, count=60, overrides=()):
     """Recipe ``name`` with tiny sizes on its built-in data, validated and tested on the
     first ``count`` examples of those splits: the contract does not depend on their size, and
     scoring takes a fraction of the time. (The training split stays whole: ``seqtasks
@@ -83,7 +83,7 @@ def tiny_task(name, export_dir, count=60):
     import seqtasks
 
     recipe = seqtasks.get_recipe(name)
-    task = recipe(recipe.default_config([*TINY[name], f"export.dir={export_dir}"]))
+    task = recipe(recipe.default_config([*TINY[name], f"export.dir={export_dir}", *overrides]))
     builtin = task.builtin_splits
 
     def first(seed):

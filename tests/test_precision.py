@@ -5,6 +5,8 @@ import keras
 import numpy as np
 import pytest
 from helpers import tiny
+from samples import tiny_task
+from test_recipe_contract import SIGNATURES
 
 from seqtasks import export
 from seqtasks.recipes import get_recipe
@@ -73,3 +75,25 @@ def test_the_export_computes_in_float32(trained):
     gap = np.abs(np.asarray(model(ids, training=False)) - probs).max()
     print("bfloat16 model vs float32 reference:", gap)
     assert gap > 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+def test_every_recipe_trains_in_mixed_bfloat16_and_exports_the_same_signature(name, tmp_path):
+    """One step of each recipe in mixed_bfloat16; the export's serving_default keeps the
+    documented inputs, and every floating output is float32."""
+    import tensorflow as tf
+
+    task = tiny_task(name, tmp_path, overrides=["train.precision=mixed_bfloat16"])
+    datasets = task.build_datasets()
+    model = task.build_model()
+    history = model.fit(datasets["train"].take(2), verbose=0, callbacks=task.callbacks())
+    assert np.isfinite(history.history["loss"]).all()
+    signature = tf.saved_model.load(str(export.export(task, model))).signatures[
+        "serving_default"]
+    inputs, outputs = SIGNATURES[name]
+    specs = signature.structured_input_signature[1]
+    assert {k: (v.dtype.name, v.shape.as_list()) for k, v in specs.items()} == inputs
+    assert set(signature.structured_outputs) == outputs
+    floats = {v.dtype.name for v in signature.structured_outputs.values() if v.dtype.is_floating}
+    assert floats <= {"float32"}
