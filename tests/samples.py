@@ -8,6 +8,16 @@ import shutil
 
 from helpers import TINY_MODEL, write_csv
 
+#: serving_default of every recipe: inputs {name: (dtype, shape)} and output names.
+SIGNATURES = {
+    "captioning": ({"image": ("string", [None])}, {"caption"}),
+    "forecasting": ({"values": ("float32", [None, 30])}, {"forecast"}),
+    "language_model": ({"prompt": ("string", [None])}, {"text"}),
+    "smart_reply": ({"text": ("string", [None])}, {"replies", "scores", "labels", "abstained"}),
+    "tagging": ({"text": ("string", [None])}, {"tokens", "tags", "lengths"}),
+    "translation": ({"text": ("string", [None])}, {"translation", "score"}),
+}
+
 TINY = {
     "smart_reply": TINY_MODEL,
     "tagging": [*TINY_MODEL, "model.char_embedding_dim=8", "model.char_units=8"],

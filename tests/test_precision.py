@@ -5,8 +5,7 @@ import keras
 import numpy as np
 import pytest
 from helpers import tiny
-from samples import tiny_task
-from test_recipe_contract import SIGNATURES
+from samples import SIGNATURES, tiny_task
 
 from seqtasks import export
 from seqtasks.recipes import get_recipe

@@ -15,21 +15,18 @@ import pickle
 import numpy as np
 import pytest
 from helpers import cli, run_without_seqtasks
-from samples import TINY, publish_tiny_export, shared_tiny_export, tiny_task, write_test_split
+from samples import (
+    SIGNATURES,
+    TINY,
+    publish_tiny_export,
+    shared_tiny_export,
+    tiny_task,
+    write_test_split,
+)
 
 import seqtasks
 
 RECIPES = sorted(seqtasks.list_recipes())
-
-#: serving_default of every recipe: inputs {name: (dtype, shape)} and output names.
-SIGNATURES = {
-    "captioning": ({"image": ("string", [None])}, {"caption"}),
-    "forecasting": ({"values": ("float32", [None, 30])}, {"forecast"}),
-    "language_model": ({"prompt": ("string", [None])}, {"text"}),
-    "smart_reply": ({"text": ("string", [None])}, {"replies", "scores", "labels", "abstained"}),
-    "tagging": ({"text": ("string", [None])}, {"tokens", "tags", "lengths"}),
-    "translation": ({"text": ("string", [None])}, {"translation", "score"}),
-}
 
 
 def test_every_registered_recipe_is_covered():
