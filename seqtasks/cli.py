@@ -82,12 +82,22 @@ def show(recipe, overrides):
               help="Override one configuration key (repeatable).")
 @click.option("--output", "-o", type=click.Path(file_okay=False),
               help="Run directory (default runs/<recipe>-<timestamp>); reuse it to resume.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train with a multi_worker cluster of this many processes on this machine.")
 @_friendly
-def run(recipe, overrides, output):
+def run(recipe, overrides, output, workers):
     """Train RECIPE (a name or a .toml file), evaluate on the test split and export."""
+    import time
+
     from seqtasks import config as config_lib
 
-    config_lib.load_config(recipe, overrides)  # report config errors before importing TF
+    recipe_cls, _ = config_lib.load_config(recipe, overrides)  # errors before importing TF
+    if workers > 1:
+        from seqtasks.launch import launch
+
+        output = output or f"runs/{recipe_cls.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        launch(recipe, overrides, output, workers, echo=click.echo)
+        return
     _quiet_tensorflow_import()
     from seqtasks.runner import run as run_recipe
 

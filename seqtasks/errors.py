@@ -19,3 +19,7 @@ class DataError(SeqtasksError):
 
 class ExportError(SeqtasksError):
     """An export directory is missing, incomplete or not a seqtasks export."""
+
+
+class ClusterError(SeqtasksError):
+    """A multi-worker cluster lost a worker, or its workers could not be started."""

@@ -42,6 +42,15 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     ```
     """
     recipe, config = config_lib.load_config(recipe_or_path, overrides)
+    from seqtasks import distribute
+
+    role = distribute.role(config["train"]["strategy"])
+    if config["train"]["strategy"] == "multi_worker":
+        # collectives are configured when the strategy is created, before any other op
+        distribute.get_strategy("multi_worker")
+    if role.workers > 1 and output is None:
+        raise ConfigError("--output: every worker of a multi_worker cluster must be given the "
+                          "same run directory (on storage they all reach); found none")
     run_dir = Path(output or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     metrics_path = run_dir / "metrics.json"
     _check_same_config(run_dir, config)
@@ -61,6 +70,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     for line in task.warnings:
         echo(f"warning: {line}")
     model = task.build_model()  # so do weights that cannot be loaded
+    if not role.chief:
+        return _work(task, model, datasets, run_dir, config, role, extra_callbacks, echo)
     if not (run_dir / "config.toml").exists():
         write_text(run_dir / "config.toml",
                    config_lib.to_toml(config, recipe.name, recipe.schema()))
@@ -92,3 +103,15 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
                "export": str(export_dir)}
     write_json(metrics_path, metrics)
     return RunResult(run_dir, metrics, export_dir)
+
+
+def _work(task, model, datasets, run_dir, config, role, extra_callbacks, echo):
+    """A worker other than the chief: trains its share of every step with the others,
+    resuming from the chief's backup, and writes nothing; the chief evaluates and exports."""
+    from seqtasks import training
+
+    if not (run_dir / "model.keras").exists():
+        training.fit(model, datasets, run_dir, config["train"],
+                     [*task.callbacks(), *extra_callbacks], verbose=0, chief=False)
+    echo(f"{role.name}: training done; the chief evaluates and exports into {run_dir}")
+    return RunResult(run_dir, {}, None)

@@ -13,6 +13,33 @@ def length_boundaries(lengths, buckets=8):
     return sorted({int(q) + 1 for q in qs if int(q) + 1 < lengths.max() + 1})
 
 
+_epoch = None
+
+
+def epoch_variable():
+    """The epoch being trained, as a variable the training shuffles read (set by
+    :func:`seqtasks.training.callbacks` at the start of every epoch)."""
+    global _epoch
+    if _epoch is None:
+        with tf.init_scope():
+            _epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    return _epoch
+
+
+def shuffle_every_epoch(dataset, buffer_size, seed):
+    """``dataset`` in an order that depends only on ``seed`` and the epoch being trained:
+    a new order every epoch, and the same one when a run resumed at that epoch trains it
+    again (``reshuffle_each_iteration`` would start again from the first epoch's order), so
+    an interrupted run ends exactly as an uninterrupted one. Caches upstream are kept."""
+    epoch = epoch_variable()
+    seed = int(seed) * 1_000_003
+
+    def this_epoch(_):
+        return dataset.shuffle(buffer_size, seed=seed + epoch.read_value())
+
+    return tf.data.Dataset.from_tensors(0).flat_map(this_epoch)
+
+
 def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shuffle_seed=None,
                     shuffle_buffer=10_000):
     """Batch ``(features, target, ...)`` elements, padding every tensor with 0 to the longest
@@ -23,7 +50,7 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
     :func:`length_boundaries`), so little of each batch is padding.
     """
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = shuffle_every_epoch(dataset, shuffle_buffer, shuffle_seed)
     if bucketing and boundaries:
         dataset = dataset.bucket_by_sequence_length(
             element_length_func=lambda features, *_: tf.shape(tf.nest.flatten(features)[0])[0],

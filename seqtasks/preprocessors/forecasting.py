@@ -110,7 +110,9 @@ class ForecastingPreprocessor(Preprocessor):
         window, horizon = self.window, len(examples[0].target.values)
         starts = tf.data.Dataset.range(window, window + len(examples))
         if shuffle_seed is not None:
-            starts = starts.shuffle(len(examples), seed=shuffle_seed)
+            from seqtasks.data.batching import shuffle_every_epoch
+
+            starts = shuffle_every_epoch(starts, len(examples), shuffle_seed)
         return starts.map(
             lambda s: self.encode({"values": raw[s - window:s]}, stretch[s:s + horizon]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

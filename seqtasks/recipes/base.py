@@ -204,6 +204,14 @@ class Recipe:
         """Training-only transformations of the unbatched elements (word dropout...)."""
         return dataset
 
+    def global_batch_size(self):
+        """Examples per training step: ``train.batch_size`` per worker, times the workers of
+        a ``multi_worker`` cluster (each trains on its slice of every batch)."""
+        from seqtasks.distribute import workers
+
+        train = self.config["train"]
+        return train["batch_size"] * workers(train["strategy"])
+
     #: Length buckets of the training lengths (see :func:`seqtasks.data.batching`).
     length_buckets = 8
 
@@ -215,7 +223,7 @@ class Recipe:
         lengths = [self.preprocessor.length(e) for e in self.splits["train"]]
         boundaries = (length_boundaries(lengths, buckets=self.length_buckets)
                       if lengths and lengths[0] is not None else None)
-        return batch_sequences(dataset, train["batch_size"], boundaries=boundaries,
+        return batch_sequences(dataset, self.global_batch_size(), boundaries=boundaries,
                                bucketing=train["bucketing"],
                                shuffle_seed=train["seed"] if split == "train" else None)
 

@@ -141,15 +141,17 @@ class Captioning(Recipe):
         """Training images: shuffled every epoch; shifted and jittered if data.augment."""
         from seqtasks.layers.images import augment_image
 
-        dataset = dataset.shuffle(len(self.splits["train"]), seed=self.config["train"]["seed"],
-                                  reshuffle_each_iteration=True)
+        from seqtasks.data.batching import shuffle_every_epoch
+
+        dataset = shuffle_every_epoch(dataset, len(self.splits["train"]),
+                                      self.config["train"]["seed"])
         if not self.config["data"]["augment"]:
             return dataset
         return dataset.map(lambda x, y, w: ((augment_image(x[0]), x[1]), y, w),
                            num_parallel_calls=-1)
 
     def batch(self, dataset, split):
-        return dataset.padded_batch(self.config["train"]["batch_size"]).prefetch(-1)
+        return dataset.padded_batch(self.global_batch_size()).prefetch(-1)
 
     def data_summary(self, splits, datasets):
         left_out, skipped = self.preprocessor.left_out, captions.skipped_summary(self.skipped)

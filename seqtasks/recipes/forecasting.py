@@ -125,7 +125,7 @@ class Forecasting(Recipe):
     def batch(self, dataset, split):
         import tensorflow as tf
 
-        return dataset.batch(self.config["train"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
+        return dataset.batch(self.global_batch_size()).prefetch(tf.data.AUTOTUNE)
 
     def data_summary(self, splits, datasets):
         from seqtasks.data.series import describe_step, stamp

@@ -108,15 +108,16 @@ class LanguageModel(Recipe):
                                          data["min_count"], name="preprocessor")
 
     def dataset(self, split, examples):
-        """Batches of windows of ``train.batch_size`` streams x ``train.bptt`` steps, in order."""
+        """Batches of windows of ``train.batch_size`` streams (per worker) x ``train.bptt``
+        steps, in order."""
         import tensorflow as tf
 
         from seqtasks.data.streams import tbptt_windows
 
         train = self.config["train"]
         try:
-            windows = tbptt_windows(self.preprocessor.stream_ids(examples), train["batch_size"],
-                                    train["bptt"])
+            windows = tbptt_windows(self.preprocessor.stream_ids(examples),
+                                    self.global_batch_size(), train["bptt"])
         except ValueError as e:
             raise DataError(f"{examples[0].where} ({split} text): {e}; use a smaller "
                             "train.batch_size or train.bptt, or more text") from None

@@ -1,0 +1,198 @@
+"""train.strategy = "multi_worker" with two real worker processes on 127.0.0.1 (TF_CONFIG).
+
+* the training data is sharded: each worker gets its own rows of every global batch, no
+  example is seen twice in an epoch, the workers take the same number of steps;
+* every recipe trains under it; only the chief writes the run directory, the other worker's
+  temporary directory is removed;
+* kill -9 of a worker mid-epoch, then the same command again: the run resumes from the last
+  completed epoch and ends with exactly the metrics of an uninterrupted run.
+"""
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from helpers import set_args, tiny, write_csv
+from samples import TINY
+
+from seqtasks.launch import free_ports, tf_configs
+
+pytestmark = pytest.mark.xdist_group("multi_worker")  # one cluster at a time on 2 cores
+
+
+def start_workers(script, tmp_path, env=({}, {})):
+    """Two processes running ``python -c script`` as the workers of one cluster (``env``:
+    each one's extra environment variables)."""
+    base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path,
+                             env={**base, **extra, "TF_CONFIG": config}, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+            for config, extra in zip(tf_configs(free_ports(2)), env)]
+
+
+def finish(processes, timeout=240):
+    outputs = [p.communicate(timeout=timeout)[0] for p in processes]
+    failed = [f"worker {i}: {out[-3000:]}" for i, (p, out) in enumerate(zip(processes, outputs))
+              if p.returncode != 0]
+    assert not failed, "\n".join(failed)
+    return outputs
+
+
+def unique_messages(count):
+    """smart_reply rows whose first word names the row: an example is identified in a batch by
+    its first token."""
+    return [(f"row{i} please help with item{i % 7}", f"label{i % 3}") for i in range(count)]
+
+
+def test_each_worker_gets_its_own_rows_of_every_global_batch(tmp_path):
+    train = write_csv(tmp_path / "train.csv", unique_messages(150))
+    overrides = tiny(f"data.train={train}", "train.strategy=multi_worker",
+                     "train.batch_size=8", "data.max_tokens=1000")
+    script = textwrap.dedent(f"""
+        import json, os, seqtasks
+        from seqtasks import distribute
+        from seqtasks.data.batching import epoch_variable
+        strategy = distribute.get_strategy("multi_worker")
+        recipe = seqtasks.get_recipe("smart_reply")
+        task = recipe(recipe.default_config({overrides!r}))
+        data = task.build_datasets()
+        vocabulary = task.preprocessor.lookup.get_vocabulary()
+        local = distribute.distribute_dataset(strategy, data["train"])
+        seen = {{}}
+        for epoch in (0, 1):
+            epoch_variable().assign(epoch)
+            whole = [[vocabulary[i] for i in x[:, 0].numpy()] for x, *_ in data["train"]]
+            mine = [[vocabulary[i] for i in x.values[0][:, 0].numpy()] for x, *_ in local]
+            seen[epoch] = {{"whole": whole, "mine": mine}}
+        print(json.dumps({{"role": distribute.role().index, "seen": seen,
+                          "global": task.global_batch_size()}}))
+    """)
+    outputs = finish(start_workers(script, tmp_path))
+    results = {r["role"]: r for r in (json.loads(o.strip().splitlines()[-1]) for o in outputs)}
+    assert results[0]["global"] == results[1]["global"] == 16  # 8 per worker x 2 workers
+    for epoch in ("0", "1"):
+        whole = results[0]["seen"][epoch]["whole"]
+        assert whole == results[1]["seen"][epoch]["whole"]  # same pipeline on both workers
+        whole = [batch for batch in whole if len(batch) >= 2]  # one row cannot be shared
+        mine = [results[w]["seen"][epoch]["mine"] for w in (0, 1)]
+        assert len(mine[0]) == len(mine[1]) == len(whole)  # as many steps as global batches
+        for step, batch in enumerate(whole):
+            assert len(batch) <= 16
+            half = len(batch) // 2
+            assert mine[0][step] == batch[:half] and mine[1][step] == batch[half:]
+        assert sum(len(b) == 16 for b in whole) >= 5  # full batches: 8 rows per worker
+        rows = [row for worker in mine for batch in worker for row in batch]
+        assert len(rows) == len(set(rows))  # no example twice in an epoch
+        assert sorted(rows) == sorted(sum(whole, []))  # and every one once
+        assert all(re.fullmatch(r"row\d+", row) for row in rows)
+    # a new order every epoch, the same examples
+    orders = [sum(results[0]["seen"][e]["whole"], []) for e in ("0", "1")]
+    assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+
+
+def test_every_recipe_trains_with_two_workers_and_only_the_chief_writes(tmp_path):
+    """One cluster trains every recipe for an epoch (built-in data, cut small): smart_reply
+    through ``seqtasks.run`` (evaluated and exported by the chief), the others through the
+    training loop alone. The chief's run directories are complete; the other worker wrote
+    nothing there and its temporary directories are gone."""
+    jobs = {name: [*TINY[name], "train.epochs=1", "train.strategy=multi_worker",
+                   f"export.dir={tmp_path / 'exports'}"] for name in sorted(TINY)}
+    jobs["language_model"] += ["train.batch_size=4"]
+    script = textwrap.dedent(f"""
+        import seqtasks
+        from seqtasks import distribute, training
+        distribute.get_strategy("multi_worker")
+        role = distribute.role()
+
+        def cut(builtin):
+            def first(self, seed):
+                splits = builtin(self, seed)
+                return {{s: e[:200] if s == "train" else e[:30] for s, e in splits.items()}}
+            return first
+
+        for name, overrides in {jobs!r}.items():
+            recipe = seqtasks.get_recipe(name)
+            recipe.builtin_splits = cut(recipe.builtin_splits)
+            if name == "smart_reply":
+                result = seqtasks.run(name, overrides, output=name, verbose=0,
+                                      echo=lambda line: print(name, line))
+                print(name, "done", sorted(result.metrics.get("test", {{}})))
+                continue
+            task = recipe(recipe.default_config(overrides))
+            datasets = task.build_datasets()
+            model = task.build_model()
+            info = training.fit(model, datasets, name, task.config["train"], task.callbacks(),
+                                verbose=0, chief=role.chief)
+            print(name, "done", info["epochs_run"])
+    """)
+    scratch = {i: tmp_path / f"tmp{i}" for i in (0, 1)}
+    for folder in scratch.values():
+        folder.mkdir()
+    processes = start_workers(script, tmp_path, env=[{"TMPDIR": str(scratch[i])} for i in (0, 1)])
+    chief, worker = finish(processes, timeout=600)
+    assert re.search(r"^smart_reply done \['abstained', 'accuracy', .+\]$", chief, re.M), chief
+    assert "smart_reply worker 1: training done" in worker, worker[-3000:]
+    assert (tmp_path / "smart_reply" / "metrics.json").exists()
+    for name in TINY:
+        run_dir = tmp_path / name
+        assert {"history.csv", "model.keras", "checkpoints", "logs"} <= {
+            p.name for p in run_dir.iterdir()}, name
+        assert re.search(rf"^{name} done", worker, re.M), worker[-3000:]
+    assert list(scratch[1].iterdir()) == []  # the worker's scratch directories are removed
+
+
+def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
+    from seqtasks.data.builtin import smart_reply as builtin
+
+    train = write_csv(tmp_path / "train.csv", builtin.generate(600, seed=5))
+    overrides = tiny(f"data.train={train}", f"export.dir={tmp_path / 'exports'}",
+                     "model.dropout=0.3", "train.reduce_lr_patience=1",
+                     "train.learning_rate=0.01", epochs=4)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def command(run_dir):
+        return [sys.executable, "-m", "seqtasks", "run", "smart_reply", *set_args(overrides),
+                "--workers", "2", "--output", str(run_dir)]
+
+    def history(run_dir):
+        with open(run_dir / "history.csv") as f:
+            return list(csv.DictReader(f))
+
+    whole = subprocess.run(command(tmp_path / "whole"), env=env, capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stdout[-3000:] + whole.stderr[-3000:]
+
+    run_dir = tmp_path / "killed"
+    launcher = subprocess.Popen(command(run_dir), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    first = launcher.stdout.readline()
+    pids = [int(p) for p in re.search(r"pids ([\d ]+)\)", first).group(1).split()]
+    deadline = time.time() + 180
+    while not ((run_dir / "history.csv").exists() and len(history(run_dir)) >= 2):
+        assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the third epoch
+    os.kill(pids[1], signal.SIGKILL)
+    output = launcher.communicate(timeout=120)[0]
+    assert launcher.returncode != 0
+    assert "Error: worker 1 was killed by signal 9" in output, output[-3000:]
+    assert "Traceback" not in output
+    assert not (run_dir / "metrics.json").exists()
+    done = len(history(run_dir))
+    assert 2 <= done < 4
+
+    again = subprocess.run(command(run_dir), env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "resuming from the last completed epoch" in again.stdout
+    assert f"Epoch {done + 1}/4" in again.stdout and f"Epoch {done}/4" not in again.stdout
+    assert [r["epoch"] for r in history(run_dir)] == ["0", "1", "2", "3"]
+    assert history(run_dir) == history(tmp_path / "whole")
+    metrics = [json.loads((d / "metrics.json").read_text())["test"]
+               for d in (run_dir, tmp_path / "whole")]
+    assert metrics[0] == metrics[1] and metrics[0]["accuracy"] > 0.2
