@@ -31,10 +31,12 @@ def start_workers(script, tmp_path, env=({}, {})):
     """Two processes running ``python -c script`` as the workers of one cluster (``env``:
     each one's extra environment variables)."""
     base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path,
-                             env={**base, **extra, "TF_CONFIG": config}, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-            for config, extra in zip(tf_configs(free_ports(2)), env)]
+    processes = []
+    for config, extra in zip(tf_configs(free_ports(2)), env):
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", script], cwd=tmp_path, env={**base, **extra, "TF_CONFIG": config},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return processes
 
 
 def finish(processes, timeout=240):
@@ -98,48 +100,42 @@ def test_each_worker_gets_its_own_rows_of_every_global_batch(tmp_path):
 
 
 def test_every_recipe_trains_with_two_workers_and_only_the_chief_writes(tmp_path):
-    """One cluster trains every recipe for an epoch (built-in data, cut small): smart_reply
-    through ``seqtasks.run`` (evaluated and exported by the chief), the others through the
-    training loop alone. The chief's run directories are complete; the other worker wrote
-    nothing there and its temporary directories are gone."""
+    """One cluster trains every recipe for an epoch (built-in data, cut small) with the
+    training loop of ``seqtasks run``. The chief's run directories hold the training files;
+    the other worker wrote its own into temporary directories, which are gone. (The kill test
+    below runs the whole command: evaluation and export by the chief.)"""
     jobs = {name: [*TINY[name], "train.epochs=1", "train.strategy=multi_worker",
                    f"export.dir={tmp_path / 'exports'}"] for name in sorted(TINY)}
     jobs["language_model"] += ["train.batch_size=4"]
     script = textwrap.dedent(f"""
+        import time
         import seqtasks
         from seqtasks import distribute, training
         distribute.get_strategy("multi_worker")
+        start = time.time()
         role = distribute.role()
 
         def cut(builtin):
             def first(self, seed):
                 splits = builtin(self, seed)
-                return {{s: e[:200] if s == "train" else e[:30] for s, e in splits.items()}}
+                return {{s: e[:120] if s == "train" else e[:20] for s, e in splits.items()}}
             return first
 
         for name, overrides in {jobs!r}.items():
             recipe = seqtasks.get_recipe(name)
             recipe.builtin_splits = cut(recipe.builtin_splits)
-            if name == "smart_reply":
-                result = seqtasks.run(name, overrides, output=name, verbose=0,
-                                      echo=lambda line: print(name, line))
-                print(name, "done", sorted(result.metrics.get("test", {{}})))
-                continue
             task = recipe(recipe.default_config(overrides))
             datasets = task.build_datasets()
             model = task.build_model()
             info = training.fit(model, datasets, name, task.config["train"], task.callbacks(),
                                 verbose=0, chief=role.chief)
-            print(name, "done", info["epochs_run"])
+            print(name, "done", info["epochs_run"], round(time.time() - start), flush=True)
     """)
     scratch = {i: tmp_path / f"tmp{i}" for i in (0, 1)}
     for folder in scratch.values():
         folder.mkdir()
     processes = start_workers(script, tmp_path, env=[{"TMPDIR": str(scratch[i])} for i in (0, 1)])
     chief, worker = finish(processes, timeout=600)
-    assert re.search(r"^smart_reply done \['abstained', 'accuracy', .+\]$", chief, re.M), chief
-    assert "smart_reply worker 1: training done" in worker, worker[-3000:]
-    assert (tmp_path / "smart_reply" / "metrics.json").exists()
     for name in TINY:
         run_dir = tmp_path / name
         assert {"history.csv", "model.keras", "checkpoints", "logs"} <= {
@@ -151,10 +147,10 @@ def test_every_recipe_trains_with_two_workers_and_only_the_chief_writes(tmp_path
 def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     from seqtasks.data.builtin import smart_reply as builtin
 
-    train = write_csv(tmp_path / "train.csv", builtin.generate(600, seed=5))
+    train = write_csv(tmp_path / "train.csv", builtin.generate(400, seed=5))
     overrides = tiny(f"data.train={train}", f"export.dir={tmp_path / 'exports'}",
                      "model.dropout=0.3", "train.reduce_lr_patience=1",
-                     "train.learning_rate=0.01", epochs=4)
+                     "train.learning_rate=0.01", epochs=3)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
     def command(run_dir):
@@ -165,8 +161,15 @@ def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_pat
         with open(run_dir / "history.csv") as f:
             return list(csv.DictReader(f))
 
-    whole = subprocess.run(command(tmp_path / "whole"), env=env, capture_output=True, text=True)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    whole = subprocess.run(command(tmp_path / "whole"), env={**env, "TMPDIR": str(scratch)},
+                           capture_output=True, text=True)
     assert whole.returncode == 0, whole.stdout[-3000:] + whole.stderr[-3000:]
+    assert list(scratch.iterdir()) == []  # worker 1's scratch directory is removed
+    assert {p.name for p in (tmp_path / "whole").iterdir()} == {
+        "config.toml", "checkpoints", "logs", "history.csv", "model.keras", "training.json",
+        "metrics.json"}  # the backup is removed once training is over
 
     run_dir = tmp_path / "killed"
     launcher = subprocess.Popen(command(run_dir), env=env, stdout=subprocess.PIPE,
@@ -174,10 +177,10 @@ def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_pat
     first = launcher.stdout.readline()
     pids = [int(p) for p in re.search(r"pids ([\d ]+)\)", first).group(1).split()]
     deadline = time.time() + 180
-    while not ((run_dir / "history.csv").exists() and len(history(run_dir)) >= 2):
+    while not ((run_dir / "history.csv").exists() and len(history(run_dir)) >= 1):
         assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()
         time.sleep(0.05)
-    time.sleep(0.3)  # into the third epoch
+    time.sleep(0.3)  # into the second epoch
     os.kill(pids[1], signal.SIGKILL)
     output = launcher.communicate(timeout=120)[0]
     assert launcher.returncode != 0
@@ -185,14 +188,14 @@ def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_pat
     assert "Traceback" not in output
     assert not (run_dir / "metrics.json").exists()
     done = len(history(run_dir))
-    assert 2 <= done < 4
+    assert 1 <= done < 3
 
     again = subprocess.run(command(run_dir), env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from the last completed epoch" in again.stdout
-    assert f"Epoch {done + 1}/4" in again.stdout and f"Epoch {done}/4" not in again.stdout
-    assert [r["epoch"] for r in history(run_dir)] == ["0", "1", "2", "3"]
+    assert f"Epoch {done + 1}/3" in again.stdout and f"Epoch {done}/3" not in again.stdout
+    assert [r["epoch"] for r in history(run_dir)] == ["0", "1", "2"]
     assert history(run_dir) == history(tmp_path / "whole")
     metrics = [json.loads((d / "metrics.json").read_text())["test"]
                for d in (run_dir, tmp_path / "whole")]
-    assert metrics[0] == metrics[1] and metrics[0]["accuracy"] > 0.2
+    assert metrics[0] == metrics[1] and metrics[0]["accuracy"] > 2 / 15  # twice chance

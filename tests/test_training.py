@@ -11,7 +11,9 @@ def test_callbacks_follow_the_train_configuration(tmp_path):
     kinds = {type(c): c for c in training.callbacks(tmp_path, train)}
     assert kinds[keras.callbacks.EarlyStopping].monitor == "val_accuracy"
     assert kinds[keras.callbacks.ReduceLROnPlateau].patience == 1
-    assert keras.callbacks.BackupAndRestore in kinds and keras.callbacks.TensorBoard in kinds
+    assert keras.callbacks.TensorBoard in kinds
+    # the backup comes last: it saves the decisions the other callbacks made at an epoch's end
+    assert isinstance(training.callbacks(tmp_path, train)[-1], keras.callbacks.BackupAndRestore)
     off = defaults(COMMON)["train"] | {"early_stopping_patience": 0, "reduce_lr_patience": 0}
     kinds = {type(c) for c in training.callbacks(tmp_path, off)}
     assert keras.callbacks.EarlyStopping not in kinds
@@ -66,3 +68,21 @@ def test_extra_padding_changes_neither_the_loss_nor_the_gradients(name, tmp_path
     for g, padded in zip(gradients, padded_gradients):
         np.testing.assert_allclose(tf.convert_to_tensor(padded).numpy(),
                                    tf.convert_to_tensor(g).numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_the_training_order_depends_only_on_the_seed_and_the_epoch():
+    """An interrupted run that resumes at epoch e sees epoch e's order, not the first one's."""
+    import tensorflow as tf
+
+    from seqtasks.data.batching import epoch_variable, shuffle_every_epoch
+
+    def order(seed, epoch):
+        epoch_variable().assign(epoch)
+        dataset = shuffle_every_epoch(tf.data.Dataset.range(50).cache(), 50, seed)
+        return [int(x) for x in dataset]
+
+    orders = {(s, e): order(s, e) for s in (0, 7) for e in (0, 1, 2)}
+    assert all(sorted(o) == list(range(50)) for o in orders.values())  # each element once
+    assert len({tuple(o) for o in orders.values()}) == 6  # a new order per seed and epoch
+    keras.utils.set_random_seed(123)  # the global seed plays no part
+    assert order(7, 2) == orders[7, 2] and order(0, 1) == orders[0, 1]

@@ -32,10 +32,12 @@ def shuffle_every_epoch(dataset, buffer_size, seed):
     again (``reshuffle_each_iteration`` would start again from the first epoch's order), so
     an interrupted run ends exactly as an uninterrupted one. Caches upstream are kept."""
     epoch = epoch_variable()
-    seed = int(seed) * 1_000_003
+    graph_seed = 1 + int(seed) % (2**31 - 2)  # never 0: TF tests a (0, tensor) seed pair as bool
 
     def this_epoch(_):
-        return dataset.shuffle(buffer_size, seed=seed + epoch.read_value())
+        # in this function's graph only: the run's seed is the graph seed, the epoch the op's
+        tf.random.set_seed(graph_seed)
+        return dataset.shuffle(buffer_size, seed=epoch.read_value())
 
     return tf.data.Dataset.from_tensors(0).flat_map(this_epoch)
 
