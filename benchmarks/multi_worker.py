@@ -20,7 +20,6 @@ Usage::
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time

@@ -34,7 +34,8 @@ def start_workers(script, tmp_path, env=({}, {})):
     processes = []
     for config, extra in zip(tf_configs(free_ports(2)), env):
         processes.append(subprocess.Popen(
-            [sys.executable, "-c", script], cwd=tmp_path, env={**base, **extra, "TF_CONFIG": config},
+            [sys.executable, "-c", script], cwd=tmp_path,
+            env={**base, **extra, "TF_CONFIG": config},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     return processes
 

@@ -139,9 +139,8 @@ class Captioning(Recipe):
 
     def augment(self, dataset):
         """Training images: shuffled every epoch; shifted and jittered if data.augment."""
-        from seqtasks.layers.images import augment_image
-
         from seqtasks.data.batching import shuffle_every_epoch
+        from seqtasks.layers.images import augment_image
 
         dataset = shuffle_every_epoch(dataset, len(self.splits["train"]),
                                       self.config["train"]["seed"])
