@@ -93,13 +93,13 @@ def workers(name):
     return role(name).workers
 
 
-def distribute_dataset(strategy, dataset, worker_batch=None):
+def distribute_dataset(strategy, dataset):
     """``dataset`` of global batches as a distributed dataset in which each worker gets its
     share of every batch: of ``n`` rows, worker ``i`` of ``k`` takes rows ``[i*n//k,
-    (i+1)*n//k)`` (a full batch of ``worker_batch x k`` rows gives every worker
-    ``worker_batch``, in the same place every step). A batch with fewer rows than workers (the
-    last of a length bucket, now and then) is left out, as no worker may train on an empty
-    batch (batch normalisation cannot).
+    (i+1)*n//k)`` (a full batch of ``train.batch_size x k`` rows gives every worker
+    ``train.batch_size`` rows, in the same place every step). A batch with fewer rows than
+    workers (the last of a length bucket, now and then) is left out, as no worker may train
+    on an empty batch (batch normalisation cannot).
 
     Every worker runs the whole (cheap, in-memory) pipeline, so nothing depends on files
     being split between workers: the sharding is by data, done here rather than by

@@ -28,9 +28,6 @@ class Backup(keras.callbacks.BackupAndRestore):
     ``ReduceLROnPlateau``: waits, bests, the best weights). It must come after them in the
     callback list, so that what it saves at the end of an epoch includes their decisions
     (a learning rate just cut) and what it restores is not reset by their ``on_train_begin``.
-
-    ``save=False`` (the workers of a cluster other than the chief) restores from the chief's
-    backup and writes nothing.
     """
 
     STATE = {

@@ -19,7 +19,8 @@ def test_kill_mid_epoch_then_resume(tmp_path):
     with open(train, "w", newline="") as f:
         csv.writer(f).writerows([("text", "label"), *builtin.generate(400, seed=3)])
     overrides = tiny(f"data.train={train}", f"export.dir={tmp_path / 'exports'}",
-                     "train.early_stopping_patience=0", "train.bucketing=false", epochs=3)
+                     "train.early_stopping_patience=0", "train.bucketing=false",
+                     "train.reduce_lr_patience=1", epochs=3)
     run_dir = tmp_path / "run"
     # Epoch 1 completes; during epoch 2 the process kills itself with SIGKILL (no clean-up).
     script = textwrap.dedent(f"""
@@ -49,6 +50,13 @@ def test_kill_mid_epoch_then_resume(tmp_path):
     assert epochs == [0, 1, 2]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0
+
+    # the same as a run never interrupted: same order of examples per epoch, same dropout
+    # masks, same callback counters (the backup keeps them all)
+    whole = cli("run", "smart_reply", *set_args(overrides), "--output", tmp_path / "whole")
+    assert whole.exit_code == 0, whole.output
+    assert (run_dir / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
+    assert metrics["test"] == json.loads((tmp_path / "whole" / "metrics.json").read_text())["test"]
 
 
 def test_other_configuration_in_the_same_output_is_refused(tmp_path):
