@@ -4,8 +4,8 @@ For each task (smart_reply on CLINC150, tagging on UD English EWT, translation o
 the same configuration (``benchmarks/<task>.toml``, the same seed) is trained once in each
 precision, one right after the other in this process, and the script reports the median
 wall time of an epoch (the first epoch, which traces the graphs, left out), the epochs run
-and the test metrics. Translation is cut to ``--translation-epochs`` (6) so that the two
-runs take about 20 minutes together; the other two train to early stopping.
+and the test metrics. Translation is cut to ``--translation-epochs`` (6 unless given); the
+other two train to early stopping.
 
 Each run lives in ``OUT/<task>-<precision>``; a finished run is not trained again (its
 epoch times are kept in ``epoch_seconds.json``), so an interrupted benchmark resumes.
@@ -14,6 +14,8 @@ Usage::
 
     python benchmarks/precision.py ../shared/datasets runs/precision
     python benchmarks/precision.py ../shared/datasets runs/precision --only clinc150
+    python benchmarks/precision.py ../shared/datasets runs/precision-timing --only clinc150 \
+        --set train.epochs=4      # epoch times only
 """
 
 import argparse
@@ -85,6 +87,8 @@ def main(argv=None):
     parser.add_argument("out", type=Path, help="folder for the runs and results.json")
     parser.add_argument("--only", choices=sorted(TASKS), action="append")
     parser.add_argument("--translation-epochs", type=int, default=6)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="an override for every run")
     args = parser.parse_args(argv)
 
     import seqtasks
@@ -98,6 +102,7 @@ def main(argv=None):
         overrides = data(args.datasets, work)
         if task == "multi30k":
             overrides.append(f"train.epochs={args.translation_epochs}")
+        overrides += args.overrides
         for precision in PRECISIONS:
             run_dir = args.out / f"{task}-{precision}"
             run_dir.mkdir(exist_ok=True)
