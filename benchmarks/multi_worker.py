@@ -58,9 +58,8 @@ class Steps(keras.callbacks.Callback):
 
 
 steps = Steps()
-run_dir = args["run_dir"] + ("" if distribute.role(strategy_name).chief else "-worker")
 start = time.perf_counter()
-training.fit(model, datasets, run_dir, task.config["train"], [steps], verbose=0,
+training.fit(model, datasets, args["run_dir"], task.config["train"], [steps], verbose=0,
              chief=distribute.role(strategy_name).chief)
 result = {"strategy": strategy_name, "workers": distribute.workers(strategy_name),
           "step_ms": 1000 * statistics.median(steps.times), "steps": len(steps.times),

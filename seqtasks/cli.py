@@ -87,15 +87,14 @@ def show(recipe, overrides):
 @_friendly
 def run(recipe, overrides, output, workers):
     """Train RECIPE (a name or a .toml file), evaluate on the test split and export."""
-    import time
-
     from seqtasks import config as config_lib
 
     recipe_cls, _ = config_lib.load_config(recipe, overrides)  # errors before importing TF
     if workers > 1:
+        from seqtasks.files import new_run_dir
         from seqtasks.launch import launch
 
-        output = output or f"runs/{recipe_cls.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        output = output or new_run_dir(recipe_cls.name)
         launch(recipe, overrides, output, workers, echo=click.echo)
         return
     _quiet_tensorflow_import()

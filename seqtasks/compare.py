@@ -6,12 +6,11 @@ to ``comparison.json`` and ``comparison.md`` beside them.
 """
 
 import json
-import time
 from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks.errors import ConfigError
-from seqtasks.files import write_json, write_text
+from seqtasks.files import new_run_dir, write_json, write_text
 
 
 def parse_cells(text):
@@ -46,7 +45,7 @@ def compare(recipe, cells, overrides=(), output=None, echo=print, verbose=None):
     if any(o.split("=", 1)[0].strip() == "model.cell" for o in overrides):
         raise ConfigError("--set model.cell: the cells come from --cells in a comparison")
     recipe_cls, _ = config_lib.load_config(recipe, overrides)  # config errors before training
-    root = Path(output or f"runs/compare-{recipe_cls.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    root = Path(output or new_run_dir(f"compare-{recipe_cls.name}"))
     rows = []
     for cell in cells:
         echo(f"== {cell}")

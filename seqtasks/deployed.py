@@ -9,13 +9,12 @@ read with the same keys (columns, levels...) as the training data was.
 import itertools
 import json
 import os
-import time
 from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks import export as export_lib
 from seqtasks.errors import ConfigError, ExportError
-from seqtasks.files import atomic_file, write_json, write_text
+from seqtasks.files import atomic_file, new_run_dir, write_json, write_text
 from seqtasks.signatures import call_signature, columns
 
 
@@ -71,7 +70,7 @@ def evaluate(target, data, overrides=(), output=None, echo=print):
     writes ``metrics.json`` and ``config.toml`` into ``output`` and returns the metrics."""
     version, run_dir = resolve_target(target)
     task, metadata = load_task(version, overrides)
-    output = Path(output or f"runs/evaluate-{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    output = Path(output or new_run_dir(f"evaluate-{task.name}"))
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output}: exists and is not a directory")
     if not output.parent.is_dir():

@@ -12,12 +12,11 @@ values themselves; language_model: the embedded tokens) and the function from th
 prediction after the last step.
 """
 
-import time
 from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks.errors import ConfigError
-from seqtasks.files import write_json
+from seqtasks.files import new_run_dir, write_json
 
 
 def step_gradient_norms(model, inputs, targets, loss):
@@ -64,7 +63,7 @@ def diagnose(target, cells=("elman", "lstm"), overrides=(), output=None, epochs=
                           "use forecasting or language_model")
     output = Path(output) if output else (
         run_dir if run_dir is not None else
-        Path(f"runs/diagnose-{recipe_cls.name}-{time.strftime('%Y%m%d-%H%M%S')}"))
+        new_run_dir(f"diagnose-{recipe_cls.name}"))
     seed = config["train"]["seed"]
     profiles = {}
     for cell in cells:

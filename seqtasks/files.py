@@ -4,8 +4,14 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def new_run_dir(name):
+    """``runs/<name>-<timestamp>``: the default folder of a new run (or comparison...)."""
+    return Path(f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def write_text(path, text):

@@ -2,12 +2,11 @@
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks.errors import ConfigError
-from seqtasks.files import write_json, write_text
+from seqtasks.files import new_run_dir, write_json, write_text
 
 
 @dataclasses.dataclass
@@ -51,7 +50,7 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     if role.workers > 1 and output is None:
         raise ConfigError("--output: every worker of a multi_worker cluster must be given the "
                           "same run directory (on storage they all reach); found none")
-    run_dir = Path(output or f"runs/{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = Path(output or new_run_dir(recipe.name))
     metrics_path = run_dir / "metrics.json"
     _check_same_config(run_dir, config)
     if metrics_path.exists():
