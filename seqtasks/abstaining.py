@@ -47,9 +47,12 @@ class Abstaining:
         preprocessor.check(examples, self.out_of_scope_label())
 
     def dataset(self, split, examples):
-        # out-of-scope messages the model has no label for are scored, not fed to fit
-        known = self.preprocessor.label_index()
-        return super().dataset(split, [e for e in examples if e.target in known])
+        # out-of-scope messages the model has no label for are scored, not fed to fit (every
+        # training label is known: the training stream goes through as it is)
+        if isinstance(examples, list):
+            known = self.preprocessor.label_index()
+            examples = [e for e in examples if e.target in known]
+        return super().dataset(split, examples)
 
     def calibrate(self, model):
         """With ``export.min_score = "auto"``: the threshold from the validation messages'

@@ -92,10 +92,17 @@ def path_or_tfds(help_text):
 
 COMMON = {
     "data": {
-        "train": path_or_tfds("training data: a file path, or tfds:<name>[:<split>]"),
+        "train": path_or_tfds("training data: a file path, a glob or list of shard files, or "
+                              "tfds:<name>[:<split>]; streamed, never held in memory"),
         "validation": path_or_tfds("validation data; carved from train (seeded) when omitted"),
         "test": path_or_tfds("test data: a file path, or tfds:<name>[:<split>]"),
         "validation_fraction": fraction(0.1, "share of train carved out for validation"),
+        "carve_limit": positive(20000, "most examples carved from train for a missing validation "
+                                "or test split (held-out splits are held in memory)"),
+        "cache": Key("auto", (str,), "where the encoded training examples are kept after the "
+                     "first epoch: memory, disk (under the run directory), none (every epoch "
+                     "reads the files again); auto: memory up to 200,000 examples, else disk",
+                     ("auto", "memory", "disk", "none")),
     },
     "model": {
         "cell": Key("elman", (str,), "recurrent cell", ("elman", "lstm", "gru")),

@@ -2,11 +2,13 @@
 
 import dataclasses
 import json
+import pickle
+import shutil
 from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks.errors import ConfigError
-from seqtasks.files import new_run_dir, write_json, write_text
+from seqtasks.files import atomic_file, new_run_dir, write_json, write_text
 
 
 @dataclasses.dataclass
@@ -14,6 +16,21 @@ class RunResult:
     run_dir: Path
     metrics: dict
     export_dir: Path
+
+
+#: What the adaptation pass learned (the preprocessor, length counts, the carved held-out
+#: examples), so that a resumed run reads no training data before it trains again.
+DATA_STATE = "data_state.pkl"
+
+
+def _save_data_state(run_dir, state):
+    with atomic_file(run_dir / DATA_STATE) as tmp:
+        tmp.write_bytes(pickle.dumps(state))
+
+
+def _load_data_state(run_dir):
+    path = run_dir / DATA_STATE
+    return pickle.loads(path.read_bytes()) if path.exists() else None
 
 
 def _check_same_config(run_dir, config):
@@ -64,7 +81,12 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
 
     keras.utils.set_random_seed(config["train"]["seed"])
     task = recipe(config)
-    datasets = task.build_datasets()  # bad data fails here, before the run directory exists
+    # the on-disk cache of encoded training examples is the chief's, in the run directory
+    task.cache_dir = run_dir / "cache" if role.chief else None
+    state = _load_data_state(run_dir) if task.streams else None
+    if state is not None:
+        echo(f"{run_dir}: reusing the adapted preprocessor of {run_dir / DATA_STATE}")
+    datasets = task.build_datasets(state)  # bad data fails here, before the run dir exists
     echo(f"data: {json.dumps(task.summary)}")
     for line in task.warnings:
         echo(f"warning: {line}")
@@ -74,6 +96,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     if not (run_dir / "config.toml").exists():
         write_text(run_dir / "config.toml",
                    config_lib.to_toml(config, recipe.name, recipe.schema()))
+    if task.streams and state is None:
+        _save_data_state(run_dir, task.data_state())
     finished = run_dir / "model.keras"
     if finished.exists():
         echo(f"{run_dir}: training already finished; loading {finished}")
@@ -87,6 +111,7 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         train_info = training.fit(model, datasets, run_dir, config["train"],
                                   [*task.callbacks(), *extra_callbacks], verbose=verbose)
         write_json(run_dir / "training.json", train_info)
+        shutil.rmtree(run_dir / "cache", ignore_errors=True)  # kept only to resume training
     for line in task.calibrate(model):
         echo(line)
     test = task.evaluate(model, datasets)

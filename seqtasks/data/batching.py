@@ -1,16 +1,35 @@
 """tf.data batching: pad each batch only to its longest sequence, bucket by length."""
 
+import collections
+
 import numpy as np
 import tensorflow as tf
 
 
 def length_boundaries(lengths, buckets=8):
-    """Bucket boundaries at the quantiles of the training lengths (distinct, increasing)."""
-    lengths = np.asarray(lengths)
-    if lengths.size == 0:
+    """Bucket boundaries at the quantiles of the training lengths (distinct, increasing).
+
+    ``lengths``: every length, or ``{length: count}`` (what a streaming pass keeps: memory
+    bounded by the distinct lengths); both give the same boundaries (NumPy's linear
+    quantiles)."""
+    if not isinstance(lengths, dict):
+        lengths = collections.Counter(int(n) for n in np.asarray(lengths).ravel())
+    values = sorted(lengths)
+    if not values:
         return []
-    qs = np.quantile(lengths, np.linspace(0, 1, buckets + 1)[1:-1])
-    return sorted({int(q) + 1 for q in qs if int(q) + 1 < lengths.max() + 1})
+    counts = np.cumsum([lengths[v] for v in values])  # values[i] fills ranks < counts[i]
+    n = int(counts[-1])
+
+    def ranked(rank):  # the value at 0-based ``rank`` of the sorted lengths
+        return values[int(np.searchsorted(counts, rank, side="right"))]
+
+    qs = []
+    for q in np.linspace(0, 1, buckets + 1)[1:-1]:
+        position = (n - 1) * q
+        low = int(np.floor(position))
+        below, above = ranked(low), ranked(min(low + 1, n - 1))
+        qs.append(below + (position - low) * (above - below))
+    return sorted({int(q) + 1 for q in qs if int(q) + 1 < values[-1] + 1})
 
 
 _epoch = None

@@ -68,10 +68,13 @@ def _iter_sentences(path, tokens):
 
 
 def _sentences(path, tokens, what):
-    sentences = list(_iter_sentences(path, tokens))
-    if not sentences:
+    """The sentences, one at a time (a file that has none is an error once it is read)."""
+    found = False
+    for sentence in _iter_sentences(path, tokens):
+        found = True
+        yield sentence
+    if not found:
         raise DataError(f"{path}: no sentences found (expected {what})")
-    return sentences
 
 
 def _conllu_column(path, tag_column):
@@ -113,7 +116,7 @@ def _conllu_tokens(path, index, label):
 
 
 def read_conllu(path, tag_column="upos"):
-    """Sentences of a CoNLL-U file: FORM tokens tagged with ``tag_column``.
+    """Sentences of a CoNLL-U file, one at a time: FORM tokens tagged with ``tag_column``.
 
     ``tag_column`` is a name from :data:`CONLLU_COLUMNS` or a 0-based column index.
     Comments, multiword-token lines (ID ``1-2``) and empty nodes (ID ``1.1``) are skipped.
@@ -166,7 +169,8 @@ def _column_tokens(path, token_column, tag_column):
 
 
 def read_conll(path, token_column=0, tag_column=-1):
-    """Sentences of a whitespace-separated column file (CoNLL-2000, CoNLL-2003, IOB/BIO).
+    """Sentences of a whitespace-separated column file (CoNLL-2000, CoNLL-2003, IOB/BIO), one
+    at a time.
 
     ``token_column`` and ``tag_column`` are 0-based indices, negative ones counting from the
     end. Lines starting with ``-DOCSTART-`` are skipped and end a sentence. Every token line

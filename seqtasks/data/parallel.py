@@ -17,23 +17,15 @@ lets later checks name the line a sentence came from.
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 
-from seqtasks.data.readers import decoded, iter_lines, read_text
+from seqtasks.data.readers import decoded, iter_lines
 from seqtasks.errors import DataError
 
 Pair = collections.namedtuple("Pair", "source target where")
 
 _QUOTE_LIMIT = 60
-
-
-def _lines(text):
-    """The lines of ``text``: split on newlines only; a final newline ends the last line
-    rather than starting an empty one, and Windows line endings are removed."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _quote(sentence):
@@ -53,8 +45,15 @@ def _column(value, name, path):
     return value
 
 
-def read_tsv_pairs(path, source_column=0, target_column=1):
-    """The sentence pairs of a tab-separated file, source and target from the given columns."""
+def _stripped_lines(path):
+    """``(number, line)`` of a text file without line endings, one at a time."""
+    for number, line in enumerate(iter_lines(path), 1):
+        yield number, line.rstrip("\n").removesuffix("\r")
+
+
+def iter_tsv_pairs(path, source_column=0, target_column=1):
+    """The sentence pairs of a tab-separated file, source and target from the given columns,
+    one at a time (a file with none is an error once it is read)."""
     source_column = _column(source_column, "source_column", path)
     target_column = _column(target_column, "target_column", path)
     if source_column == target_column:
@@ -67,8 +66,8 @@ def read_tsv_pairs(path, source_column=0, target_column=1):
         layout = "source<TAB>target"
     else:
         layout = f"source in column {source_column}, target in column {target_column}, from 0"
-    pairs = []
-    for number, line in enumerate(_lines(read_text(path)), 1):
+    found = False
+    for number, line in _stripped_lines(path):
         if not line.strip():
             continue
         cells = line.split("\t")
@@ -83,10 +82,15 @@ def read_tsv_pairs(path, source_column=0, target_column=1):
             raise _empty_side(where, "source", target)
         if not target:
             raise _empty_side(where, "target", source)
-        pairs.append(Pair(source, target, where))
-    if not pairs:
+        found = True
+        yield Pair(source, target, where)
+    if not found:
         raise DataError(f"{path}: no sentence pairs found")
-    return pairs
+
+
+def read_tsv_pairs(path, source_column=0, target_column=1):
+    """The sentence pairs of a tab-separated file, as a list (see :func:`iter_tsv_pairs`)."""
+    return list(iter_tsv_pairs(path, source_column, target_column))
 
 
 def iter_sources(path, source_column=0):
@@ -105,18 +109,20 @@ def iter_sources(path, source_column=0):
         yield f"{path}:{number}", cells[source_column].strip()
 
 
-def read_aligned(source_path, target_path):
-    """The sentence pairs of two line-aligned files: line i of one translates line i of the
-    other."""
-    sources = _lines(read_text(source_path))
-    targets = _lines(read_text(target_path))
-    if len(sources) != len(targets):
-        raise DataError(
-            f"{source_path}: {len(sources)} lines but {target_path} has {len(targets)}; "
-            "the two files of a parallel corpus must align line by line"
-        )
-    pairs = []
-    for number, (source, target) in enumerate(zip(sources, targets), 1):
+def iter_aligned(source_path, target_path):
+    """The sentence pairs of two line-aligned files (line i of one translates line i of the
+    other), one at a time: both files are read side by side, never whole."""
+    sources, targets = _stripped_lines(source_path), _stripped_lines(target_path)
+    found = False
+    for count, (source, target) in enumerate(itertools.zip_longest(sources, targets), 1):
+        if source is None or target is None:  # one file ended: count the other's lines
+            total = count + sum(1 for _ in (targets if source is None else sources))
+            lines = (count - 1, total) if source is None else (total, count - 1)
+            raise DataError(
+                f"{source_path}: {lines[0]} lines but {target_path} has {lines[1]}; "
+                "the two files of a parallel corpus must align line by line"
+            )
+        (number, source), (_, target) = source, target
         source, target = source.strip(), target.strip()
         if not source and not target:
             continue
@@ -124,10 +130,15 @@ def read_aligned(source_path, target_path):
             raise _empty_side(f"{source_path}:{number}", "source", target)
         if not target:
             raise _empty_side(f"{target_path}:{number}", "target", source)
-        pairs.append(Pair(source, target, f"{source_path}:{number}"))
-    if not pairs:
+        found = True
+        yield Pair(source, target, f"{source_path}:{number}")
+    if not found:
         raise DataError(f"{source_path}: no sentence pairs found (with {target_path})")
-    return pairs
+
+
+def read_aligned(source_path, target_path):
+    """The sentence pairs of two line-aligned files, as a list (see :func:`iter_aligned`)."""
+    return list(iter_aligned(source_path, target_path))
 
 
 def tfds_pairs(rows, supervised_keys, where):
@@ -138,26 +149,38 @@ def tfds_pairs(rows, supervised_keys, where):
         raise DataError(f"{where.rsplit(':', 1)[0]}: no (source, target) supervised keys in "
                         "its info")
     source_key, target_key = supervised_keys
-    pairs = []
+    return _tfds_rows(rows, source_key, target_key, where)
+
+
+def _tfds_rows(rows, source_key, target_key, where):
     for i, row in enumerate(rows):
         source, target = decoded(row[source_key]).strip(), decoded(row[target_key]).strip()
         if source and target:
-            pairs.append(Pair(source, target, f"{where}[{i}]"))
-    return pairs
+            yield Pair(source, target, f"{where}[{i}]")
 
 
 def _is_path(value):
     return isinstance(value, (str, os.PathLike))
 
 
-def read_pairs(spec, source_column=0, target_column=1, name="data.train"):
-    """The sentence pairs ``spec`` names: a path is a TSV file, a list or tuple of two paths
-    is a pair of aligned files (source first). ``name`` (the configuration key the spec came
-    from) is used in the error for any other spec."""
+def iter_pairs(spec, source_column=0, target_column=1, name="data.train"):
+    """The sentence pairs ``spec`` names, one at a time: a path is a TSV file, a list or tuple
+    of two paths is a pair of aligned files (source first). ``name`` (the configuration key
+    the spec came from) is used in the error for any other spec."""
     if _is_path(spec):
-        return read_tsv_pairs(spec, source_column, target_column)
-    if isinstance(spec, (list, tuple)) and len(spec) == 2 and all(map(_is_path, spec)):
-        return read_aligned(*spec)
+        return iter_tsv_pairs(spec, source_column, target_column)
+    if is_aligned(spec):
+        return iter_aligned(*spec)
     raise DataError(
         f"{name}: expected a TSV file or a list of two aligned files, found {spec!r}"
     )
+
+
+def is_aligned(spec):
+    """Whether ``spec`` names a pair of aligned files (a list or tuple of two paths)."""
+    return isinstance(spec, (list, tuple)) and len(spec) == 2 and all(map(_is_path, spec))
+
+
+def read_pairs(spec, source_column=0, target_column=1, name="data.train"):
+    """The sentence pairs ``spec`` names, as a list (see :func:`iter_pairs`)."""
+    return list(iter_pairs(spec, source_column, target_column, name))

@@ -180,10 +180,14 @@ def tokenize_texts(tokenizer, texts, batch_size=4096):
 
 def vocabulary_by_count(token_lists, size, min_count, reserved=("", OOV, "<s>", "</s>")):
     """The ``size`` most frequent tokens seen at least ``min_count`` times, ``reserved`` left
-    out, most frequent first."""
+    out, most frequent first (ties: first seen first). ``token_lists``: lists of tokens, or
+    a ``collections.Counter`` of them counted already (a streaming pass)."""
     import collections
 
     reserved = set(reserved)
-    counts = collections.Counter(t for tokens in token_lists for t in tokens
-                                 if t not in reserved)
+    if isinstance(token_lists, collections.Counter):
+        counts = collections.Counter({t: n for t, n in token_lists.items() if t not in reserved})
+    else:
+        counts = collections.Counter(t for tokens in token_lists for t in tokens
+                                     if t not in reserved)
     return [t for t, n in counts.most_common(max(size, 0)) if n >= min_count]

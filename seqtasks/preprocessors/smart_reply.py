@@ -1,8 +1,11 @@
 """smart_reply's preprocessor: message text -> token ids; reply labels -> class ids."""
 
+import collections
+
 import keras
 import tensorflow as tf
 
+from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError
 from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, tokenize_texts, vocabulary_by_count
@@ -55,10 +58,16 @@ class SmartReplyPreprocessor(Preprocessor):
         return self.vocabulary is not None and self.labels is not None
 
     def adapt(self, examples):
-        tokens = tokenize_texts(self.tokenizer, [e.input for e in examples])
-        self.vocabulary = vocabulary_by_count(tokens, self.max_tokens - 2, min_count=1)
+        """One pass over ``examples`` (any iterable, read in chunks): memory bounded by the
+        distinct words and labels."""
+        words, labels = collections.Counter(), set()
+        for chunk in chunks(examples, 4096):
+            for tokens in tokenize_texts(self.tokenizer, [e.input for e in chunk]):
+                words.update(tokens)
+            labels.update(e.target for e in chunk)
+        self.vocabulary = vocabulary_by_count(words, self.max_tokens - 2, min_count=1)
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
-        self.labels = sorted({e.target for e in examples})
+        self.labels = sorted(labels)
         self.replies = list(self.labels)
 
     @property

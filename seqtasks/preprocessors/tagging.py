@@ -93,17 +93,20 @@ class TaggingPreprocessor(Preprocessor):
         return token.lower() if self.lowercase else token
 
     def adapt(self, examples):
-        words, chars = collections.Counter(), collections.Counter()
+        """One pass over ``examples`` (any iterable): memory bounded by the distinct words,
+        characters and tags."""
+        words, chars, tags = collections.Counter(), collections.Counter(), set()
         for example in examples:
             self._check_tokens(example)
             for token in example.input:
                 words[self._fold(token)] += 1
                 chars.update(token[: self.max_word_chars])
+            tags.update(example.target)
         kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - 2, 0))
                 if n >= self.min_count and w not in (PAD, OOV)]
         self.words, self.counts = [w for w, _ in kept], [n for _, n in kept]
         self.chars = sorted(c for c in chars if c != OOV)
-        self.tags = sorted({tag for example in examples for tag in example.target})
+        self.tags = sorted(tags)
         self._make_token_ids()
 
     def _check_tokens(self, example):

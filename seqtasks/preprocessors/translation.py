@@ -1,8 +1,11 @@
 """translation's preprocessor: source text -> source ids; target text -> teacher-forcing ids."""
 
+import collections
+
 import keras
 import tensorflow as tf
 
+from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError
 from seqtasks.layers.text_decoder import END, END_ID, START, START_ID, target_lookup
 from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, tokenize_texts, vocabulary_by_count
@@ -23,7 +26,7 @@ class TranslationPreprocessor(Preprocessor):
     Each side is tokenized by its own :class:`~seqtasks.layers.TextTokenizer`. A vocabulary is
     the most frequent training tokens seen at least ``min_count`` times, at most
     ``max_tokens`` ids with the special ones. Training pairs with a side longer than
-    ``max_length`` tokens are left out (:meth:`short_enough`) before it adapts.
+    ``max_length`` tokens are left out of the vocabularies (and of training).
 
     Args:
         source_tokenizer, target_tokenizer: ``TextTokenizer`` configurations (``lowercase``,
@@ -55,7 +58,6 @@ class TranslationPreprocessor(Preprocessor):
         self.target_vocabulary = None if target_vocabulary is None else list(target_vocabulary)
         self.source_tokenize = TextTokenizer(**self.source_tokenizer, name="source_tokenizer")
         self.target_tokenize = TextTokenizer(**self.target_tokenizer, name="target_tokenizer")
-        self._source_lengths = {}  # source text -> tokens, of the adapted training split
         self._make_lookups()
 
     def _make_lookups(self):
@@ -84,18 +86,29 @@ class TranslationPreprocessor(Preprocessor):
         return (tokenize_texts(self.source_tokenize, [e.input for e in examples]),
                 tokenize_texts(self.target_tokenize, [e.target for e in examples]))
 
-    def short_enough(self, examples):
-        """The examples whose sides both have at most ``max_length`` tokens."""
-        return [e for e, s, t in zip(examples, *self.tokens(examples))
-                if len(s) <= self.max_length and len(t) <= self.max_length]
+    #: :meth:`adapt` counts the training lengths itself (tokenizing is done there anyway).
+    measures_lengths = True
 
     def adapt(self, examples):
-        sources, targets = self.tokens(examples)
+        """One pass over ``examples`` (any iterable, tokenized in chunks): vocabularies of the
+        pairs whose sides both have at most ``max_length`` tokens; the others are counted in
+        ``left_out`` (training leaves them out). Memory is bounded by the distinct tokens."""
+        sources, targets, lengths = (collections.Counter() for _ in range(3))
+        self.left_out = 0
+        for chunk in chunks(examples, 4096):
+            for source, target in zip(*self.tokens(chunk)):
+                if len(source) > self.max_length or len(target) > self.max_length:
+                    self.left_out += 1
+                    continue
+                sources.update(source)
+                targets.update(target)
+                lengths[len(source)] += 1
         self.source_vocabulary = vocabulary_by_count(
             sources, self.max_tokens - len(SOURCE_SPECIALS), self.min_count)
         self.target_vocabulary = vocabulary_by_count(
             targets, self.max_tokens - len(TARGET_SPECIALS), self.min_count)
-        self._source_lengths = {e.input: len(s) for e, s in zip(examples, sources)}
+        # (length, count) pairs: a dict attribute of a Keras layer would be wrapped
+        self.length_counts = tuple(sorted(lengths.items()))
         self._make_lookups()
 
     def check(self, examples):
@@ -118,9 +131,7 @@ class TranslationPreprocessor(Preprocessor):
         return [e.target for e in examples]
 
     def length(self, example):
-        if example.input not in self._source_lengths:
-            self._source_lengths[example.input] = len(self.tokens([example])[0][0])
-        return self._source_lengths[example.input]
+        return len(self.tokens([example])[0][0])
 
     def call(self, inputs):
         return tf.cast(self.source_lookup(self.source_tokenize(inputs["text"])), tf.int32)

@@ -121,8 +121,20 @@ class Recipe:
             return self.read_tfds(parts[1], parts[2] if len(parts) == 3 else split)
         return self.read_file(spec, split)
 
+    #: Whether the training split streams from its files (:class:`~seqtasks.data.stream.Stream`,
+    #: read again on every pass, never held in memory) or is read into a list (recipes whose
+    #: training data is small by nature: forecasting series; and those not streamed yet).
+    streams = True
+    #: With ``data.cache = "auto"``: training sets up to this many examples are cached in
+    #: memory after the first epoch, larger ones on disk.
+    memory_cache_limit = 200_000
+    #: Training examples measured for the summary's padding figure when the training set is
+    #: cached on disk (a pass of its own; the whole set when it is cached in memory).
+    summary_examples = 20_000
+
     def carve(self, examples, fraction, rng):
-        """``(carved, rest)``: a held-out share of the training examples (seeded shuffle)."""
+        """``(carved, rest)``: a held-out share of the training examples (seeded shuffle);
+        recipes that do not stream (:attr:`streams`)."""
         examples = list(examples)
         rng.shuffle(examples)
         cut = max(1, int(len(examples) * fraction))
@@ -132,9 +144,33 @@ class Recipe:
         """The share of train that :meth:`carve` holds out for a missing ``split``."""
         return self.config["data"]["validation_fraction"]
 
+    def source_files(self, spec, split):
+        """What :meth:`read_file` takes, one item per file of ``spec`` (a path, a glob or a
+        list of them)."""
+        from seqtasks.data.stream import expand_files
+
+        return expand_files(spec, f"data.{split}")
+
+    def source_stream(self, spec, split, carving=None):
+        """A :class:`~seqtasks.data.stream.Stream` of the examples ``spec`` names."""
+        from seqtasks.data.stream import Stream
+
+        if isinstance(spec, str) and spec.startswith("tfds:"):
+            return Stream([spec], lambda s: self.read_source(s, split), carving, f"data.{split}")
+        return Stream(self.source_files(spec, split), lambda f: self.read_file(f, split),
+                      carving, f"data.{split}")
+
+    def read_examples(self, spec, split):
+        """``[Example]`` of a held-out split (every file of ``spec``), in memory."""
+        return list(self.source_stream(spec, split))
+
     def load_splits(self):
-        """``{split: [Example]}``: train, validation and test read (or built in); a missing
-        validation or test split is carved from train."""
+        """``{split: examples}``: train, validation and test read (or built in); a missing
+        validation or test split is carved from train.
+
+        For recipes that stream (:attr:`streams`) train is a
+        :class:`~seqtasks.data.stream.Stream`, and carved splits are filled by its first pass
+        (:meth:`adapt`); the held-out splits are lists."""
         data = self.config["data"]
         seed = self.config["train"]["seed"]
         if data["train"] is None:
@@ -142,29 +178,50 @@ class Recipe:
                 raise ConfigError("data.train: must be set when data.validation or data.test is")
             splits = self.builtin_splits(seed)
         else:
-            splits = {s: self.read_source(data[s], s) for s in SPLITS if data[s] is not None}
+            splits = {s: self.read_examples(data[s], s)
+                      for s in ("validation", "test") if data[s] is not None}
+            splits["train"] = data["train"]
+        missing = [s for s in ("test", "validation") if s not in splits]
+        if self.streams:
+            from seqtasks.data.stream import Carving, Stream
+
+            carving = (Carving({s: self.carve_fraction(s) for s in missing}, seed,
+                               data["carve_limit"]) if missing else None)
+            train = splits["train"]
+            if data["train"] is None:
+                stream = Stream([list(train)], iter, carving, "built-in data")
+            else:
+                stream = self.source_stream(train, "train", carving)
+            splits["train"] = stream
+            splits.update(stream.carved)
+            return splits
+        if data["train"] is not None:
+            splits["train"] = self.read_examples(data["train"], "train")
         train = list(splits["train"])
         if not train:
             raise DataError(f"{self.describe('train')}: the training set is empty")
         rng = random.Random(seed)
-        for split in ("test", "validation"):
-            if split not in splits:
-                splits[split], rest = self.carve(train, self.carve_fraction(split), rng)
-                if not rest or not splits[split]:
-                    raise DataError(
-                        f"{self.describe('train')}: {len(train)} examples are too few to carve "
-                        f"a {split} split from; give data.{split}"
-                    )
-                train = rest
+        for split in missing:
+            splits[split], rest = self.carve(train, self.carve_fraction(split), rng)
+            if not rest or not splits[split]:
+                raise self._too_few(len(train), split)
+            train = rest
         splits["train"] = train
+        self._check_not_empty(splits)
+        return splits
+
+    def _too_few(self, count, split):
+        return DataError(f"{self.describe('train')}: {count} examples are too few to carve a "
+                         f"{split} split from; give data.{split}")
+
+    def _check_not_empty(self, splits):
         for split in ("validation", "test"):
             if not splits[split]:
                 raise DataError(f"{self.describe(split)}: the {split} set is empty")
-        return splits
 
     def read_split(self, spec, split="test"):
         """``[Example]`` of one file (or TFDS split) scored on its own (``seqtasks evaluate``)."""
-        examples = self.read_source(spec, split)
+        examples = self.read_examples(spec, split)
         if not examples:
             raise DataError(f"{spec}: no examples")
         return examples
@@ -179,26 +236,109 @@ class Recipe:
         raise NotImplementedError
 
     def adapt(self, splits):
-        """Adapt a new preprocessor on ``splits['train']``; check the other splits against it."""
+        """Adapt a new preprocessor on ``splits['train']`` in one pass over it (which also
+        carves the missing held-out splits, counts the examples and their lengths, with
+        progress shown); then check the other splits against it."""
+        import collections
+
+        from seqtasks.progress import Progress
+
         preprocessor = self.make_preprocessor()
-        preprocessor.adapt(splits["train"])
+        train = splits["train"]
+        lengths = self.length_counts = collections.Counter()
+        progress = Progress(f"reading {self.describe('train')}")
+
+        measure = not getattr(preprocessor, "measures_lengths", False)
+
+        def observed():
+            for example in train:
+                progress.add()
+                if measure:
+                    lengths[preprocessor.length(example)] += 1
+                yield example
+
+        if isinstance(train, list):  # read into memory (see ``streams``): any number of passes
+            preprocessor.adapt(train)
+            lengths.update(preprocessor.length(e) for e in train if measure)
+        else:
+            stream = observed()
+            preprocessor.adapt(stream)
+            for _ in stream:  # an adapter that stopped early still sees the whole pass
+                pass
+            progress.done()
+        if self.streams:
+            self._check_carved(splits)
+        if not measure:  # the preprocessor measured the lengths while adapting
+            self.length_counts = collections.Counter(dict(preprocessor.length_counts))
         for split in ("validation", "test"):
             self.check_split(preprocessor, splits[split])
         self.preprocessor, self.splits = preprocessor, splits
         return preprocessor
+
+    def _check_carved(self, splits):
+        train = splits["train"]
+        if not len(train):
+            raise DataError(f"{self.describe('train')}: the training set is empty")
+        carved = train.carved
+        for split, held in carved.items():
+            if not held:
+                raise self._too_few(len(train) + sum(map(len, carved.values())), split)
+        self._check_not_empty(splits)
 
     def check_split(self, preprocessor, examples):
         """Raise :class:`DataError` (naming the file and line) for a held-out example the
         adapted preprocessor cannot represent (a label never seen in training...)."""
         preprocessor.check(examples)
 
-    def dataset(self, split, examples):
-        """Unbatched ``(x, y[, sample_weight])`` elements of ``examples``."""
+    def encoded(self, examples):
+        """Unbatched ``(x, y[, sample_weight])`` elements of ``examples`` (a list, or a stream
+        read in chunks), not cached."""
         import tensorflow as tf
 
+        from seqtasks.data.pipeline import stream_dataset
+
         p = self.preprocessor
-        raw = tf.data.Dataset.from_tensor_slices((p.raw_inputs(examples), p.raw_targets(examples)))
-        return raw.map(p.encode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+
+        def raw(chunk):
+            return p.raw_inputs(chunk), p.raw_targets(chunk)
+
+        if isinstance(examples, list):
+            dataset = tf.data.Dataset.from_tensor_slices(raw(examples))
+        else:
+            # the structure from the first pass's first examples: nothing is read before the
+            # dataset is iterated
+            dataset = stream_dataset(examples, raw, probe=examples.head)
+        return dataset.map(p.encode, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def cache_mode(self, split):
+        """Where ``split``'s encoded examples are kept after the first epoch: ``memory``,
+        ``disk`` or ``none`` (``data.cache``; held-out splits: memory)."""
+        mode = self.config["data"]["cache"]
+        examples = (self.splits or {}).get(split)
+        if split != "train" or isinstance(examples, list):
+            return "memory" if mode == "auto" or split != "train" else mode
+        if mode == "auto":
+            return "memory" if len(examples) <= self.memory_cache_limit else "disk"
+        return mode
+
+    #: Folder of the on-disk cache (``data.cache = "disk"``); the runner sets it to
+    #: ``<run>/cache``, otherwise a temporary folder removed when the process ends.
+    cache_dir = None
+
+    def cached(self, dataset, split):
+        from seqtasks.data.pipeline import disk_cache
+
+        mode = self.cache_mode(split)
+        if mode == "memory":
+            return dataset.cache()
+        if mode == "disk":
+            return disk_cache(dataset, self.cache_dir, split)
+        return dataset
+
+    def dataset(self, split, examples):
+        """Unbatched ``(x, y[, sample_weight])`` elements of ``examples``, cached as
+        :meth:`cache_mode` says."""
+        return self.cached(self.encoded(examples), split)
 
     def augment(self, dataset):
         """Training-only transformations of the unbatched elements (word dropout...)."""
@@ -220,9 +360,9 @@ class Recipe:
         from seqtasks.data.batching import batch_sequences, length_boundaries
 
         train = self.config["train"]
-        lengths = [self.preprocessor.length(e) for e in self.splits["train"]]
+        lengths = getattr(self, "length_counts", None) or {}
         boundaries = (length_boundaries(lengths, buckets=self.length_buckets)
-                      if lengths and lengths[0] is not None else None)
+                      if lengths and None not in lengths else None)
         return batch_sequences(dataset, self.global_batch_size(), boundaries=boundaries,
                                bucketing=train["bucketing"],
                                shuffle_seed=train["seed"] if split == "train" else None)
@@ -231,21 +371,69 @@ class Recipe:
         """Facts about the data for the run's summary, beside the split sizes."""
         from seqtasks.data.batching import padded_fraction
 
-        return {"padded_fraction": round(padded_fraction(datasets["train"]), 4)}
+        train = datasets["train"]
+        if self.cache_mode("train") != "memory":  # measured on the first examples only
+            sample = splits["train"].prefix(self.summary_examples)
+            train = self.batch(self.encoded(sample), "summary")
+        return {"padded_fraction": round(padded_fraction(train), 4)}
 
-    def build_datasets(self):
-        """``{split: tf.data.Dataset}`` of batches; adapts the preprocessor on train."""
+    def build_datasets(self, state=None):
+        """``{split: tf.data.Dataset}`` of batches; adapts the preprocessor on train, or
+        takes it (and what the adaptation pass learned) from ``state``, a :meth:`data_state`
+        of the same configuration: a resumed run reads no training data before training."""
         self.warnings = []
         splits = self.load_splits()
-        self.adapt(splits)
+        if state is None:
+            self.adapt(splits)
+        else:
+            self.restore_data(splits, state)
+        return self._batched(splits)
+
+    def data_state(self):
+        """What the adaptation pass learned, for :meth:`build_datasets` to take instead of a
+        second pass: JSON-ready, except the carved held-out examples (``"carved"``)."""
+        import keras
+
+        train = self.splits["train"]
+        return {"preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                "length_counts": sorted(self.length_counts.items(), key=str),
+                "train_examples": len(train), "summary": self.summary,
+                "warnings": self.warnings,
+                "carving": train.carving.state() if train.carving else None,
+                "carved": {s: list(e) for s, e in train.carved.items()},
+                "head": list(train.head)}
+
+    def restore_data(self, splits, state):
+        import collections
+
+        import keras
+
+        from seqtasks.data.stream import Carving
+
+        train = splits["train"]
+        if state["carving"] is not None:
+            train.carving = Carving.from_state(state["carving"])
+        train.restore(state["train_examples"], state["carved"], state["head"])
+        splits.update(train.carved)
+        self.length_counts = collections.Counter(
+            {length: count for length, count in state["length_counts"]})
+        self.preprocessor = keras.saving.deserialize_keras_object(state["preprocessor"])
+        self.splits, self.warnings = splits, list(state["warnings"])
+        self.restored_summary = state["summary"]
+
+    #: The summary of a run whose data state was restored (see :meth:`restore_data`).
+    restored_summary = None
+
+    def _batched(self, splits):
         datasets = {}
         for split, examples in splits.items():
             dataset = self.dataset(split, examples)
             if split == "train":
                 dataset = self.augment(dataset)
             datasets[split] = self.batch(dataset, split)
-        self.summary = {"examples": {s: len(e) for s, e in splits.items()},
-                        **self.preprocessor.summary(), **self.data_summary(splits, datasets)}
+        self.summary = self.restored_summary or {
+            "examples": {s: len(e) for s, e in splits.items()},
+            **self.preprocessor.summary(), **self.data_summary(splits, datasets)}
         return datasets
 
     # ----- model -----------------------------------------------------------------------------

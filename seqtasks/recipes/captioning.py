@@ -23,6 +23,7 @@ _ENCODERS = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0
 @register
 class Captioning(Recipe):
     name = "captioning"
+    streams = False  # images and captions are read into memory (Flickr8k-size data)
     description = "one-to-many: an image -> a caption (image encoder + Elman decoder)"
     schema_extra = {
         "data": {

@@ -23,6 +23,7 @@ MOST_INTERPOLATED = 0.1
 @register
 class Forecasting(Recipe):
     name = "forecasting"
+    streams = False  # a series is small and windows are cut from it whole
     description = "sequence -> value: the last days of a series -> the next ones"
     loss = "mse"
     inference_batch_size = 512  # the whole test range in one call where it fits

@@ -18,6 +18,7 @@ from seqtasks.recipes.base import Example, Recipe
 @register
 class LanguageModel(Recipe):
     name = "language_model"
+    streams = False  # the text becomes one id array cut into stateful windows
     description = "next-event prediction: text -> the next character or word; generate text"
     schema_extra = {
         "data": {

@@ -52,8 +52,8 @@ class SmartReply(Abstaining, Recipe):
         from seqtasks.data.readers import read_columns
 
         columns = [self.config["data"]["text_column"], self.config["data"]["label_column"]]
-        return [Example(text, label.strip(), f"{path}:{line}")
-                for line, (text, label) in read_columns(path, columns)]
+        return (Example(text, label.strip(), f"{path}:{line}")
+                for line, (text, label) in read_columns(path, columns))
 
     def tfds_examples(self, rows, info, where):
         from seqtasks.data.readers import decoded, tfds_feature
@@ -61,9 +61,9 @@ class SmartReply(Abstaining, Recipe):
         text, label = self.config["data"]["text_column"], self.config["data"]["label_column"]
         tfds_feature(info, text, where, "data.text_column")
         names = getattr(tfds_feature(info, label, where, "data.label_column"), "names", None)
-        return [Example(decoded(row[text]),
+        return (Example(decoded(row[text]),
                         names[int(row[label])] if names else decoded(row[label]), f"{where}[{i}]")
-                for i, row in enumerate(rows)]
+                for i, row in enumerate(rows))
 
     def make_preprocessor(self):
         from seqtasks.preprocessors.smart_reply import SmartReplyPreprocessor

@@ -75,7 +75,7 @@ class Tagging(Recipe):
             default = self.schema()["data"]["tag_column"].default
             sentences = read_tagged(path, data["token_column"],
                                     None if data["tag_column"] == default else data["tag_column"])
-        return [Example(s.tokens, s.tags, s.source, s.lines) for s in sentences]
+        return (Example(s.tokens, s.tags, s.source, s.lines) for s in sentences)
 
     def tfds_examples(self, rows, info, where):
         from seqtasks.data.readers import decoded, tfds_feature
@@ -84,15 +84,13 @@ class Tagging(Recipe):
         for name in ("tokens", column):  # the tags: the last feature checked
             feature = tfds_feature(info, name, where, "data.tag_column to the tags' feature")
         names = getattr(getattr(feature, "feature", None), "names", None)
-        examples = []
         for i, row in enumerate(rows):
             tokens = [decoded(t) for t in row["tokens"]]
             tags = [names[int(t)] if names else decoded(t) for t in row[column]]
             if len(tokens) != len(tags):
                 raise DataError(f"{where}[{i}]: {len(tokens)} tokens but {len(tags)} tags")
             if tokens:
-                examples.append(Example(tokens, tags, f"{where}[{i}]"))
-        return examples
+                yield Example(tokens, tags, f"{where}[{i}]")
 
     def prediction_inputs(self, path):
         from seqtasks.data.conll import iter_sentences
@@ -125,8 +123,11 @@ class Tagging(Recipe):
         return dataset.map(noisy) if noise else dataset
 
     def data_summary(self, splits, datasets):
-        return {"tokens": {split: sum(len(e.input) for e in examples)
-                           for split, examples in splits.items()},
+        # train: the sentence lengths counted in the adaptation pass (no pass of its own)
+        tokens = {split: sum(len(e.input) for e in examples)
+                  for split, examples in splits.items() if split != "train"}
+        tokens["train"] = sum(length * n for length, n in self.length_counts.items())
+        return {"tokens": tokens,
                 "test_oov_fraction": round(self.preprocessor.oov_fraction(splits["test"]), 4),
                 **super().data_summary(splits, datasets)}
 

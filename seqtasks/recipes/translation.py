@@ -60,26 +60,44 @@ class Translation(Recipe):
                 for split, pairs in builtin.splits(seed).items()}
 
     def read_file(self, spec, split):
-        from seqtasks.data.parallel import read_pairs
+        from seqtasks.data.parallel import iter_pairs
 
         data = self.config["data"]
-        return [Example(*pair) for pair in read_pairs(
-            spec, data["source_column"], data["target_column"], name=f"data.{split}")]
+        return (Example(*pair) for pair in iter_pairs(
+            spec, data["source_column"], data["target_column"], name=f"data.{split}"))
+
+    def source_files(self, spec, split):
+        """A list of two files is one pair of aligned files; otherwise TSV files (a path, a
+        glob or a list of them)."""
+        from seqtasks.data.parallel import is_aligned
+
+        return [spec] if is_aligned(spec) and not any(
+            c in str(p) for p in spec for c in "*?[") else super().source_files(spec, split)
 
     def tfds_examples(self, rows, info, where):
         from seqtasks.data.parallel import tfds_pairs
 
-        return [Example(*pair) for pair in tfds_pairs(rows, info.supervised_keys, where)]
+        return (Example(*pair) for pair in tfds_pairs(rows, info.supervised_keys, where))
 
-    def load_splits(self):
-        """The splits, with training pairs longer than ``data.max_length`` left out."""
-        splits = super().load_splits()
-        train = self.make_preprocessor().short_enough(splits["train"])
-        if not train:
+    def encoded(self, examples):
+        """Training pairs with a side longer than ``data.max_length`` tokens are left out
+        (counted in the adaptation pass)."""
+        import tensorflow as tf
+
+        dataset = super().encoded(examples)
+        if isinstance(examples, list):  # held-out splits are scored whole
+            return dataset
+        longest = self.config["data"]["max_length"]
+        return dataset.filter(lambda x, y, w: tf.logical_and(
+            tf.shape(x[0])[0] <= longest, tf.shape(y)[0] <= longest + 1))
+
+    def adapt(self, splits):
+        preprocessor = super().adapt(splits)
+        self.left_out = preprocessor.left_out
+        if self.left_out == len(splits["train"]):
             raise DataError(f"{self.describe('train')}: every training pair is longer than "
                             f"data.max_length={self.config['data']['max_length']} tokens")
-        self.left_out = len(splits["train"]) - len(train)
-        return {**splits, "train": train}
+        return preprocessor
 
     def make_preprocessor(self):
         from seqtasks.preprocessors.translation import TranslationPreprocessor
@@ -91,7 +109,10 @@ class Translation(Recipe):
                                        data["max_length"], name="preprocessor")
 
     def data_summary(self, splits, datasets):
-        return {"left_out_too_long": self.left_out, **super().data_summary(splits, datasets)}
+        trained = {**{s: len(e) for s, e in splits.items()},
+                   "train": len(splits["train"]) - self.left_out}
+        return {"examples": trained, "left_out_too_long": self.left_out,
+                **super().data_summary(splits, datasets)}
 
     def network(self):
         import keras

@@ -41,44 +41,44 @@ def write(tmp_path, name, text):
 
 def test_conllu_skips_comments_multiword_tokens_and_empty_nodes(tmp_path):
     path = write(tmp_path, "a.conllu", CONLLU)
-    first, second = read_conllu(path)
+    first, second = list(read_conllu(path))
     assert first.tokens == ["The", "cat", "'s", "asleep", "."]
     assert first.tags == ["DET", "NOUN", "AUX", "ADJ", "PUNCT"]
     assert first.lines == [3, 4, 6, 7, 8]
     assert first.source == str(path)
     assert second.tokens == ["Sleep", "well"]
     assert second.lines == [11, 13]
-    assert read_conllu(path, "xpos")[0].tags == ["DT", "NN", "VBZ", "JJ", "."]
-    assert read_conllu(path, 7)[1].tags == ["root", "advmod"]
-    assert read_tagged(path) == [first, second]
+    assert list(read_conllu(path, "xpos"))[0].tags == ["DT", "NN", "VBZ", "JJ", "."]
+    assert list(read_conllu(path, 7))[1].tags == ["root", "advmod"]
+    assert list(read_tagged(path)) == [first, second]
 
 
 def test_conllu_windows_line_endings_and_gzip(tmp_path):
     path = tmp_path / "a.conllu.gz"
     with gzip.open(path, "wt", newline="") as f:
         f.write(CONLLU.replace("\n", "\r\n") + "\r\n\r\n")
-    sentences = read_tagged(path)
+    sentences = list(read_tagged(path))
     assert [s.tags[-1] for s in sentences] == ["PUNCT", "ADV"]
     assert sentences[1].lines == [11, 13]
     with pytest.raises(DataError, match=r"a\.conllu\.gz:3: token 'The' has no misc tag "
                        r"\(found '_'\)$"):
-        read_conllu(path, "misc")
+        list(read_conllu(path, "misc"))
 
 
 def test_conll2003_columns(tmp_path):
     path = write(tmp_path, "train.txt", CONLL2003)
-    sentences = read_conll(path)
+    sentences = list(read_conll(path))
     assert [s.tokens for s in sentences] == [["EU", "rejects", "German"], ["Peter"], ["Blackburn"]]
     assert [s.tags for s in sentences] == [["B-ORG", "O", "B-MISC"], ["B-PER"], ["I-PER"]]
     assert [s.lines for s in sentences] == [[3, 4, 5], [7], [9]]
-    assert read_conll(path, tag_column=2)[0].tags == ["B-NP", "B-VP", "B-NP"]
-    assert read_tagged(path, tag_column=1)[2].tags == ["NNP"]
+    assert list(read_conll(path, tag_column=2))[0].tags == ["B-NP", "B-VP", "B-NP"]
+    assert list(read_tagged(path, tag_column=1))[2].tags == ["NNP"]
 
 
 def test_conll2000_three_columns_gzip_and_crlf(tmp_path):
     path = tmp_path / "chunks.conll.gz"
     path.write_bytes(gzip.compress(b"He PRP B-NP\r\nreckons VBZ B-VP\r\n\r\nOK JJ B-ADJP\r\n"))
-    sentences = read_tagged(path)
+    sentences = list(read_tagged(path))
     assert [(s.tokens, s.tags, s.lines) for s in sentences] == [
         (["He", "reckons"], ["B-NP", "B-VP"], [1, 2]),
         (["OK"], ["B-ADJP"], [4]),
@@ -100,57 +100,57 @@ def test_conllu_wrong_column_count(tmp_path):
     path = write(tmp_path, "a.conllu", CONLLU.replace("2\tcat\tcat", "2 cat\tcat"))
     with pytest.raises(DataError, match=r"a\.conllu:4: expected 10 tab-separated columns "
                        r"\(CoNLL-U\), found 9$"):
-        read_conllu(path)
+        list(read_conllu(path))
 
 
 def test_conllu_missing_tag(tmp_path):
     path = write(tmp_path, "a.conllu", CONLLU.replace("NOUN\tNN", "_\tNN"))
     with pytest.raises(DataError, match=r"a\.conllu:4: token 'cat' has no upos tag \(found '_'\)$"):
-        read_conllu(path)
+        list(read_conllu(path))
     path = write(tmp_path, "b.conllu", CONLLU.replace("NOUN\tNN", "NOUN\t"))
     with pytest.raises(DataError, match=r"b\.conllu:4: token 'cat' has no column 4 tag "
                        r"\(found ''\)$"):
-        read_conllu(path, 4)
+        list(read_conllu(path, 4))
 
 
 def test_conllu_unknown_column_name(tmp_path):
     path = write(tmp_path, "a.conllu", CONLLU)
     with pytest.raises(DataError, match=r"a\.conllu: unknown CoNLL-U column 'pos'; expected one "
                        r"of id, form, lemma, upos, xpos, feats, head, deprel, deps, misc"):
-        read_conllu(path, "pos")
+        list(read_conllu(path, "pos"))
 
 
 def test_no_sentences(tmp_path):
     path = write(tmp_path, "a.conllu", "# only a comment\n\n")
     with pytest.raises(DataError, match=r"a\.conllu: no sentences found \(expected CoNLL-U: "):
-        read_conllu(path)
+        list(read_conllu(path))
     path = write(tmp_path, "b.iob", "-DOCSTART- O\n\n\n")
     with pytest.raises(DataError, match=r"b\.iob: no sentences found "):
-        read_conll(path)
+        list(read_conll(path))
 
 
 def test_conll_inconsistent_column_count(tmp_path):
     path = write(tmp_path, "a.txt", CONLL2003.replace("German JJ B-NP", "German JJ"))
     with pytest.raises(DataError, match=r"a\.txt:5: expected 4 columns like line 3, found 3$"):
-        read_conll(path)
+        list(read_conll(path))
 
 
 def test_conll_token_without_tag(tmp_path):
     path = write(tmp_path, "a.txt", "cat\ndog N\n")
     with pytest.raises(DataError, match=r"a\.txt:1: token 'cat' has no tag "
                        r"\(expected at least 2 columns, found 1\)$"):
-        read_conll(path)
+        list(read_conll(path))
     path = write(tmp_path, "b.txt", CONLL2003.replace("Peter NNP B-NP B-PER", "Peter"))
     with pytest.raises(DataError, match=r"b\.txt:7: token 'Peter' has no tag "
                        r"\(expected at least 2 columns, found 1\)$"):
-        read_conll(path)
+        list(read_conll(path))
     path = write(tmp_path, "c.txt", "cat N X\n")
     with pytest.raises(DataError, match=r"c\.txt:1: token 'cat' has no tag "
                        r"\(expected at least 4 columns, found 3\)$"):
-        read_conll(path, tag_column=3)
+        list(read_conll(path, tag_column=3))
 
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.conll"
     with pytest.raises(DataError, match=r"nope\.conll: no such file$"):
-        read_tagged(path)
+        list(read_tagged(path))

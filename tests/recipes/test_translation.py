@@ -183,8 +183,10 @@ def test_teacher_forcing_ids_and_left_out_pairs(tmp_path):
     held_out = write_tsv(tmp_path / "held_out.tsv", [("a b", "x y")])
     task = task_for(f"data.train={train}", f"data.validation={held_out}",
                     f"data.test={held_out}", "data.max_length=2")
-    task.build_datasets()
-    assert task.summary["left_out_too_long"] == 10 and len(task.splits["train"]) == 5
+    datasets = task.build_datasets()
+    assert task.summary["left_out_too_long"] == 10 and task.summary["examples"]["train"] == 5
+    trained = [x[0].numpy() for x, *_ in datasets["train"]]  # the long pairs are left out
+    assert sum(len(ids) for ids in trained) == 5 and all(ids.shape[1] <= 2 for ids in trained)
     assert task.summary["vocabulary"] == {"source": 4, "target": 6}  # a b / x y
     with pytest.raises(seqtasks.errors.DataError,
                        match="h.tsv:1: the source sentence ' ' has no tokens"):

@@ -1,0 +1,65 @@
+"""tf.data from a stream of examples: read in chunks by Python, converted by the
+preprocessor, unbatched; and the on-disk cache of the encoded training examples."""
+
+import atexit
+import itertools
+import shutil
+import tempfile
+from pathlib import Path
+
+#: Examples converted per call of the preprocessor (amortises the per-call cost of
+#: ``from_generator``; a chunk is the only part of the stream held in memory).
+CHUNK = 1024
+
+
+def chunks(iterable, size):
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def stream_dataset(examples, convert, probe, chunk_size=CHUNK):
+    """Unbatched elements of ``examples`` (re-iterable: read again whenever the dataset is),
+    as ``tf.data.Dataset.from_tensor_slices(convert(examples))`` would give them, without
+    ever holding more than ``chunk_size`` examples. ``convert(list of examples)`` returns
+    what ``from_tensor_slices`` takes; ``probe``: a few examples of the same kind, in memory,
+    that give the elements' structure (nothing is read before the dataset is iterated)."""
+    import tensorflow as tf
+
+    def batched(chunk):
+        return tf.data.Dataset.from_tensor_slices(convert(chunk)).batch(len(chunk))
+
+    spec = batched(list(probe)).element_spec
+
+    def generate():
+        for chunk in chunks(examples, chunk_size):
+            yield batched(chunk).get_single_element()
+
+    return tf.data.Dataset.from_generator(generate, output_signature=spec).unbatch()
+
+
+_temporary = []
+
+
+def _remove_temporary():
+    for path in _temporary:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def disk_cache(dataset, folder, name):
+    """``dataset.cache(<folder>/<name>)``: the first epoch writes the encoded examples, later
+    ones read them. A cache left unfinished by a killed run is removed first (TensorFlow
+    refuses to write over its lock file); a finished one is reused. ``folder=None``: a
+    temporary folder removed when the process exits."""
+    if folder is None:
+        if not _temporary:
+            atexit.register(_remove_temporary)
+        _temporary.append(tempfile.mkdtemp(prefix="seqtasks-cache-"))
+        folder = _temporary[-1]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = folder / name
+    if not Path(f"{prefix}.index").exists():
+        for stale in folder.glob(f"{name}*"):
+            stale.unlink()
+    return dataset.cache(str(prefix))
