@@ -20,7 +20,7 @@ def test_kill_mid_epoch_then_resume(tmp_path):
         csv.writer(f).writerows([("text", "label"), *builtin.generate(400, seed=3)])
     overrides = tiny(f"data.train={train}", f"export.dir={tmp_path / 'exports'}",
                      "train.early_stopping_patience=0", "train.bucketing=false",
-                     "train.reduce_lr_patience=1", epochs=3)
+                     "train.reduce_lr_patience=1", "data.cache=disk", epochs=3)
     run_dir = tmp_path / "run"
     # Epoch 1 completes; during epoch 2 the process kills itself with SIGKILL (no clean-up).
     script = textwrap.dedent(f"""
@@ -41,9 +41,17 @@ def test_kill_mid_epoch_then_resume(tmp_path):
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (run_dir / "backup").exists() and not (run_dir / "metrics.json").exists()
 
+    # The resumed run reads no training data: the adapted preprocessor and the carved
+    # held-out splits come from the run directory, the encoded examples from the disk cache
+    # that the first epoch wrote (so the training file may even be gone).
+    assert (run_dir / "data_state.pkl").exists() and (run_dir / "cache" / "train.index").exists()
+    hidden = train.rename(tmp_path / "elsewhere.csv")
     result = cli("run", "smart_reply", *set_args(overrides), "--output", run_dir)
+    hidden.rename(train)
     assert result.exit_code == 0, result.output
+    assert "reusing the adapted preprocessor" in result.output
     assert "resuming from the last completed epoch" in result.output
+    assert not (run_dir / "cache").exists()  # removed once training is done
     assert "Epoch 1/3" not in result.output and "Epoch 2/3" in result.output
     with open(run_dir / "history.csv") as f:
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]

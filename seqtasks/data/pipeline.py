@@ -19,8 +19,8 @@ def chunks(iterable, size):
 
 
 def stream_dataset(examples, convert, probe, chunk_size=CHUNK):
-    """Unbatched elements of ``examples`` (re-iterable: read again whenever the dataset is),
-    as ``tf.data.Dataset.from_tensor_slices(convert(examples))`` would give them, without
+    """Chunks of ``examples`` (re-iterable: read again whenever the dataset is): unbatched,
+    the elements ``tf.data.Dataset.from_tensor_slices(convert(examples))`` would give, without
     ever holding more than ``chunk_size`` examples. ``convert(list of examples)`` returns
     what ``from_tensor_slices`` takes; ``probe``: a few examples of the same kind, in memory,
     that give the elements' structure (nothing is read before the dataset is iterated)."""
@@ -33,9 +33,33 @@ def stream_dataset(examples, convert, probe, chunk_size=CHUNK):
 
     def generate():
         for chunk in chunks(examples, chunk_size):
-            yield batched(chunk).get_single_element()
+            yield _arrays(convert(chunk))
 
-    return tf.data.Dataset.from_generator(generate, output_signature=spec).unbatch()
+    return tf.data.Dataset.from_generator(generate, output_signature=spec)
+
+
+def _arrays(structure):
+    """``convert``'s result as ``from_generator`` takes it: lists (of strings, numbers...)
+    become arrays; dicts and tuples are kept; tensors pass."""
+    import numpy as np
+
+    if isinstance(structure, dict):
+        return {k: _arrays(v) for k, v in structure.items()}
+    if isinstance(structure, tuple):
+        return tuple(_arrays(v) for v in structure)
+    if isinstance(structure, list):
+        return np.array(structure, dtype=object if structure and isinstance(
+            structure[0], str) else None)
+    return structure
+
+
+def cut_rows(padded, lengths):
+    """An unbatched row of ``Preprocessor.encode_batch``: each component with a time axis cut
+    to its length (scalars kept)."""
+    import tensorflow as tf
+
+    element = tf.nest.map_structure(lambda t, n: t[:n] if t.shape.rank else t, padded, lengths)
+    return element
 
 
 _temporary = []

@@ -178,6 +178,28 @@ def tokenize_texts(tokenizer, texts, batch_size=4096):
     return out
 
 
+def token_array(tokenizer, texts):
+    """``(texts, steps)`` NumPy array of the byte tokens of ``texts`` through an in-graph
+    tokenizer, padded with ``b""``."""
+    import numpy as np
+
+    return tokenizer(np.array(texts, dtype=object)).numpy()
+
+
+def count_tokens(counts, tokens):
+    """Add the tokens of a :func:`token_array` (or its rows) to ``counts`` (a Counter of byte
+    tokens, first seen first; padding is counted under ``b""``: see :func:`decoded_counts`)."""
+    counts.update(tokens.ravel().tolist())
+
+
+def decoded_counts(counts):
+    """A Counter of byte tokens (from :func:`count_tokens`) as ``str`` tokens, padding left
+    out, in the order first seen."""
+    import collections
+
+    return collections.Counter({t.decode("utf-8"): n for t, n in counts.items() if t})
+
+
 def vocabulary_by_count(token_lists, size, min_count, reserved=("", OOV, "<s>", "</s>")):
     """The ``size`` most frequent tokens seen at least ``min_count`` times, ``reserved`` left
     out, most frequent first (ties: first seen first). ``token_lists``: lists of tokens, or

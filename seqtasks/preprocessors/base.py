@@ -79,6 +79,24 @@ class Preprocessor(keras.layers.Layer):
         batch = {name: value[None] for name, value in inputs.items()}
         return tf.nest.map_structure(lambda t: t[0], self(batch)), targets
 
+    #: Whether :meth:`encode_batch` is implemented: streamed training examples are then
+    #: encoded a chunk at a time (one call per chunk instead of one per example).
+    encodes_batches = False
+
+    def encode_batch(self, inputs, targets):
+        """A chunk of raw elements (``{name: (chunk,) tensor}`` and their targets) ->
+        ``(padded, lengths)``: the elements of :meth:`encode` batched and padded, and a
+        structure like it holding each row's length (``(chunk,)`` int32; any value for the
+        components without a time axis), so that each unbatched row cut to its lengths is
+        exactly what :meth:`encode` gives it."""
+        raise NotImplementedError
+
     def length(self, example):
         """Length of an example's input in steps (for length buckets); None: no bucketing."""
         return None
+
+
+def token_lengths(ids):
+    """Lengths of ``(batch, steps)`` id rows padded with 0: the non-zero ids, at least one
+    (an empty text is one padding token, as the tokenizers make it)."""
+    return tf.maximum(tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1), 1)

@@ -8,8 +8,16 @@ import tensorflow as tf
 from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError
 from seqtasks.layers.preprocessing import FitLength
-from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, tokenize_texts, vocabulary_by_count
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.layers.tokens import (
+    OOV,
+    PAD,
+    TextTokenizer,
+    count_tokens,
+    decoded_counts,
+    token_array,
+    vocabulary_by_count,
+)
+from seqtasks.preprocessors.base import Preprocessor, token_lengths
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -62,10 +70,10 @@ class SmartReplyPreprocessor(Preprocessor):
         distinct words and labels."""
         words, labels = collections.Counter(), set()
         for chunk in chunks(examples, 4096):
-            for tokens in tokenize_texts(self.tokenizer, [e.input for e in chunk]):
-                words.update(tokens)
+            count_tokens(words, token_array(self.tokenizer, [e.input for e in chunk]))
             labels.update(e.target for e in chunk)
-        self.vocabulary = vocabulary_by_count(words, self.max_tokens - 2, min_count=1)
+        self.vocabulary = vocabulary_by_count(decoded_counts(words), self.max_tokens - 2,
+                                              min_count=1)
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
         self.labels = sorted(labels)
         self.replies = list(self.labels)
@@ -114,6 +122,12 @@ class SmartReplyPreprocessor(Preprocessor):
     def raw_targets(self, examples):
         index = self.label_index()
         return tf.constant([index[e.target] for e in examples], tf.int32)
+
+    encodes_batches = True
+
+    def encode_batch(self, inputs, targets):
+        ids = self(inputs)
+        return (ids, targets), (token_lengths(ids), targets)
 
     def length(self, example):
         return min(max(len(example.input.split()), 1), self.max_length)

@@ -8,8 +8,17 @@ import tensorflow as tf
 from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError
 from seqtasks.layers.text_decoder import END, END_ID, START, START_ID, target_lookup
-from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, tokenize_texts, vocabulary_by_count
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.layers.tokens import (
+    OOV,
+    PAD,
+    TextTokenizer,
+    count_tokens,
+    decoded_counts,
+    token_array,
+    tokenize_texts,
+    vocabulary_by_count,
+)
+from seqtasks.preprocessors.base import Preprocessor, token_lengths
 
 #: Ids before the vocabulary's: the source side has padding (0) and unknown (1); the target
 #: side adds the start (2) and end (3) tokens the decoder reads and writes.
@@ -96,17 +105,19 @@ class TranslationPreprocessor(Preprocessor):
         sources, targets, lengths = (collections.Counter() for _ in range(3))
         self.left_out = 0
         for chunk in chunks(examples, 4096):
-            for source, target in zip(*self.tokens(chunk)):
-                if len(source) > self.max_length or len(target) > self.max_length:
-                    self.left_out += 1
-                    continue
-                sources.update(source)
-                targets.update(target)
-                lengths[len(source)] += 1
+            source = token_array(self.source_tokenize, [e.input for e in chunk])
+            target = token_array(self.target_tokenize, [e.target for e in chunk])
+            source_lengths = (source != b"").sum(axis=1)
+            kept = (source_lengths <= self.max_length) & (
+                (target != b"").sum(axis=1) <= self.max_length)
+            self.left_out += int(len(chunk) - kept.sum())
+            count_tokens(sources, source[kept])
+            count_tokens(targets, target[kept])
+            lengths.update(source_lengths[kept].tolist())
         self.source_vocabulary = vocabulary_by_count(
-            sources, self.max_tokens - len(SOURCE_SPECIALS), self.min_count)
+            decoded_counts(sources), self.max_tokens - len(SOURCE_SPECIALS), self.min_count)
         self.target_vocabulary = vocabulary_by_count(
-            targets, self.max_tokens - len(TARGET_SPECIALS), self.min_count)
+            decoded_counts(targets), self.max_tokens - len(TARGET_SPECIALS), self.min_count)
         # (length, count) pairs: a dict attribute of a Keras layer would be wrapped
         self.length_counts = tuple(sorted(lengths.items()))
         self._make_lookups()
@@ -153,6 +164,16 @@ class TranslationPreprocessor(Preprocessor):
         source_ids = self({"text": inputs["text"][None]})[0]
         target_in, target_out = (t[0] for t in self.teacher_forcing(targets[None]))
         return (source_ids, target_in), target_out, tf.cast(target_out > 0, tf.float32)
+
+    encodes_batches = True
+
+    def encode_batch(self, inputs, targets):
+        source_ids = self(inputs)
+        target_in, target_out = self.teacher_forcing(targets)
+        lengths = tf.reduce_sum(tf.cast(target_out > 0, tf.int32), axis=1)  # ends with </s>
+        weights = tf.cast(target_out > 0, tf.float32)
+        return (((source_ids, target_in), target_out, weights),
+                ((token_lengths(source_ids), lengths), lengths, lengths))
 
     def get_config(self):
         return {**super().get_config(), "source_tokenizer": self.source_tokenizer,

@@ -295,7 +295,7 @@ class Recipe:
         read in chunks), not cached."""
         import tensorflow as tf
 
-        from seqtasks.data.pipeline import stream_dataset
+        from seqtasks.data.pipeline import cut_rows, stream_dataset
 
         p = self.preprocessor
 
@@ -304,11 +304,14 @@ class Recipe:
 
         if isinstance(examples, list):
             dataset = tf.data.Dataset.from_tensor_slices(raw(examples))
-        else:
-            # the structure from the first pass's first examples: nothing is read before the
-            # dataset is iterated
-            dataset = stream_dataset(examples, raw, probe=examples.head)
-        return dataset.map(p.encode, num_parallel_calls=tf.data.AUTOTUNE)
+            return dataset.map(p.encode, num_parallel_calls=tf.data.AUTOTUNE)
+        # the structure from the first pass's first examples: nothing is read before the
+        # dataset is iterated
+        chunked = stream_dataset(examples, raw, probe=examples.head)
+        if p.encodes_batches:  # one call per chunk
+            return (chunked.map(p.encode_batch, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+                    .map(cut_rows))
+        return chunked.unbatch().map(p.encode, num_parallel_calls=tf.data.AUTOTUNE)
 
     def cache_mode(self, split):
         """Where ``split``'s encoded examples are kept after the first epoch: ``memory``,
@@ -417,7 +420,9 @@ class Recipe:
         splits.update(train.carved)
         self.length_counts = collections.Counter(
             {length: count for length, count in state["length_counts"]})
-        self.preprocessor = keras.saving.deserialize_keras_object(state["preprocessor"])
+        kind = type(self.make_preprocessor())  # imports (and registers) its class
+        self.preprocessor = keras.saving.deserialize_keras_object(
+            state["preprocessor"], custom_objects={kind.__name__: kind})
         self.splits, self.warnings = splits, list(state["warnings"])
         self.restored_summary = state["summary"]
 

@@ -106,7 +106,7 @@ def test_stream_dataset_gives_the_elements_of_from_tensor_slices():
         return ({"text": [" ".join(e.input) for e in chunk]},
                 tf.ragged.constant([[e.target] * len(e.input) for e in chunk], tf.int32))
 
-    streamed = stream_dataset(examples, convert, probe=examples[:2], chunk_size=300)
+    streamed = stream_dataset(examples, convert, probe=examples[:2], chunk_size=300).unbatch()
     whole = tf.data.Dataset.from_tensor_slices(convert(examples))
     assert streamed.element_spec == whole.element_spec
     pairs = list(zip(streamed.as_numpy_iterator(), whole.as_numpy_iterator(), strict=True))
