@@ -93,6 +93,13 @@ def workers(name):
     return role(name).workers
 
 
+def per_worker(dataset):
+    """Mark ``dataset`` as this worker's own batches (it read its own share of the data):
+    :func:`distribute_dataset` hands it to the worker as it is."""
+    dataset.seqtasks_per_worker = True
+    return dataset
+
+
 def distribute_dataset(strategy, dataset):
     """``dataset`` of global batches as a distributed dataset in which each worker gets its
     share of every batch: of ``n`` rows, worker ``i`` of ``k`` takes rows ``[i*n//k,
@@ -101,16 +108,24 @@ def distribute_dataset(strategy, dataset):
     workers (the last of a length bucket, now and then) is left out, as no worker may train
     on an empty batch (batch normalisation cannot).
 
-    Every worker runs the whole (cheap, in-memory) pipeline, so nothing depends on files
-    being split between workers: the sharding is by data, done here rather than by
-    TensorFlow's auto-sharding, which would rebatch bucketed batches of unknown size.
+    Every worker runs the whole pipeline (held-out splits, and the training data of the
+    recipes that do not stream): the sharding is by data, done here rather than by
+    TensorFlow's auto-sharding, which would rebatch bucketed batches of unknown size. A
+    dataset marked :func:`per_worker` (a worker's batches of its own share of a streamed
+    training set) is the worker's as it is.
     """
     import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    if getattr(dataset, "seqtasks_per_worker", False):
+        own = dataset.with_options(options)
+        return strategy.distribute_datasets_from_function(lambda context: own)
 
     def rows(parts):
         return tf.shape(tf.nest.flatten(parts)[0])[0]
 
-    def per_worker(context):
+    def slice_of(context):
         index, count = context.input_pipeline_id, context.num_input_pipelines
 
         def share(*parts):
@@ -119,9 +134,7 @@ def distribute_dataset(strategy, dataset):
             parts = tf.nest.map_structure(lambda t: t[start:stop], parts)
             return parts if len(parts) > 1 else parts[0]
 
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
         return (dataset.filter(lambda *parts: rows(parts) >= count).map(share)
                 .with_options(options))
 
-    return strategy.distribute_datasets_from_function(per_worker)
+    return strategy.distribute_datasets_from_function(slice_of)

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import pickle
 import shutil
+import time
 from pathlib import Path
 
 from seqtasks import config as config_lib
@@ -23,14 +24,36 @@ class RunResult:
 DATA_STATE = "data_state.pkl"
 
 
-def _save_data_state(run_dir, state):
+def _data_key(config):
+    """What a data state depends on: the data section and the seed (carving)."""
+    return {"data": dict(config["data"]), "seed": config["train"]["seed"]}
+
+
+def _save_data_state(run_dir, config, state):
     with atomic_file(run_dir / DATA_STATE) as tmp:
-        tmp.write_bytes(pickle.dumps(state))
+        tmp.write_bytes(pickle.dumps({**state, "key": _data_key(config)}))
 
 
-def _load_data_state(run_dir):
+def _load_data_state(run_dir, config):
+    """The data state in ``run_dir`` if there is one for this configuration's data."""
     path = run_dir / DATA_STATE
-    return pickle.loads(path.read_bytes()) if path.exists() else None
+    if not path.exists():
+        return None
+    state = pickle.loads(path.read_bytes())
+    return state if state.get("key") == _data_key(config) else None
+
+
+def _wait_for_data_state(run_dir, config, role, echo, poll=0.5, every=30):
+    """A worker other than the chief takes the chief's adaptation pass (it reads only its
+    own share of the training data): it waits for the chief's data state."""
+    start = last = time.monotonic()
+    while (state := _load_data_state(run_dir, config)) is None:
+        if time.monotonic() - last > every:
+            last = time.monotonic()
+            echo(f"{role.name}: waiting for the chief's pass over the training data "
+                 f"({last - start:.0f} s)")
+        time.sleep(poll)
+    return state
 
 
 def _check_same_config(run_dir, config):
@@ -83,10 +106,14 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     task = recipe(config)
     # the on-disk cache of encoded training examples is the chief's, in the run directory
     task.cache_dir = run_dir / "cache" if role.chief else None
-    state = _load_data_state(run_dir) if task.streams else None
+    state = _load_data_state(run_dir, config) if task.streams else None
     if state is not None:
         echo(f"{run_dir}: reusing the adapted preprocessor of {run_dir / DATA_STATE}")
+    elif task.streams and not role.chief:
+        state = _wait_for_data_state(run_dir, config, role, echo)
     datasets = task.build_datasets(state)  # bad data fails here, before the run dir exists
+    if task.streams and state is None:  # the chief's (or only) process: written once, first
+        _save_data_state(run_dir, config, task.data_state())
     echo(f"data: {json.dumps(task.summary)}")
     for line in task.warnings:
         echo(f"warning: {line}")
@@ -96,8 +123,6 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     if not (run_dir / "config.toml").exists():
         write_text(run_dir / "config.toml",
                    config_lib.to_toml(config, recipe.name, recipe.schema()))
-    if task.streams and state is None:
-        _save_data_state(run_dir, task.data_state())
     finished = run_dir / "model.keras"
     if finished.exists():
         echo(f"{run_dir}: training already finished; loading {finished}")

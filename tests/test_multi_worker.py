@@ -1,7 +1,8 @@
 """train.strategy = "multi_worker" with two real worker processes on 127.0.0.1 (TF_CONFIG).
 
-* the training data is sharded: each worker gets its own rows of every global batch, no
-  example is seen twice in an epoch, the workers take the same number of steps;
+* a streamed training set is sharded by reading: each worker reads only its own share
+  (every second record of one file here), the workers take the same number of steps; data
+  every worker holds (held-out splits) is shared out by rows of every global batch;
 * every recipe trains under it; only the chief writes the run directory, the other worker's
   temporary directory is removed;
 * kill -9 of a worker mid-epoch, then the same command again: the run resumes from the last
@@ -54,7 +55,7 @@ def unique_messages(count):
     return [(f"row{i} please help with item{i % 7}", f"label{i % 3}") for i in range(count)]
 
 
-def test_each_worker_gets_its_own_rows_of_every_global_batch(tmp_path):
+def test_each_worker_reads_only_its_own_share_of_a_streamed_training_set(tmp_path):
     train = write_csv(tmp_path / "train.csv", unique_messages(150))
     overrides = tiny(f"data.train={train}", "train.strategy=multi_worker",
                      "train.batch_size=8", "data.max_tokens=1000")
@@ -71,33 +72,71 @@ def test_each_worker_gets_its_own_rows_of_every_global_batch(tmp_path):
         seen = {{}}
         for epoch in (0, 1):
             epoch_variable().assign(epoch)
-            whole = [[vocabulary[i] for i in x[:, 0].numpy()] for x, *_ in data["train"]]
+            own = [[vocabulary[i] for i in x[:, 0].numpy()] for x, *_ in data["train"]]
             mine = [[vocabulary[i] for i in x.values[0][:, 0].numpy()] for x, *_ in local]
-            seen[epoch] = {{"whole": whole, "mine": mine}}
+            seen[epoch] = {{"own": own, "mine": mine}}
         print(json.dumps({{"role": distribute.role().index, "seen": seen,
+                          "steps": task.steps_per_worker(),
+                          "share": [e.input.split()[0] for e in task.train_share()],
+                          "train": [e.input.split()[0] for e in task.splits["train"]]}}))
+    """)
+    outputs = finish(start_workers(script, tmp_path))
+    results = {r["role"]: r for r in (json.loads(o.strip().splitlines()[-1]) for o in outputs)}
+    shares = [results[w]["share"] for w in (0, 1)]
+    train = results[0]["train"]
+    assert train == results[1]["train"] and 100 < len(train) < 150  # test, validation carved
+    # every second training record: disjoint shares that cover the training set
+    assert shares == [train[0::2], train[1::2]]
+    steps = results[0]["steps"]
+    assert steps == results[1]["steps"] == len(train) // 2 // 8
+    for epoch in ("0", "1"):
+        mine = [results[w]["seen"][epoch]["mine"] for w in (0, 1)]
+        for w in (0, 1):  # the worker's own batches, as they are
+            assert mine[w] == results[w]["seen"][epoch]["own"]
+            assert len(mine[w]) == steps and all(0 < len(batch) <= 8 for batch in mine[w])
+            rows = [row for batch in mine[w] for row in batch]
+            assert len(rows) == len(set(rows)) and set(rows) <= set(shares[w])
+            assert all(re.fullmatch(r"row\d+", row) for row in rows)
+    # a new order every epoch
+    orders = [sum(results[0]["seen"][e]["mine"], []) for e in ("0", "1")]
+    assert orders[0] != orders[1]
+
+
+def test_held_out_batches_are_shared_out_by_rows_of_every_global_batch(tmp_path):
+    """Data every worker holds (held-out splits, the recipes that do not stream): each
+    worker takes its rows of every global batch."""
+    validation = write_csv(tmp_path / "valid.csv", unique_messages(150))
+    train = write_csv(tmp_path / "train.csv", unique_messages(60))
+    overrides = tiny(f"data.train={train}", f"data.validation={validation}",
+                     f"data.test={validation}", "train.strategy=multi_worker",
+                     "train.batch_size=8", "data.max_tokens=1000")
+    script = textwrap.dedent(f"""
+        import json, os, seqtasks
+        from seqtasks import distribute
+        strategy = distribute.get_strategy("multi_worker")
+        recipe = seqtasks.get_recipe("smart_reply")
+        task = recipe(recipe.default_config({overrides!r}))
+        data = task.build_datasets()
+        vocabulary = task.preprocessor.lookup.get_vocabulary()
+        local = distribute.distribute_dataset(strategy, data["validation"])
+        whole = [[vocabulary[i] for i in x[:, 0].numpy()] for x, *_ in data["validation"]]
+        mine = [[vocabulary[i] for i in x.values[0][:, 0].numpy()] for x, *_ in local]
+        print(json.dumps({{"role": distribute.role().index, "whole": whole, "mine": mine,
                           "global": task.global_batch_size()}}))
     """)
     outputs = finish(start_workers(script, tmp_path))
     results = {r["role"]: r for r in (json.loads(o.strip().splitlines()[-1]) for o in outputs)}
     assert results[0]["global"] == results[1]["global"] == 16  # 8 per worker x 2 workers
-    for epoch in ("0", "1"):
-        whole = results[0]["seen"][epoch]["whole"]
-        assert whole == results[1]["seen"][epoch]["whole"]  # same pipeline on both workers
-        whole = [batch for batch in whole if len(batch) >= 2]  # one row cannot be shared
-        mine = [results[w]["seen"][epoch]["mine"] for w in (0, 1)]
-        assert len(mine[0]) == len(mine[1]) == len(whole)  # as many steps as global batches
-        for step, batch in enumerate(whole):
-            assert len(batch) <= 16
-            half = len(batch) // 2
-            assert mine[0][step] == batch[:half] and mine[1][step] == batch[half:]
-        assert sum(len(b) == 16 for b in whole) >= 5  # full batches: 8 rows per worker
-        rows = [row for worker in mine for batch in worker for row in batch]
-        assert len(rows) == len(set(rows))  # no example twice in an epoch
-        assert sorted(rows) == sorted(sum(whole, []))  # and every one once
-        assert all(re.fullmatch(r"row\d+", row) for row in rows)
-    # a new order every epoch, the same examples
-    orders = [sum(results[0]["seen"][e]["whole"], []) for e in ("0", "1")]
-    assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+    whole = results[0]["whole"]
+    assert whole == results[1]["whole"]  # same pipeline on both workers
+    whole = [batch for batch in whole if len(batch) >= 2]  # one row cannot be shared
+    mine = [results[w]["mine"] for w in (0, 1)]
+    assert len(mine[0]) == len(mine[1]) == len(whole)  # as many steps as global batches
+    for step, batch in enumerate(whole):
+        half = len(batch) // 2
+        assert mine[0][step] == batch[:half] and mine[1][step] == batch[half:]
+    rows = [row for worker in mine for batch in worker for row in batch]
+    assert len(rows) == len(set(rows)) and sorted(rows) == sorted(sum(whole, []))
 
 
 def test_every_recipe_trains_with_two_workers_and_only_the_chief_writes(tmp_path):

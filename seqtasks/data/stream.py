@@ -119,6 +119,8 @@ class Stream:
         self.carved = {split: [] for split in (carving.fractions if carving else ())}
         #: The first training examples of the first pass: what the elements look like.
         self.head = []
+        #: Training records per file, counted by the first pass (the workers' shares).
+        self.file_counts = []
         self._length = None
         self._shard = (0, 1)
         self._passes = 0
@@ -143,11 +145,22 @@ class Stream:
 
     def shard(self, index, count):
         """This stream restricted to worker ``index`` of ``count``: whole files when there
-        are at least ``count`` of them, otherwise every ``count``-th training record."""
+        are at least ``count`` of them, otherwise every ``count``-th training record. The
+        full stream's first pass must be done (it decides the carving)."""
         stream = Stream(self.files, self.read, self.carving, self.name)
         stream._shard, stream.head = (index, count), self.head
         stream._passes = 1  # carving (and its limits) come from the full stream's first pass
+        stream._length = self.share(index, count) if self.counted else None
         return stream
+
+    def share(self, index, count):
+        """Training examples in worker ``index``'s share (after the first pass)."""
+        if count > 1 and len(self.files) >= count:
+            return sum(self.file_counts[index::count])
+        return len(self) // count + (index < len(self) % count)
+
+    def smallest_share(self, count):
+        return min(self.share(i, count) for i in range(count))
 
     def __iter__(self):
         first = self._passes == 0 and self._shard == (0, 1)
@@ -158,6 +171,7 @@ class Stream:
         for number, item in enumerate(self.files):
             if by_file and number % count != index:
                 continue
+            before = kept
             for record, example in enumerate(self.read(item)):
                 if self.carving:
                     place = (number, record)
@@ -173,6 +187,8 @@ class Stream:
                 if first and len(self.head) < 2:
                     self.head.append(example)
                 yield example
+            if first:
+                self.file_counts.append(kept - before)
         if first:
             self._length = kept
 
@@ -182,10 +198,11 @@ class Stream:
         stream.head = self.head
         return stream
 
-    def restore(self, length, carved, head):
-        """Take the count, carved splits and head of a first pass made earlier (a resumed
-        run): later passes carve nothing more and skip the carved records."""
+    def restore(self, length, carved, head, file_counts):
+        """Take what a first pass made earlier learned (a resumed run, a worker given the
+        chief's pass): later passes carve nothing more and skip the carved records."""
         self._length, self._passes, self.head = length, max(self._passes, 1), list(head)
+        self.file_counts = list(file_counts)
         for split, examples in carved.items():
             self.carved[split][:] = examples
 

@@ -313,11 +313,12 @@ class Recipe:
                     .map(cut_rows))
         return chunked.unbatch().map(p.encode, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def cache_mode(self, split):
-        """Where ``split``'s encoded examples are kept after the first epoch: ``memory``,
-        ``disk`` or ``none`` (``data.cache``; held-out splits: memory)."""
+    def cache_mode(self, split, examples=None):
+        """Where ``split``'s encoded ``examples`` (default: the whole split) are kept after
+        the first epoch: ``memory``, ``disk`` or ``none`` (``data.cache``; held-out splits:
+        memory)."""
         mode = self.config["data"]["cache"]
-        examples = (self.splits or {}).get(split)
+        examples = examples if examples is not None else (self.splits or {}).get(split)
         if split != "train" or isinstance(examples, list):
             return "memory" if mode == "auto" or split != "train" else mode
         if mode == "auto":
@@ -328,10 +329,10 @@ class Recipe:
     #: ``<run>/cache``, otherwise a temporary folder removed when the process ends.
     cache_dir = None
 
-    def cached(self, dataset, split):
+    def cached(self, dataset, split, examples=None):
         from seqtasks.data.pipeline import disk_cache
 
-        mode = self.cache_mode(split)
+        mode = self.cache_mode(split, examples)
         if mode == "memory":
             return dataset.cache()
         if mode == "disk":
@@ -341,7 +342,7 @@ class Recipe:
     def dataset(self, split, examples):
         """Unbatched ``(x, y[, sample_weight])`` elements of ``examples``, cached as
         :meth:`cache_mode` says."""
-        return self.cached(self.encoded(examples), split)
+        return self.cached(self.encoded(examples), split, examples)
 
     def augment(self, dataset):
         """Training-only transformations of the unbatched elements (word dropout...)."""
@@ -355,20 +356,67 @@ class Recipe:
         train = self.config["train"]
         return train["batch_size"] * workers(train["strategy"])
 
+    def reads_share(self):
+        """Whether this process trains on its own share of the training stream: a worker of
+        a ``multi_worker`` cluster, for recipes that stream (:attr:`streams`)."""
+        from seqtasks.distribute import workers
+
+        return self.streams and workers(self.config["train"]["strategy"]) > 1
+
+    def train_share(self):
+        """What this process trains on: the training split, or under ``multi_worker`` its
+        worker's share of the stream (whole files when there are enough, else every n-th
+        record; see :meth:`~seqtasks.data.stream.Stream.shard`)."""
+        from seqtasks.distribute import role
+
+        train = self.splits["train"]
+        if not self.reads_share():
+            return train
+        me = role(self.config["train"]["strategy"])
+        return train.shard(me.index, me.workers)
+
+    def steps_per_worker(self):
+        """Training steps per epoch when every worker reads its own share: as many as the
+        smallest share fills whole batches, the same on every worker (collectives need as
+        many steps on each); what a larger share has beyond them waits for a later epoch's
+        order."""
+        from seqtasks.distribute import workers
+
+        train, size = self.config["train"], self.config["train"]["batch_size"]
+        count = workers(train["strategy"])
+        smallest = self.splits["train"].smallest_share(count)
+        if smallest < size:
+            raise DataError(f"{self.describe('train')}: {len(self.splits['train'])} training "
+                            f"examples are too few for {count} workers with train.batch_size="
+                            f"{size} (the smallest worker's share is {smallest})")
+        return smallest // size
+
     #: Length buckets of the training lengths (see :func:`seqtasks.data.batching`).
     length_buckets = 8
 
     def batch(self, dataset, split):
-        """Batches of the unbatched elements: shuffled (train), length-bucketed, padded."""
+        """Batches of the unbatched elements: shuffled (train), length-bucketed, padded.
+        A worker reading its own share (:meth:`reads_share`) batches ``train.batch_size``
+        of it per step, :meth:`steps_per_worker` steps an epoch; otherwise batches are
+        global (:meth:`global_batch_size`), each worker training on its rows of each."""
         from seqtasks.data.batching import batch_sequences, length_boundaries
+        from seqtasks.distribute import per_worker
 
         train = self.config["train"]
         lengths = getattr(self, "length_counts", None) or {}
         boundaries = (length_boundaries(lengths, buckets=self.length_buckets)
                       if lengths and None not in lengths else None)
-        return batch_sequences(dataset, self.global_batch_size(), boundaries=boundaries,
-                               bucketing=train["bucketing"],
-                               shuffle_seed=train["seed"] if split == "train" else None)
+        own = split == "train" and self.reads_share()
+        batches = batch_sequences(dataset, train["batch_size"] if own else self.global_batch_size(),
+                                  boundaries=boundaries, bucketing=train["bucketing"],
+                                  shuffle_seed=train["seed"] if split == "train" else None)
+        if not own:
+            return batches
+        # the first steps_per_worker() batches; the rest are read and dropped (not take()),
+        # so that an epoch reads the share to its end and its cache is completed
+        steps = self.steps_per_worker()
+        return per_worker(batches.enumerate().filter(lambda i, _: i < steps)
+                          .map(lambda _, batch: batch).prefetch(-1))
 
     def data_summary(self, splits, datasets):
         """Facts about the data for the run's summary, beside the split sizes."""
@@ -404,7 +452,7 @@ class Recipe:
                 "warnings": self.warnings,
                 "carving": train.carving.state() if train.carving else None,
                 "carved": {s: list(e) for s, e in train.carved.items()},
-                "head": list(train.head)}
+                "head": list(train.head), "file_counts": list(train.file_counts)}
 
     def restore_data(self, splits, state):
         import collections
@@ -416,7 +464,8 @@ class Recipe:
         train = splits["train"]
         if state["carving"] is not None:
             train.carving = Carving.from_state(state["carving"])
-        train.restore(state["train_examples"], state["carved"], state["head"])
+        train.restore(state["train_examples"], state["carved"], state["head"],
+                      state["file_counts"])
         splits.update(train.carved)
         self.length_counts = collections.Counter(
             {length: count for length, count in state["length_counts"]})
@@ -432,6 +481,8 @@ class Recipe:
     def _batched(self, splits):
         datasets = {}
         for split, examples in splits.items():
+            if split == "train":
+                examples = self.train_share()
             dataset = self.dataset(split, examples)
             if split == "train":
                 dataset = self.augment(dataset)
