@@ -34,14 +34,10 @@ def pytest_runtest_teardown(item, nextitem):
 def pytest_collection_modifyitems(items):
     """Under ``pytest -n`` (``--dist loadgroup``), tests that share a module-scoped fixture (a
     trained model) run on one worker, so the fixture is built once. Tests grouped by hand
-    (the contract and serve tests share group "exports") keep their group. The ``timed``
-    tests (wall-clock checks) all run on one worker, one after another, so they never compete
-    with each other for the cores; the other slow tests spread over the workers like the
-    rest."""
+    (the contract and serve tests share group "exports") keep their group; the other slow
+    tests spread over the workers like the rest. (No test checks wall-clock time: a suite
+    that fails on a slower machine is broken.)"""
     for item in items:
-        if item.get_closest_marker("timed"):
-            item.add_marker(pytest.mark.xdist_group("timed"))
-            continue
         if item.get_closest_marker("xdist_group"):
             continue
         defs = getattr(item, "_fixtureinfo", None)
@@ -50,15 +46,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
-#: Groups handed out before all others under ``-n``: the wall-clock checks, one after another
-#: (the longest chain of the whole run), and the shared exports (the longest of the fast run).
-FIRST_GROUPS = ("timed", "exports")
+#: Groups handed out before all others under ``-n``: the shared exports (the longest chain).
+FIRST_GROUPS = ("exports",)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` with :data:`FIRST_GROUPS` first. xdist hands out the groups with
-    the most tests first, which left "timed" (few tests, many minutes) for last."""
+    the most tests first, which would leave a long group of few tests for last."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling

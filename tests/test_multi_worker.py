@@ -106,7 +106,7 @@ def test_held_out_batches_are_shared_out_by_rows_of_every_global_batch(tmp_path)
     """Data every worker holds (held-out splits, the recipes that do not stream): each
     worker takes its rows of every global batch."""
     validation = write_csv(tmp_path / "valid.csv", unique_messages(150))
-    train = write_csv(tmp_path / "train.csv", unique_messages(60))
+    train = write_csv(tmp_path / "train.csv", unique_messages(150))  # every first word known
     overrides = tiny(f"data.train={train}", f"data.validation={validation}",
                      f"data.test={validation}", "train.strategy=multi_worker",
                      "train.batch_size=8", "data.max_tokens=1000")
@@ -209,7 +209,7 @@ def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_pat
     assert list(scratch.iterdir()) == []  # worker 1's scratch directory is removed
     assert {p.name for p in (tmp_path / "whole").iterdir()} == {
         "config.toml", "checkpoints", "logs", "history.csv", "model.keras", "training.json",
-        "metrics.json"}  # the backup is removed once training is over
+        "metrics.json", "data_state.pkl"}  # the backup and the cache are removed at the end
 
     run_dir = tmp_path / "killed"
     launcher = subprocess.Popen(command(run_dir), env=env, stdout=subprocess.PIPE,

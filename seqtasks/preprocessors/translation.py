@@ -114,6 +114,8 @@ class TranslationPreprocessor(Preprocessor):
             count_tokens(sources, source[kept])
             count_tokens(targets, target[kept])
             lengths.update(source_lengths[kept].tolist())
+        if not lengths:  # every pair too long: nothing to learn (the recipe says so)
+            return
         self.source_vocabulary = vocabulary_by_count(
             decoded_counts(sources), self.max_tokens - len(SOURCE_SPECIALS), self.min_count)
         self.target_vocabulary = vocabulary_by_count(

@@ -483,6 +483,11 @@ class Recipe:
         for split, examples in splits.items():
             if split == "train":
                 examples = self.train_share()
+                if self.cache_mode(split, examples) == "memory":
+                    # cached in memory anyway: read into memory once and encoded as before
+                    # (training through a from_generator source was measured 1.5-3x slower
+                    # per step on small sets, docs/benchmarks.md "Data at any size")
+                    examples = list(examples)
             dataset = self.dataset(split, examples)
             if split == "train":
                 dataset = self.augment(dataset)

@@ -79,17 +79,17 @@ class Translation(Recipe):
 
         return (Example(*pair) for pair in tfds_pairs(rows, info.supervised_keys, where))
 
-    def encoded(self, examples):
+    def dataset(self, split, examples):
         """Training pairs with a side longer than ``data.max_length`` tokens are left out
-        (counted in the adaptation pass)."""
+        (counted in the adaptation pass); held-out splits are scored whole."""
         import tensorflow as tf
 
-        dataset = super().encoded(examples)
-        if isinstance(examples, list):  # held-out splits are scored whole
-            return dataset
+        if split != "train":
+            return super().dataset(split, examples)
         longest = self.config["data"]["max_length"]
-        return dataset.filter(lambda x, y, w: tf.logical_and(
+        short = self.encoded(examples).filter(lambda x, y, w: tf.logical_and(
             tf.shape(x[0])[0] <= longest, tf.shape(y)[0] <= longest + 1))
+        return self.cached(short, split, examples)
 
     def adapt(self, splits):
         preprocessor = super().adapt(splits)

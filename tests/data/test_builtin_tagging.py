@@ -1,5 +1,4 @@
 """The built-in tagging data: deterministic, well-formed, ambiguous words in every listed role."""
-import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -123,11 +122,3 @@ def test_test_split_is_mostly_new_sentences():
     train = {tuple(words) for words, _ in data["train"]}
     novel = sum(tuple(words) not in train for words, _ in data["test"])
     assert novel >= 0.3 * len(data["test"])
-
-
-@pytest.mark.slow
-@pytest.mark.timed  # a wall-clock check
-def test_generation_is_fast():
-    start = time.perf_counter()
-    tagging.generate(3600, 1)
-    assert time.perf_counter() - start < 1.0

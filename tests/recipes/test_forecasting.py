@@ -164,11 +164,9 @@ def test_several_value_columns_and_a_target_column(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timed
 def test_builtin_default_beats_persistence(tmp_path):
-    test, elapsed = run_builtin_default("forecasting", tmp_path)
+    test, _ = run_builtin_default("forecasting", tmp_path)
     assert test["rmse"] < 0.95 * test["persistence_rmse"], test
-    assert elapsed < 180, elapsed
 
 
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------

@@ -348,7 +348,6 @@ def test_generate_needs_a_language_model_export(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timed
 def test_builtin_default_beats_a_unigram_model(tmp_path):
     """Bits per character far below the text's unigram entropy (computed here with numpy): the
     model uses the context, not just letter frequencies."""
@@ -356,10 +355,9 @@ def test_builtin_default_beats_a_unigram_model(tmp_path):
 
     import seqtasks
 
-    test, elapsed = run_builtin_default("language_model", tmp_path)
+    test, _ = run_builtin_default("language_model", tmp_path)
     recipe = seqtasks.get_recipe("language_model")
     train = "".join(e.input for e in recipe(recipe.default_config()).load_splits()["train"])
     counts = np.array(list(collections.Counter(train).values()), float)
     unigram = float(-(counts / counts.sum() * np.log2(counts / counts.sum())).sum())
     assert test["bits_per_char"] < 0.5 * unigram, (test, unigram)
-    assert elapsed < 180, elapsed
