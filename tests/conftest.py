@@ -34,10 +34,15 @@ def pytest_runtest_teardown(item, nextitem):
 def pytest_collection_modifyitems(items):
     """Under ``pytest -n`` (``--dist loadgroup``), tests that share a module-scoped fixture (a
     trained model) run on one worker, so the fixture is built once. Tests grouped by hand
-    (the contract and serve tests share group "exports") keep their group; the other slow
-    tests spread over the workers like the rest. (No test checks wall-clock time: a suite
-    that fails on a slower machine is broken.)"""
+    (the contract and serve tests share group "exports") keep their group. The ``serial``
+    tests (whole runs on built-in data, minutes each) run on one worker, one after another,
+    so that two of them never share the cores; the other slow tests spread over the workers
+    like the rest. (No test checks wall-clock time: a suite that fails on a slower machine
+    is broken.)"""
     for item in items:
+        if item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+            continue
         if item.get_closest_marker("xdist_group"):
             continue
         defs = getattr(item, "_fixtureinfo", None)
@@ -46,8 +51,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
-#: Groups handed out before all others under ``-n``: the shared exports (the longest chain).
-FIRST_GROUPS = ("exports",)
+#: Groups handed out before all others under ``-n``: the whole runs one after another (the
+#: longest chain of the whole run), and the shared exports (the longest of the fast run).
+FIRST_GROUPS = ("serial", "exports")
 
 
 @pytest.hookimpl(optionalhook=True)

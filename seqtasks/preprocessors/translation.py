@@ -114,14 +114,14 @@ class TranslationPreprocessor(Preprocessor):
             count_tokens(sources, source[kept])
             count_tokens(targets, target[kept])
             lengths.update(source_lengths[kept].tolist())
+        # (length, count) pairs: a dict attribute of a Keras layer would be wrapped
+        self.length_counts = tuple(sorted(lengths.items()))
         if not lengths:  # every pair too long: nothing to learn (the recipe says so)
             return
         self.source_vocabulary = vocabulary_by_count(
             decoded_counts(sources), self.max_tokens - len(SOURCE_SPECIALS), self.min_count)
         self.target_vocabulary = vocabulary_by_count(
             decoded_counts(targets), self.max_tokens - len(TARGET_SPECIALS), self.min_count)
-        # (length, count) pairs: a dict attribute of a Keras layer would be wrapped
-        self.length_counts = tuple(sorted(lengths.items()))
         self._make_lookups()
 
     def check(self, examples):

@@ -303,6 +303,7 @@ def test_frozen_backbone_with_a_local_weights_file(flickr, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_builtin_default_reaches_bleu_4_of_80(tmp_path):
     test, _ = run_builtin_default("captioning", tmp_path)
     assert test["bleu_4"] >= 80.0, test

@@ -164,6 +164,7 @@ def test_several_value_columns_and_a_target_column(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_builtin_default_beats_persistence(tmp_path):
     test, _ = run_builtin_default("forecasting", tmp_path)
     assert test["rmse"] < 0.95 * test["persistence_rmse"], test

@@ -348,6 +348,7 @@ def test_generate_needs_a_language_model_export(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_builtin_default_beats_a_unigram_model(tmp_path):
     """Bits per character far below the text's unigram entropy (computed here with numpy): the
     model uses the context, not just letter frequencies."""

@@ -83,6 +83,7 @@ def test_second_export_gets_the_next_version(finished_run):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_builtin_default_reaches_90_percent(tmp_path):
     result = cli("run", "smart_reply", "--output", tmp_path / "run",
                  "--set", f"export.dir={tmp_path / 'exports'}")

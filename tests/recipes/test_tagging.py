@@ -267,6 +267,7 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_builtin_default_reaches_95_percent(tmp_path):
     test, _ = run_builtin_default("tagging", tmp_path)
     assert test["accuracy"] >= 0.95, test

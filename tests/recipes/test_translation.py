@@ -248,6 +248,7 @@ def test_tfds_ted_hrlr_with_mock_data(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_builtin_default_reaches_bleu_90(tmp_path):
     test, _ = run_builtin_default("translation", tmp_path)
     assert test["bleu"] >= 90.0, test
