@@ -58,8 +58,7 @@ def cut_rows(padded, lengths):
     to its length (scalars kept)."""
     import tensorflow as tf
 
-    element = tf.nest.map_structure(lambda t, n: t[:n] if t.shape.rank else t, padded, lengths)
-    return element
+    return tf.nest.map_structure(lambda t, n: t[:n] if t.shape.rank else t, padded, lengths)
 
 
 _temporary = []

@@ -211,6 +211,3 @@ class Stream:
         held.append(example)
         if len(held) >= self.carving.limit:
             self.carving.until[split] = place
-
-    def where(self):
-        return ", ".join(map(str, self.files[:3])) + (" ..." if len(self.files) > 3 else "")
