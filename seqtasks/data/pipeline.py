@@ -69,11 +69,8 @@ def _remove_temporary():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def disk_cache(dataset, folder, name):
-    """``dataset.cache(<folder>/<name>)``: the first epoch writes the encoded examples, later
-    ones read them. A cache left unfinished by a killed run is removed first (TensorFlow
-    refuses to write over its lock file); a finished one is reused. ``folder=None``: a
-    temporary folder removed when the process exits."""
+def cache_folder(folder):
+    """``folder`` (created), or for None a temporary folder removed when the process exits."""
     if folder is None:
         if not _temporary:
             atexit.register(_remove_temporary)
@@ -81,6 +78,15 @@ def disk_cache(dataset, folder, name):
         folder = _temporary[-1]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def disk_cache(dataset, folder, name):
+    """``dataset.cache(<folder>/<name>)``: the first epoch writes the encoded examples, later
+    ones read them. A cache left unfinished by a killed run is removed first (TensorFlow
+    refuses to write over its lock file); a finished one is reused. ``folder=None``: a
+    temporary folder removed when the process exits."""
+    folder = cache_folder(folder)
     prefix = folder / name
     if not Path(f"{prefix}.index").exists():
         for stale in folder.glob(f"{name}*"):

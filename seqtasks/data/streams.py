@@ -9,6 +9,20 @@ A long text becomes ``batch_size`` contiguous streams side by side; each batch h
 import numpy as np
 
 
+def window_count(tokens, batch_size, bptt):
+    """``(tokens per stream, windows)`` of a text of ``tokens`` tokens.
+
+    Raises:
+        ValueError: the text is too short for one window of ``batch_size x bptt`` tokens.
+    """
+    per_stream = (tokens - 1) // batch_size
+    windows = per_stream // bptt
+    if windows < 1:
+        raise ValueError(f"{tokens} tokens are too few for one window of {batch_size} "
+                         f"streams x {bptt} steps (need at least {batch_size * bptt + 1})")
+    return per_stream, windows
+
+
 def tbptt_windows(ids, batch_size, bptt):
     """``(inputs, targets)``, int arrays ``[windows, batch_size, bptt]``; ``targets`` are the
     inputs shifted by one token. The tail that does not fill a whole window is dropped.
@@ -17,11 +31,7 @@ def tbptt_windows(ids, batch_size, bptt):
         ValueError: the stream is too short for one window of ``batch_size x bptt`` tokens.
     """
     ids = np.asarray(ids)
-    per_stream = (len(ids) - 1) // batch_size
-    windows = per_stream // bptt
-    if windows < 1:
-        raise ValueError(f"{len(ids)} tokens are too few for one window of {batch_size} "
-                         f"streams x {bptt} steps (need at least {batch_size * bptt + 1})")
+    per_stream, windows = window_count(len(ids), batch_size, bptt)
     used = windows * bptt
 
     def cut(offset):
@@ -29,6 +39,25 @@ def tbptt_windows(ids, batch_size, bptt):
         return streams[:, :used].reshape(batch_size, windows, bptt).transpose(1, 0, 2)
 
     return cut(0), cut(1)
+
+
+def window_dataset(ids, batch_size, bptt):
+    """The windows of :func:`tbptt_windows` as a ``tf.data`` dataset read from ``ids`` (a
+    memory-mapped file, say) one window at a time, never copied whole."""
+    import tensorflow as tf
+
+    per_stream, windows = window_count(len(ids), batch_size, bptt)
+    starts = np.arange(batch_size) * per_stream
+
+    def generate():
+        for window in range(windows):
+            at = starts + window * bptt
+            rows = np.stack([ids[a:a + bptt + 1] for a in at]).astype(np.int32)
+            yield rows[:, :-1], rows[:, 1:]
+
+    spec = tf.TensorSpec([batch_size, bptt], tf.int32)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec))
+    return dataset.apply(tf.data.experimental.assert_cardinality(windows))
 
 
 def reset_states(model):

@@ -16,6 +16,26 @@ def split_tokens(text, level="char", lowercase=False):
     return list(text) if level == "char" else text.split()
 
 
+def text_chunks(examples, level="char", lowercase=False, size=4096):
+    """The text of ``examples`` (lines of one text, read as one stream) in pieces of about
+    ``size`` lines, lowercased if asked: what :func:`split_tokens` of the whole text gives,
+    in order, is the concatenation of ``split_tokens`` of the pieces (at the word level a
+    word running past a piece's end is carried into the next)."""
+    import itertools
+
+    iterator, carry = iter(examples), ""
+    while lines := [e.input for e in itertools.islice(iterator, size)]:
+        text = carry + "".join(lines)
+        text = text.lower() if lowercase else text
+        carry = ""
+        if level == "word" and text and not text[-1].isspace():
+            cut = len(text) - len(text.rsplit(None, 1)[-1])
+            text, carry = text[:cut], text[cut:]
+        yield text
+    if carry:
+        yield carry
+
+
 @keras.saving.register_keras_serializable(package="seqtasks")
 class LanguageModelPreprocessor(Preprocessor):
     """``{"prompt": (batch,) string}`` -> ``(batch, steps + 1)`` int32 token ids: each prompt's
@@ -65,10 +85,20 @@ class LanguageModelPreprocessor(Preprocessor):
         return self.vocabulary is not None
 
     def adapt(self, examples):
-        tokens = self.tokens("".join(e.input for e in examples))
-        self.vocabulary = vocabulary_by_count([tokens], max(self.max_tokens - 1, 1),
+        """Count the tokens of ``examples`` (lines of the training text, any iterable: read
+        once, a piece at a time) and keep the most frequent as the vocabulary."""
+        import collections
+
+        counts = collections.Counter()
+        for text in text_chunks(examples, self.level, self.lowercase):
+            counts.update(self.tokens_of(text))
+        self.tokens_counted = sum(counts.values())
+        self.vocabulary = vocabulary_by_count(counts, max(self.max_tokens - 1, 1),
                                               self.min_count, reserved=(OOV,))
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
+
+    #: Tokens of the text the preprocessor was adapted on (0 before :meth:`adapt`).
+    tokens_counted = 0
 
     @property
     def vocabulary_size(self):
@@ -78,11 +108,34 @@ class LanguageModelPreprocessor(Preprocessor):
     def tokens(self, text):
         return split_tokens(text, self.level, self.lowercase)
 
+    def tokens_of(self, text):
+        """The tokens of ``text`` already lowercased if asked (a piece of
+        :func:`text_chunks`): its characters (a string) or its words."""
+        return text if self.level == "char" else text.split()
+
     def stream_ids(self, examples):
         """int32 ids of the text of ``examples`` read as one stream (their inputs joined)."""
+        pieces = list(self.id_chunks(examples))
+        return np.concatenate(pieces) if pieces else np.zeros([0], np.int32)
+
+    def id_chunks(self, examples):
+        """int32 ids of the text of ``examples`` read as one stream, a piece at a time (any
+        iterable of lines, read once)."""
+        self.check_adapted()
+        if self.level == "char":  # vectorised: code points looked up in the sorted vocabulary
+            points = np.array([ord(c) for c in self.vocabulary], np.int64)
+            order = np.argsort(points)
+            known, ids = points[order], (order + 1).astype(np.int32)
+            if not len(known):  # nothing known: every token is unknown
+                known, ids = np.array([-1]), np.array([self.unknown_id], np.int32)
+            for text in text_chunks(examples, self.level, self.lowercase):
+                codes = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int64)
+                at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+                yield np.where(known[at] == codes, ids[at], self.unknown_id).astype(np.int32)
+            return
         index = {token: i + 1 for i, token in enumerate(self.vocabulary)}
-        return np.array([index.get(t, self.unknown_id)
-                         for t in self.tokens("".join(e.input for e in examples))], np.int32)
+        for text in text_chunks(examples, self.level, self.lowercase):
+            yield np.array([index.get(t, self.unknown_id) for t in text.split()], np.int32)
 
     def summary(self):
         return {"vocabulary": self.vocabulary_size, "level": self.level}

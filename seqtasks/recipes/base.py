@@ -174,8 +174,7 @@ class Recipe:
         data = self.config["data"]
         seed = self.config["train"]["seed"]
         if data["train"] is None:
-            if data["validation"] is not None or data["test"] is not None:
-                raise ConfigError("data.train: must be set when data.validation or data.test is")
+            self._check_builtin_only()
             splits = self.builtin_splits(seed)
         else:
             splits = {s: self.read_examples(data[s], s)
@@ -209,6 +208,11 @@ class Recipe:
         splits["train"] = train
         self._check_not_empty(splits)
         return splits
+
+    def _check_builtin_only(self):
+        data = self.config["data"]
+        if data["validation"] is not None or data["test"] is not None:
+            raise ConfigError("data.train: must be set when data.validation or data.test is")
 
     def _too_few(self, count, split):
         return DataError(f"{self.describe('train')}: {count} examples are too few to carve a "

@@ -18,7 +18,9 @@ from seqtasks.recipes.base import Example, Recipe
 @register
 class LanguageModel(Recipe):
     name = "language_model"
-    streams = False  # the text becomes one id array cut into stateful windows
+    # The training text streams its own way (one text cut into stateful windows, see
+    # :meth:`adapt`); workers do not read shares of it (each takes its rows of every window).
+    streams = False
     description = "next-event prediction: text -> the next character or word; generate text"
     schema_extra = {
         "data": {
@@ -28,6 +30,8 @@ class LanguageModel(Recipe):
             "min_count": Key(1, (int,), "tokens seen fewer times in training are unknown"),
             "test_fraction": fraction(0.1, "without data.test: the last share of the text is "
                                       "the test text"),
+            "held_out_limit": positive(1_000_000, "most characters of the text's end held out "
+                                       "per missing validation or test split"),
         },
         "model": {"units": 256, "hidden_units": 256},
         "train": {
@@ -66,12 +70,15 @@ class LanguageModel(Recipe):
         return {"train": [Example(line, None, f"built-in text:{i}")
                           for i, line in enumerate(lines, 1)]}
 
-    def read_file(self, spec, split):
+    def read_file(self, path, split):
+        """The lines of a text file, one ``Example`` each, read as they are taken."""
         from seqtasks.data.readers import iter_lines
 
-        examples = [Example(line, None, f"{path}:{i}")
-                    for path in (spec if isinstance(spec, list) else [spec])
-                    for i, line in enumerate(iter_lines(path), 1)]
+        for i, line in enumerate(iter_lines(path), 1):
+            yield Example(line, None, f"{path}:{i}")
+
+    def read_examples(self, spec, split):
+        examples = super().read_examples(spec, split)
         if not any(e.input.strip() for e in examples):
             raise DataError(f"{spec}: no text found")
         return examples
@@ -86,19 +93,21 @@ class LanguageModel(Recipe):
     def carve_fraction(self, split):
         return self.config["data"]["test_fraction" if split == "test" else "validation_fraction"]
 
-    def carve(self, examples, fraction, rng):
-        """``(held out, rest)``: the last ``fraction`` of the text's characters (not shuffled:
-        the held-out text follows the training text); the line it starts in is cut in two."""
-        cut = int(sum(len(e.input) for e in examples) * (1 - fraction))
-        held, rest, start = [], [], 0
-        for e in examples:
-            keep = min(max(cut - start, 0), len(e.input))
-            start += len(e.input)
-            if keep:
-                rest.append(e._replace(input=e.input[:keep]))
-            if keep < len(e.input):
-                held.append(e._replace(input=e.input[keep:]))
-        return held, rest
+    def load_splits(self):
+        """``{split: examples}``: the training text as a stream of lines
+        (:class:`~seqtasks.data.stream.Stream`), given held-out texts in memory. Missing
+        held-out texts are cut from the end of the training text by :meth:`adapt`'s pass."""
+        from seqtasks.data.stream import Stream
+
+        data = self.config["data"]
+        if data["train"] is None:
+            self._check_builtin_only()
+            return {"train": Stream.of(self.builtin_splits(self.config["train"]["seed"])
+                                       ["train"], "built-in data")}
+        splits = {s: self.read_examples(data[s], s)
+                  for s in ("validation", "test") if data[s] is not None}
+        splits["train"] = self.source_stream(data["train"], "train")
+        return splits
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
@@ -108,27 +117,92 @@ class LanguageModel(Recipe):
         return LanguageModelPreprocessor(data["level"], data["lowercase"], data["max_tokens"],
                                          data["min_count"], name="preprocessor")
 
+    def adapt(self, splits):
+        """One pass over the training text: counts its tokens (the vocabulary) and holds out
+        the missing validation and test texts from its end (:class:`~seqtasks.data.text.
+        TextTail`: the last ``fraction`` of the characters, at most ``data.held_out_limit``
+        each, a line cut where a share starts). The training text is then the stream's
+        prefix before them (:class:`~seqtasks.data.text.TextPrefix`)."""
+        from seqtasks.data.text import TextPrefix, TextTail
+        from seqtasks.progress import Progress
+
+        data, stream = self.config["data"], splits["train"]
+        missing = {s: self.carve_fraction(s) for s in ("test", "validation") if s not in splits}
+        tail = TextTail(missing, data["held_out_limit"])
+        text_seen = []
+
+        def observed(progress):
+            for example in progress.wrap(stream):
+                if not text_seen and example.input.strip():
+                    text_seen.append(True)
+                yield example
+
+        preprocessor = self.make_preprocessor()
+        progress = Progress(f"reading {self.describe('train')}", unit="lines")
+        preprocessor.adapt(tail.training_lines(observed(progress)))
+        if not text_seen:
+            raise DataError(f"{self.describe('train')}: no text found")
+        for split, held in tail.held.items():
+            if not held or not tail.train_chars:
+                raise self._too_few(tail.total_lines, split)
+        splits.update(tail.held)
+        splits["train"] = TextPrefix(stream, tail.train_chars, tail.train_lines,
+                                     self.describe("train"))
+        self._check_not_empty(splits)
+        self.length_counts, self.token_counts = {}, {}
+        self.preprocessor, self.splits = preprocessor, splits
+        return preprocessor
+
     def dataset(self, split, examples):
         """Batches of windows of ``train.batch_size`` streams (per worker) x ``train.bptt``
-        steps, in order."""
+        steps, in order. The ids are in memory, or (the training text when ``data.cache``
+        says disk, see :meth:`cache_mode`) in a file under the cache folder, read a window at
+        a time."""
         import tensorflow as tf
 
-        from seqtasks.data.streams import tbptt_windows
+        from seqtasks.data.streams import tbptt_windows, window_dataset
 
-        train = self.config["train"]
+        bptt = self.config["train"]["bptt"]
+        on_disk = split == "train" and self.cache_mode(split, examples) != "memory"
+        ids = self._ids_on_disk(split, examples) if on_disk else \
+            self.preprocessor.stream_ids(examples)
+        self.token_counts[split] = len(ids)
         try:
-            windows = tbptt_windows(self.preprocessor.stream_ids(examples),
-                                    self.global_batch_size(), train["bptt"])
+            if on_disk:
+                return window_dataset(ids, self.global_batch_size(), bptt)
+            return tf.data.Dataset.from_tensor_slices(
+                tbptt_windows(ids, self.global_batch_size(), bptt))
         except ValueError as e:
-            raise DataError(f"{examples[0].where} ({split} text): {e}; use a smaller "
-                            "train.batch_size or train.bptt, or more text") from None
-        return tf.data.Dataset.from_tensor_slices(windows)
+            where = next(iter(examples)).where
+            raise DataError(f"{where} ({split} text): {e}; use a smaller train.batch_size or "
+                            "train.bptt, or more text") from None
+
+    def _ids_on_disk(self, split, examples):
+        """The ids of ``examples`` written to ``<cache folder>/<split>.ids`` (int32) in one
+        pass, memory-mapped."""
+        import os
+
+        import numpy as np
+
+        from seqtasks.data.pipeline import cache_folder
+        from seqtasks.progress import Progress
+
+        path = cache_folder(self.cache_dir) / f"{split}.ids"
+        partial = path.with_name(path.name + ".partial")
+        progress = Progress(f"encoding {self.describe(split)}", unit="lines")
+        with open(partial, "wb") as f:
+            for ids in self.preprocessor.id_chunks(progress.wrap(examples)):
+                ids.tofile(f)
+        os.replace(partial, path)
+        if not path.stat().st_size:
+            return np.zeros([0], np.int32)
+        return np.memmap(path, np.int32, "r")
 
     def batch(self, dataset, split):
         return dataset  # each element is a batch already: the next window of every stream
 
     def data_summary(self, splits, datasets):
-        return {"tokens": {s: len(self.preprocessor.stream_ids(e)) for s, e in splits.items()},
+        return {"tokens": {s: self.token_counts[s] for s in splits},
                 "windows": {s: int(d.cardinality()) for s, d in datasets.items()}}
 
     # ----- model -------------------------------------------------------------------------

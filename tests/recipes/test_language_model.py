@@ -249,6 +249,14 @@ def test_word_level_and_evaluate_of_the_export(text_file, tmp_path):
     assert metrics == result.metrics["test"]
 
 
+def adapted_splits(recipe, overrides):
+    """The splits after the adaptation pass (which cuts the held-out texts)."""
+    task = recipe(recipe.default_config(overrides))
+    splits = task.load_splits()
+    task.adapt(splits)
+    return {split: list(examples) for split, examples in splits.items()}
+
+
 def test_held_out_text_is_cut_from_the_end(text_file, tmp_path):
     """Without data.test the last test_fraction of the characters tests and the
     validation_fraction before it validates (a line is cut where the share ends); with it,
@@ -258,8 +266,7 @@ def test_held_out_text_is_cut_from_the_end(text_file, tmp_path):
 
     recipe = seqtasks.get_recipe("language_model")
     text = text_file.read_text()
-    splits = recipe(recipe.default_config([f"data.train={text_file}",
-                                           "data.test_fraction=0.2"])).load_splits()
+    splits = adapted_splits(recipe, [f"data.train={text_file}", "data.test_fraction=0.2"])
     joined = {s: "".join(e.input for e in examples) for s, examples in splits.items()}
     test_cut = int(len(text) * 0.8)
     validation_cut = int(test_cut * 0.9)
@@ -268,12 +275,42 @@ def test_held_out_text_is_cut_from_the_end(text_file, tmp_path):
     assert splits["train"][1][:3] == (text.splitlines(keepends=True)[1], None, f"{text_file}:2")
 
     other = write(tmp_path / "more.txt", "the end .\n")
-    splits = recipe(recipe.default_config([f"data.train=[{str(text_file)!r}, {str(other)!r}]",
-                                           f"data.test={other}"])).load_splits()
+    splits = adapted_splits(recipe, [f"data.train=[{str(text_file)!r}, {str(other)!r}]",
+                                     f"data.test={other}"])
     train = text + "the end .\n"
     cut = int(len(train) * 0.9)
     assert "".join(e.input for e in splits["validation"]) == train[cut:]
+    assert "".join(e.input for e in splits["train"]) == train[:cut]
     assert splits["test"][0].where == f"{other}:1"
+
+
+def test_held_out_text_is_at_most_the_limit(text_file):
+    """data.held_out_limit caps each held-out text (in characters) from the end."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    text = text_file.read_text()
+    splits = adapted_splits(recipe, [f"data.train={text_file}", "data.held_out_limit=500"])
+    joined = {s: "".join(e.input for e in examples) for s, examples in splits.items()}
+    assert joined == {"train": text[:-1000], "validation": text[-1000:-500],
+                      "test": text[-500:]}
+
+
+def test_training_text_on_disk_trains_exactly_as_in_memory(text_file, tmp_path):
+    """data.cache = "disk": the training ids go to a file under the run directory, read a
+    window at a time; the run's history and test metrics are those of the in-memory ids,
+    and the file is gone after training."""
+    runs = {}
+    for cache in ("memory", "disk"):
+        out = tmp_path / cache
+        result = cli("run", "language_model", *set_args(tiny_lm(
+            f"data.train={text_file}", f"data.cache={cache}",
+            f"export.dir={tmp_path / 'exports' / cache}")), "--output", out)
+        assert result.exit_code == 0, result.output
+        runs[cache] = ((out / "history.csv").read_text(),
+                       json.loads((out / "metrics.json").read_text())["test"])
+        assert not (out / "cache").exists()
+    assert runs["disk"] == runs["memory"]
 
 
 def test_predict_reads_one_prompt_per_line(finished_run, tmp_path):
