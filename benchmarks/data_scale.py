@@ -15,7 +15,9 @@ size it starts fresh processes and measures:
 
 and, with ``--workers 2``, the same for a 2-worker cluster (``train.strategy =
 "multi_worker"``, one process per worker on 127.0.0.1): each worker's peak RSS and time to
-its first step.
+its first step; then, one process at a time (nothing else running), a whole epoch of the
+training input read alone (``data.cache = "none"``) by one process and by each worker of
+the cluster (its own share): ``read_epoch_s``, ``read_examples`` and ``read_peak_rss_mib``.
 
 Usage::
 
@@ -199,6 +201,26 @@ def child_pipeline(args):
         "pipeline_peak_rss_mib": round(peak_rss_mib(), 1)}))
 
 
+def child_read(args):
+    """One epoch of the training input alone (this process's share under ``multi_worker``),
+    every example parsed and encoded: its time, examples and peak RSS."""
+    import tensorflow as tf
+
+    import seqtasks
+
+    recipe = seqtasks.get_recipe(args["recipe"])
+    task = recipe(recipe.default_config([*args["overrides"], "data.cache=none"]))
+    start = time.time()
+    datasets = task.build_datasets()
+    adapted = time.time()
+    count = 0
+    for batch in datasets["train"]:
+        count += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+    Path(args["out"]).write_text(json.dumps({
+        "adapt_s": round(adapted - start, 1), "read_epoch_s": round(time.time() - adapted, 1),
+        "read_examples": count, "read_peak_rss_mib": round(peak_rss_mib(), 1)}))
+
+
 def spawn(mode, args, env=None):
     out = Path(tempfile.mkdtemp()) / "out.json"
     payload = json.dumps({**args, "out": str(out)})
@@ -238,6 +260,11 @@ def measure(work, recipe, size, workers=1):
             running = [spawn("train", strategy, {"TF_CONFIG": tf_config})
                        for tf_config in tf_configs(free_ports(workers))]
             row["per_worker"] = [finish(*r) for r in running]
+            # reading alone, one process at a time: the whole set, then each worker's share
+            row["read_one_process"] = finish(*spawn("read", base))
+            for worker, tf_config in zip(row["per_worker"],
+                                         tf_configs(free_ports(workers))):
+                worker.update(finish(*spawn("read", strategy, {"TF_CONFIG": tf_config})))
     print(json.dumps(row), flush=True)
     return row
 
@@ -253,7 +280,7 @@ def main():
     args = parser.parse_args()
     if args.child:
         mode, payload = args.child
-        return {"train": child_train, "pipeline": child_pipeline}[mode](json.loads(payload))
+        return {"train": child_train, "pipeline": child_pipeline, "read": child_read}[mode](json.loads(payload))
     Path(args.work).mkdir(parents=True, exist_ok=True)
     for recipe in args.recipes.split(","):
         for size in map(int, args.sizes.split(",")):

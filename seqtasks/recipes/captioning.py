@@ -23,7 +23,9 @@ _ENCODERS = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0
 @register
 class Captioning(Recipe):
     name = "captioning"
-    streams = False  # images and captions are read into memory (Flickr8k-size data)
+    # the caption files are read into a list (a path and the captions of each image); the
+    # images are read from disk when a batch needs them, and cached as data.cache says
+    streams = False
     description = "one-to-many: an image -> a caption (image encoder + Elman decoder)"
     schema_extra = {
         "data": {
@@ -135,8 +137,24 @@ class Captioning(Recipe):
         targets = p.raw_targets(examples, p.max_length if split == "train" else None)
         data = tf.data.Dataset.zip(captions.image_dataset(examples),
                                    tf.data.Dataset.from_tensor_slices(targets))
-        return data.map(lambda image, ids: p.encode({"image": image}, ids),
-                        num_parallel_calls=tf.data.AUTOTUNE).cache()
+        return self.cached(data.map(lambda image, ids: p.encode({"image": image}, ids),
+                                    num_parallel_calls=tf.data.AUTOTUNE), split, examples)
+
+    #: With ``data.cache = "auto"``: decoded training images up to this many bytes are kept
+    #: in memory after the first epoch, more on disk (``<run>/cache``).
+    memory_cache_bytes = 2 * 2**30
+
+    def cache_mode(self, split, examples=None):
+        """Where the decoded images are kept after the first epoch: held-out splits in memory;
+        training images as ``data.cache`` says, ``auto`` choosing memory while they take at
+        most :attr:`memory_cache_bytes` (8,000 images of 128 px take 393 MB)."""
+        mode = self.config["data"]["cache"]
+        if split != "train" or mode != "auto":
+            return "memory" if split != "train" else mode
+        examples = examples if examples is not None else self.splits["train"]
+        size = self.config["data"]["image_size"]
+        return "memory" if len(examples) * size * size * 3 <= self.memory_cache_bytes \
+            else "disk"
 
     def augment(self, dataset):
         """Training images: shuffled every epoch; shifted and jittered if data.augment."""

@@ -177,6 +177,35 @@ def test_nearest_caption_of_a_training_image_is_its_own(finished_run, flickr):
     assert sum(b in refs for b, refs in zip(baseline, own)) >= 0.95 * len(own)
 
 
+def test_decoded_images_cached_on_disk_are_those_kept_in_memory(flickr, tmp_path):
+    """data.cache = "disk" keeps the decoded training images in files (auto: memory for small
+    sets); two epochs read the same batches as the in-memory cache."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    epochs = {}
+    for cache in ("auto", "disk"):
+        task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr),
+                                                            f"data.cache={cache}")))
+        task.cache_dir = tmp_path / cache
+        train = task.build_datasets()["train"]
+        assert task.cache_mode("train") == ("memory" if cache == "auto" else "disk")
+        epochs[cache] = [[np.concatenate([np.ravel(a) for a in tf_flat(batch)])
+                          for batch in train] for _ in range(2)]
+    assert list((tmp_path / "disk").glob("train*"))
+    assert not (tmp_path / "auto").exists()
+    for memory, disk in zip(epochs["auto"], epochs["disk"]):
+        assert len(memory) == len(disk) > 1
+        for a, b in zip(memory, disk):
+            np.testing.assert_array_equal(a, b)
+
+
+def tf_flat(batch):
+    import tensorflow as tf
+
+    return [t.numpy() for t in tf.nest.flatten(batch)]
+
+
 def test_padding_never_changes_a_caption_probability(flickr):
     """An image's caption probabilities are the same alone and batched with an image that has
     more and longer captions (padding in both the caption and the step axes)."""
