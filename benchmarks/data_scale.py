@@ -280,7 +280,8 @@ def main():
     args = parser.parse_args()
     if args.child:
         mode, payload = args.child
-        return {"train": child_train, "pipeline": child_pipeline, "read": child_read}[mode](json.loads(payload))
+        children = {"train": child_train, "pipeline": child_pipeline, "read": child_read}
+        return children[mode](json.loads(payload))
     Path(args.work).mkdir(parents=True, exist_ok=True)
     for recipe in args.recipes.split(","):
         for size in map(int, args.sizes.split(",")):
