@@ -86,25 +86,8 @@ def delimited_rows(text, delimiter=","):
     lines = io.StringIO(text, newline="") if isinstance(text, str) else text
     reader = csv.reader(lines, delimiter=delimiter)
     for row in reader:
-        if row and any(cell.strip() for cell in row):
+        if any(map(str.strip, row)):
             yield reader.line_num, row
-
-
-def _delimited(path, text, delimiter, header):
-    names = None
-    for line, row in delimited_rows(text, delimiter):
-        if header and names is None:
-            names = [cell.strip() for cell in row]
-            continue
-        if names is not None:
-            if len(row) != len(names):
-                raise DataError(
-                    f"{path}:{line}: expected {len(names)} columns "
-                    f"({', '.join(names)}), found {len(row)}"
-                )
-            yield line, dict(zip(names, row))
-        else:
-            yield line, row
 
 
 def _jsonl(path, lines):
@@ -120,20 +103,6 @@ def _jsonl(path, lines):
         yield number, record
 
 
-def read_records(path, header=True):
-    """Yield ``(line, record)`` from a CSV, TSV or JSON Lines file.
-
-    ``header=True`` reads the first CSV/TSV row as column names (records are dicts);
-    ``header=False`` yields lists, for columns chosen by position.
-    """
-    fmt = file_format(path)
-    lines = iter_lines(path)  # streamed: a large file is never held in memory
-    if fmt == "jsonl":
-        yield from _jsonl(path, lines)
-    else:
-        yield from _delimited(path, lines, "," if fmt == "csv" else "\t", header)
-
-
 def read_columns(path, columns):
     """Yield ``(line, values)`` with one value per requested column (names or 0-based indices).
 
@@ -143,9 +112,51 @@ def read_columns(path, columns):
     by_name = all(isinstance(c, str) for c in columns)
     if not by_name and not all(isinstance(c, int) for c in columns):
         raise DataError(f"{path}: give all columns by name or all by position, not {columns!r}")
-    count = 0
-    for line, record in read_records(path, header=by_name):
-        count += 1
+    fmt = file_format(path)
+    records = _delimited_columns(path, fmt, columns, by_name) if fmt != "jsonl" else \
+        _record_columns(path, columns, by_name)
+    empty = True
+    for line, values in records:
+        empty = False
+        yield line, values
+    if empty:
+        raise DataError(f"{path}: the file has no data rows")
+
+
+def _missing(path, line, column, have):
+    return DataError(f"{path}:{line}: missing column {column!r} (found: {have})")
+
+
+def _delimited_columns(path, fmt, columns, by_name):
+    """:func:`read_columns` of a CSV or TSV file: the columns' places found once, from the
+    header (the hot loop of reading a large file only picks cells)."""
+    rows = delimited_rows(iter_lines(path), "," if fmt == "csv" else "\t")
+    names = next((([cell.strip() for cell in row]) for _, row in rows), None) if by_name \
+        else None
+    places = None
+    for line, row in rows:
+        if names is None:  # by position
+            try:
+                yield line, [row[column] for column in columns]
+            except IndexError:
+                column = next(c for c in columns if not -len(row) <= c < len(row))
+                raise _missing(path, line, column, f"{len(row)} columns") from None
+            continue
+        if len(row) != len(names):
+            raise DataError(f"{path}:{line}: expected {len(names)} columns "
+                            f"({', '.join(names)}), found {len(row)}")
+        if places is None:
+            index = {name: i for i, name in enumerate(names)}  # the last of a repeated name
+            for column in columns:
+                if column not in index:
+                    raise _missing(path, line, column, ", ".join(dict.fromkeys(names)))
+            places = [index[column] for column in columns]
+        yield line, [row[i] for i in places]
+
+
+def _record_columns(path, columns, by_name):
+    """:func:`read_columns` of a JSON Lines file."""
+    for line, record in _jsonl(path, iter_lines(path)):
         values = []
         for column in columns:
             if isinstance(record, dict) != by_name:
@@ -155,15 +166,11 @@ def read_columns(path, columns):
                 value = record[column]
             except (KeyError, IndexError):
                 have = ", ".join(record) if isinstance(record, dict) else f"{len(record)} columns"
-                raise DataError(
-                    f"{path}:{line}: missing column {column!r} (found: {have})"
-                ) from None
+                raise _missing(path, line, column, have) from None
             if value is None:
                 raise DataError(f"{path}:{line}: column {column!r} is empty")
             values.append(value if isinstance(value, str) else str(value))
         yield line, values
-    if count == 0:
-        raise DataError(f"{path}: the file has no data rows")
 
 
 def decoded(value):
