@@ -176,10 +176,10 @@ class Recipe:
         if data["train"] is None:
             self._check_builtin_only()
             splits = self.builtin_splits(seed)
-        else:
-            splits = {s: self.read_examples(data[s], s)
-                      for s in ("validation", "test") if data[s] is not None}
-            splits["train"] = data["train"]
+        else:  # in this order: the datasets' random ops take their seeds in it
+            splits = {"train": data["train"], **{s: self.read_examples(data[s], s)
+                                                for s in ("validation", "test")
+                                                if data[s] is not None}}
         missing = [s for s in ("test", "validation") if s not in splits]
         if self.streams:
             from seqtasks.data.stream import Carving, Stream

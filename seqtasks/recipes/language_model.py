@@ -104,10 +104,9 @@ class LanguageModel(Recipe):
             self._check_builtin_only()
             return {"train": Stream.of(self.builtin_splits(self.config["train"]["seed"])
                                        ["train"], "built-in data")}
-        splits = {s: self.read_examples(data[s], s)
-                  for s in ("validation", "test") if data[s] is not None}
-        splits["train"] = self.source_stream(data["train"], "train")
-        return splits
+        return {"train": self.source_stream(data["train"], "train"),
+                **{s: self.read_examples(data[s], s)
+                   for s in ("validation", "test") if data[s] is not None}}
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
