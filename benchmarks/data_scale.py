@@ -237,7 +237,7 @@ def finish(proc, out):
     return json.loads(out.read_text())
 
 
-def measure(work, recipe, size, workers=1):
+def measure(work, recipe, size, workers=1, pipeline=True):
     paths = corpus(work, recipe, size)
     overrides = [f"data.{s}={p}" for s, p in paths.items()] + CORPORA[recipe][2] + [
         "train.epochs=1", f"export.dir={Path(work) / 'exports'}"]
@@ -247,7 +247,7 @@ def measure(work, recipe, size, workers=1):
     base = {"recipe": recipe, "overrides": overrides,
             "batch_size": config["train"]["batch_size"]}
     row = {"recipe": recipe, "examples": size, "workers": workers}
-    if workers == 1:
+    if workers == 1 and pipeline:
         row.update(finish(*spawn("pipeline", base)))
     with tempfile.TemporaryDirectory(dir=work) as output:
         if workers == 1:
@@ -276,6 +276,8 @@ def main():
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--work", default="runs/data_scale")
     parser.add_argument("--json", help="append the rows to this JSON Lines file")
+    parser.add_argument("--no-pipeline", action="store_true",
+                        help="skip the input-pipeline measurement (its own adaptation pass)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -285,7 +287,7 @@ def main():
     Path(args.work).mkdir(parents=True, exist_ok=True)
     for recipe in args.recipes.split(","):
         for size in map(int, args.sizes.split(",")):
-            row = measure(args.work, recipe, size, args.workers)
+            row = measure(args.work, recipe, size, args.workers, not args.no_pipeline)
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps(row) + "\n")
