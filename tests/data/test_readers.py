@@ -54,3 +54,12 @@ def test_empty_and_missing_and_unknown_files(tmp_path):
 def test_length_boundaries_are_increasing_quantiles():
     bounds = length_boundaries(list(range(1, 101)), buckets=4)
     assert bounds == sorted(set(bounds)) and 20 < bounds[0] < 30 and bounds[-1] < 101
+
+
+def test_missing_numbered_column(tmp_path):
+    """Columns by position: every row is data, and a short row names the column it lacks."""
+    (tmp_path / "t.tsv").write_text("a\tb\tc\nd\te\n")
+    rows = read_columns(tmp_path / "t.tsv", [0, 2])
+    assert next(rows) == (1, ["a", "c"])
+    with pytest.raises(DataError, match=r"t.tsv:2: missing column 2 \(found: 2 columns\)"):
+        next(rows)
