@@ -93,15 +93,24 @@ class TaggingPreprocessor(Preprocessor):
         return token.lower() if self.lowercase else token
 
     def adapt(self, examples):
-        """One pass over ``examples`` (any iterable): memory bounded by the distinct words,
-        characters and tags."""
+        """One pass over ``examples`` (any iterable, counted a chunk at a time): memory bounded
+        by the distinct words, characters and tags."""
+        from seqtasks.data.pipeline import chunks
+
         words, chars, tags = collections.Counter(), collections.Counter(), set()
-        for example in examples:
-            self._check_tokens(example)
-            for token in example.input:
-                words[self._fold(token)] += 1
-                chars.update(token[: self.max_word_chars])
-            tags.update(example.target)
+        for chunk in chunks(examples, 1024):
+            for example in chunk:
+                self._check_tokens(example)
+                tags.update(example.target)
+            tokens = [token for example in chunk for token in example.input]
+            if not tokens:
+                continue
+            # tokens hold no whitespace (checked): joined by spaces and split again, counted
+            # in C, in the order they come
+            text = " ".join(tokens)
+            words.update((text.lower() if self.lowercase else text).split(" "))
+            size = self.max_word_chars
+            chars.update("".join(token[:size] for token in tokens))
         kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - 2, 0))
                 if n >= self.min_count and w not in (PAD, OOV)]
         self.words, self.counts = [w for w, _ in kept], [n for _, n in kept]
@@ -110,6 +119,8 @@ class TaggingPreprocessor(Preprocessor):
         self._make_token_ids()
 
     def _check_tokens(self, example):
+        if all(example.input) and not WHITESPACE.search("".join(example.input)):
+            return  # the common case, one search per sentence
         for position, token in enumerate(example.input):
             if not token or WHITESPACE.search(token):
                 raise DataError(f"{_at(example, position)}: token {token!r} is empty or holds "
