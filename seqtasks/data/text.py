@@ -76,8 +76,8 @@ class TextPrefix:
     """The first ``chars`` characters of ``lines`` (a re-iterable of line ``Example``s), as
     lines: the last one cut where the prefix ends. ``len()`` is its number of lines."""
 
-    def __init__(self, lines, chars, count, name="data.train"):
-        self.lines, self.chars, self.count, self.name = lines, chars, count, name
+    def __init__(self, lines, chars, count):
+        self.lines, self.chars, self.count = lines, chars, count
 
     def __len__(self):
         return self.count

@@ -91,14 +91,10 @@ class LanguageModelPreprocessor(Preprocessor):
 
         counts = collections.Counter()
         for text in text_chunks(examples, self.level, self.lowercase):
-            counts.update(self.tokens_of(text))
-        self.tokens_counted = sum(counts.values())
+            counts.update(text if self.level == "char" else text.split())
         self.vocabulary = vocabulary_by_count(counts, max(self.max_tokens - 1, 1),
                                               self.min_count, reserved=(OOV,))
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
-
-    #: Tokens of the text the preprocessor was adapted on (0 before :meth:`adapt`).
-    tokens_counted = 0
 
     @property
     def vocabulary_size(self):
@@ -107,11 +103,6 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def tokens(self, text):
         return split_tokens(text, self.level, self.lowercase)
-
-    def tokens_of(self, text):
-        """The tokens of ``text`` already lowercased if asked (a piece of
-        :func:`text_chunks`): its characters (a string) or its words."""
-        return text if self.level == "char" else text.split()
 
     def stream_ids(self, examples):
         """int32 ids of the text of ``examples`` read as one stream (their inputs joined)."""

@@ -319,15 +319,20 @@ class Recipe:
 
     def cache_mode(self, split, examples=None):
         """Where ``split``'s encoded ``examples`` (default: the whole split) are kept after
-        the first epoch: ``memory``, ``disk`` or ``none`` (``data.cache``; held-out splits:
-        memory)."""
+        the first epoch: ``memory``, ``disk`` or ``none`` (``data.cache``, ``auto`` asking
+        :meth:`fits_in_memory`; held-out splits: memory)."""
         mode = self.config["data"]["cache"]
-        examples = examples if examples is not None else (self.splits or {}).get(split)
-        if split != "train" or isinstance(examples, list):
-            return "memory" if mode == "auto" or split != "train" else mode
-        if mode == "auto":
-            return "memory" if len(examples) <= self.memory_cache_limit else "disk"
-        return mode
+        if split != "train":
+            return "memory"
+        if mode != "auto":
+            return mode
+        examples = examples if examples is not None else self.splits["train"]
+        return "memory" if self.fits_in_memory(examples) else "disk"
+
+    def fits_in_memory(self, examples):
+        """Whether ``data.cache = "auto"`` keeps these encoded training examples in memory:
+        a list (read into memory already), or at most :attr:`memory_cache_limit` of them."""
+        return isinstance(examples, list) or len(examples) <= self.memory_cache_limit
 
     #: Folder of the on-disk cache (``data.cache = "disk"``); the runner sets it to
     #: ``<run>/cache``, otherwise a temporary folder removed when the process ends.

@@ -144,17 +144,11 @@ class Captioning(Recipe):
     #: in memory after the first epoch, more on disk (``<run>/cache``).
     memory_cache_bytes = 2 * 2**30
 
-    def cache_mode(self, split, examples=None):
-        """Where the decoded images are kept after the first epoch: held-out splits in memory;
-        training images as ``data.cache`` says, ``auto`` choosing memory while they take at
-        most :attr:`memory_cache_bytes` (8,000 images of 128 px take 393 MB)."""
-        mode = self.config["data"]["cache"]
-        if split != "train" or mode != "auto":
-            return "memory" if split != "train" else mode
-        examples = examples if examples is not None else self.splits["train"]
+    def fits_in_memory(self, examples):
+        """Decoded images, not the list of their paths, are what the cache holds: at most
+        :attr:`memory_cache_bytes` of them (8,000 images of 128 px take 393 MB)."""
         size = self.config["data"]["image_size"]
-        return "memory" if len(examples) * size * size * 3 <= self.memory_cache_bytes \
-            else "disk"
+        return len(examples) * size * size * 3 <= self.memory_cache_bytes
 
     def augment(self, dataset):
         """Training images: shuffled every epoch; shifted and jittered if data.augment."""

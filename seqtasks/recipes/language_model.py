@@ -145,8 +145,7 @@ class LanguageModel(Recipe):
             if not held or not tail.train_chars:
                 raise self._too_few(tail.total_lines, split)
         splits.update(tail.held)
-        splits["train"] = TextPrefix(stream, tail.train_chars, tail.train_lines,
-                                     self.describe("train"))
+        splits["train"] = TextPrefix(stream, tail.train_chars, tail.train_lines)
         self._check_not_empty(splits)
         self.length_counts, self.token_counts = {}, {}
         self.preprocessor, self.splits = preprocessor, splits
