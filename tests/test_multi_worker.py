@@ -23,6 +23,7 @@ import pytest
 from helpers import set_args, tiny, write_csv
 from samples import TINY
 
+import seqtasks
 from seqtasks.launch import free_ports, tf_configs
 
 pytestmark = pytest.mark.xdist_group("multi_worker")  # one cluster at a time on 2 cores
@@ -100,6 +101,47 @@ def test_each_worker_reads_only_its_own_share_of_a_streamed_training_set(tmp_pat
     # a new order every epoch
     orders = [sum(results[0]["seen"][e]["mine"], []) for e in ("0", "1")]
     assert orders[0] != orders[1]
+
+
+def test_language_model_workers_read_only_the_text_their_streams_cover(tmp_path):
+    """Worker i of 2 reads only the tokens of its ``train.batch_size`` streams (a range of the
+    text, the lines before it skipped untokenised, reading stopped after it): its windows are
+    exactly its rows of the single process's global windows, with the same vocabulary."""
+    from seqtasks.data.builtin import translation
+
+    text = tmp_path / "text.txt"
+    text.write_text("".join(s + "\n" for s, _ in translation.generate(600, seed=3)))
+    overrides = [*TINY["language_model"], f"data.train={text}", "data.level=word",
+                 "train.batch_size=3", "train.bptt=5"]
+    script = textwrap.dedent(f"""
+        import json, seqtasks
+        from seqtasks import distribute
+        from seqtasks.preprocessors.language_model import LanguageModelPreprocessor
+        LanguageModelPreprocessor.piece_lines = 40  # many marks to skip to
+        distribute.get_strategy("multi_worker")
+        recipe = seqtasks.get_recipe("language_model")
+        task = recipe(recipe.default_config({[*overrides, "train.strategy=multi_worker"]!r}))
+        data = task.build_datasets()
+        print(json.dumps({{"role": distribute.role().index, "range": task.share_range(),
+                          "vocabulary": task.preprocessor.vocabulary,
+                          "windows": [x.numpy().tolist() for x, _ in data["train"]],
+                          "targets": [y.numpy().tolist() for _, y in data["train"]]}}))
+    """)
+    outputs = finish(start_workers(script, tmp_path))
+    results = {r["role"]: r for r in (json.loads(o.strip().splitlines()[-1]) for o in outputs)}
+
+    recipe = seqtasks.get_recipe("language_model")
+    single = recipe(recipe.default_config([*overrides, "train.batch_size=6"]))
+    data = single.build_datasets()
+    assert results[0]["vocabulary"] == results[1]["vocabulary"] == single.preprocessor.vocabulary
+    windows = [(x.numpy(), y.numpy()) for x, y in data["train"]]
+    tokens = single.preprocessor.token_count
+    assert results[0]["range"][0] == 0 and results[1]["range"][1] < tokens + 1
+    assert results[0]["range"][1] - 1 == results[1]["range"][0]  # consecutive ranges
+    for w in (0, 1):
+        assert len(results[w]["windows"]) == len(windows) > 3
+        for (x, y), mine, targets in zip(windows, results[w]["windows"], results[w]["targets"]):
+            assert mine == x[3 * w:3 * w + 3].tolist() and targets == y[3 * w:3 * w + 3].tolist()
 
 
 def test_held_out_batches_are_shared_out_by_rows_of_every_global_batch(tmp_path):

@@ -61,26 +61,58 @@ def shuffle_every_epoch(dataset, buffer_size, seed):
     return tf.data.Dataset.from_tensors(0).flat_map(this_epoch)
 
 
+def nonzero_length(ids):
+    """The length of a row of ids padded with 0 at its end: up to its last non-zero id."""
+    return tf.reduce_max(tf.where(ids != 0, tf.range(1, tf.shape(ids)[0] + 1), 0))
+
+
+def trim_batch(*batch):
+    """A batch whose rows were padded with 0 beyond their ends, every component with a time
+    axis cut after its last column holding a non-zero value (at least one column kept): the
+    batch that padding rows cut to their lengths would give."""
+
+    def trim(t):
+        if t.shape.rank is None or t.shape.rank < 2:
+            return t
+        used = tf.reduce_any(t != 0, axis=[0, *range(2, t.shape.rank)])
+        width = tf.reduce_max(tf.where(used, tf.range(1, tf.shape(used)[0] + 1), 1))
+        return t[:, :width]
+
+    return tf.nest.map_structure(trim, batch)
+
+
 def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shuffle_seed=None,
-                    shuffle_buffer=10_000):
+                    shuffle_buffer=10_000, padded_rows=False):
     """Batch ``(features, target, ...)`` elements, padding every tensor with 0 to the longest
     in the batch. ``features`` is an id sequence, or a tuple whose first tensor is one; its
     length is the element's length.
 
     With ``bucketing`` the elements are grouped by length first (``boundaries`` from
     :func:`length_boundaries`), so little of each batch is padding.
+
+    ``padded_rows``: the elements may be padded with 0 beyond their ends (rows of a chunk
+    encoded at once, not cut one by one: a per-element function is the costliest stage of a
+    tf.data pipeline); lengths are then read up to the last non-zero id and every batch is
+    cut with :func:`trim_batch`, giving the batches of the rows cut to their lengths. Only
+    for elements in which every component with a time axis ends with a non-zero value.
     """
     if shuffle_seed is not None:
         dataset = shuffle_every_epoch(dataset, shuffle_buffer, shuffle_seed)
     if bucketing and boundaries:
+        def length(features, *_):
+            ids = tf.nest.flatten(features)[0]
+            return nonzero_length(ids) if padded_rows else tf.shape(ids)[0]
+
         dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda features, *_: tf.shape(tf.nest.flatten(features)[0])[0],
+            element_length_func=length,
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             pad_to_bucket_boundary=False,
         )
     else:
         dataset = dataset.padded_batch(batch_size)
+    if padded_rows:
+        dataset = dataset.map(trim_batch)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

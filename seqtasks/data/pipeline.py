@@ -53,14 +53,6 @@ def _arrays(structure):
     return structure
 
 
-def cut_rows(padded, lengths):
-    """An unbatched row of ``Preprocessor.encode_batch``: each component with a time axis cut
-    to its length (scalars kept)."""
-    import tensorflow as tf
-
-    return tf.nest.map_structure(lambda t, n: t[:n] if t.shape.rank else t, padded, lengths)
-
-
 _temporary = []
 
 

@@ -80,23 +80,18 @@ class Preprocessor(keras.layers.Layer):
         return tf.nest.map_structure(lambda t: t[0], self(batch)), targets
 
     #: Whether :meth:`encode_batch` is implemented: streamed training examples are then
-    #: encoded a chunk at a time (one call per chunk instead of one per example).
+    #: encoded a chunk at a time (one call per chunk instead of one per example), and their
+    #: rows are batched as they are (see :func:`seqtasks.data.batching.batch_sequences`).
     encodes_batches = False
 
     def encode_batch(self, inputs, targets):
-        """A chunk of raw elements (``{name: (chunk,) tensor}`` and their targets) ->
-        ``(padded, lengths)``: the elements of :meth:`encode` batched and padded, and a
-        structure like it holding each row's length (``(chunk,)`` int32; any value for the
-        components without a time axis), so that each unbatched row cut to its lengths is
-        exactly what :meth:`encode` gives it."""
+        """A chunk of raw elements (``{name: (chunk,) tensor}`` and their targets) -> the
+        elements of :meth:`encode` batched: every component with a time axis padded with 0
+        after each row's end, and each row's :meth:`encode` ending with a non-zero value
+        there (so that the row cut after its last non-zero value is what :meth:`encode`
+        gives)."""
         raise NotImplementedError
 
     def length(self, example):
         """Length of an example's input in steps (for length buckets); None: no bucketing."""
         return None
-
-
-def token_lengths(ids):
-    """Lengths of ``(batch, steps)`` id rows padded with 0: the non-zero ids, at least one
-    (an empty text is one padding token, as the tokenizers make it)."""
-    return tf.maximum(tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1), 1)

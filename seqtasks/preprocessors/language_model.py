@@ -84,14 +84,28 @@ class LanguageModelPreprocessor(Preprocessor):
     def adapted(self):
         return self.vocabulary is not None
 
+    #: Lines of text per piece of the adaptation and encoding passes (:func:`text_chunks`).
+    piece_lines = 4096
+
     def adapt(self, examples):
         """Count the tokens of ``examples`` (lines of the training text, any iterable: read
-        once, a piece at a time) and keep the most frequent as the vocabulary."""
+        once, a piece at a time) and keep the most frequent as the vocabulary.
+
+        Also sets ``token_count`` (the tokens of the text) and ``token_marks``: ``(lines,
+        tokens)`` pairs, the first ``lines`` lines holding exactly ``tokens`` tokens, at the
+        piece boundaries where no word runs on (see :meth:`share_ids`)."""
         import collections
 
-        counts = collections.Counter()
-        for text in text_chunks(examples, self.level, self.lowercase):
-            counts.update(text if self.level == "char" else text.split())
+        counts, tokens = collections.Counter(), 0
+        self.token_marks = [(0, 0)]
+        pieces = text_chunks(examples, self.level, self.lowercase, self.piece_lines)
+        for number, text in enumerate(pieces, 1):
+            found = text if self.level == "char" else text.split()
+            counts.update(found)
+            tokens += len(found)
+            if self.level == "char" or not text or text[-1].isspace():
+                self.token_marks.append((number * self.piece_lines, tokens))
+        self.token_count = tokens
         self.vocabulary = vocabulary_by_count(counts, max(self.max_tokens - 1, 1),
                                               self.min_count, reserved=(OOV,))
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
@@ -109,6 +123,23 @@ class LanguageModelPreprocessor(Preprocessor):
         pieces = list(self.id_chunks(examples))
         return np.concatenate(pieces) if pieces else np.zeros([0], np.int32)
 
+    def share_ids(self, examples, start, stop, marks=((0, 0),)):
+        """int32 ids ``[start, stop)`` of the text of ``examples``, a piece at a time: lines
+        before the last of ``marks`` (:meth:`adapt`'s ``token_marks``) at or before ``start``
+        are skipped unread by the tokenizer, and reading ends at ``stop``."""
+        import bisect
+        import itertools
+
+        at = bisect.bisect_right([tokens for _, tokens in marks], start) - 1
+        lines, position = marks[at]
+        for ids in self.id_chunks(itertools.islice(iter(examples), lines, None)):
+            low, high = max(start - position, 0), min(stop - position, len(ids))
+            if low < high:
+                yield ids[low:high]
+            position += len(ids)
+            if position >= stop:
+                return
+
     def id_chunks(self, examples):
         """int32 ids of the text of ``examples`` read as one stream, a piece at a time (any
         iterable of lines, read once)."""
@@ -119,13 +150,14 @@ class LanguageModelPreprocessor(Preprocessor):
             known, ids = points[order], (order + 1).astype(np.int32)
             if not len(known):  # nothing known: every token is unknown
                 known, ids = np.array([-1]), np.array([self.unknown_id], np.int32)
-            for text in text_chunks(examples, self.level, self.lowercase):
+            for text in text_chunks(examples, self.level, self.lowercase,
+                                    self.piece_lines):
                 codes = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int64)
                 at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
                 yield np.where(known[at] == codes, ids[at], self.unknown_id).astype(np.int32)
             return
         index = {token: i + 1 for i, token in enumerate(self.vocabulary)}
-        for text in text_chunks(examples, self.level, self.lowercase):
+        for text in text_chunks(examples, self.level, self.lowercase, self.piece_lines):
             yield np.array([index.get(t, self.unknown_id) for t in text.split()], np.int32)
 
     def summary(self):

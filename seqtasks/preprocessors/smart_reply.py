@@ -17,7 +17,7 @@ from seqtasks.layers.tokens import (
     token_array,
     vocabulary_by_count,
 )
-from seqtasks.preprocessors.base import Preprocessor, token_lengths
+from seqtasks.preprocessors.base import Preprocessor
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -126,8 +126,7 @@ class SmartReplyPreprocessor(Preprocessor):
     encodes_batches = True
 
     def encode_batch(self, inputs, targets):
-        ids = self(inputs)
-        return (ids, targets), (token_lengths(ids), targets)
+        return self(inputs), targets
 
     def length(self, example):
         return min(max(len(example.input.split()), 1), self.max_length)

@@ -18,7 +18,7 @@ from seqtasks.layers.tokens import (
     tokenize_texts,
     vocabulary_by_count,
 )
-from seqtasks.preprocessors.base import Preprocessor, token_lengths
+from seqtasks.preprocessors.base import Preprocessor
 
 #: Ids before the vocabulary's: the source side has padding (0) and unknown (1); the target
 #: side adds the start (2) and end (3) tokens the decoder reads and writes.
@@ -170,12 +170,8 @@ class TranslationPreprocessor(Preprocessor):
     encodes_batches = True
 
     def encode_batch(self, inputs, targets):
-        source_ids = self(inputs)
-        target_in, target_out = self.teacher_forcing(targets)
-        lengths = tf.reduce_sum(tf.cast(target_out > 0, tf.int32), axis=1)  # ends with </s>
-        weights = tf.cast(target_out > 0, tf.float32)
-        return (((source_ids, target_in), target_out, weights),
-                ((token_lengths(source_ids), lengths), lengths, lengths))
+        target_in, target_out = self.teacher_forcing(targets)  # target_out ends with </s>
+        return (self(inputs), target_in), target_out, tf.cast(target_out > 0, tf.float32)
 
     def get_config(self):
         return {**super().get_config(), "source_tokenizer": self.source_tokenizer,

@@ -299,7 +299,7 @@ class Recipe:
         read in chunks), not cached."""
         import tensorflow as tf
 
-        from seqtasks.data.pipeline import cut_rows, stream_dataset
+        from seqtasks.data.pipeline import stream_dataset
 
         p = self.preprocessor
 
@@ -312,9 +312,8 @@ class Recipe:
         # the structure from the first pass's first examples: nothing is read before the
         # dataset is iterated
         chunked = stream_dataset(examples, raw, probe=examples.head)
-        if p.encodes_batches:  # one call per chunk
-            return (chunked.map(p.encode_batch, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-                    .map(cut_rows))
+        if p.encodes_batches:  # one call per chunk; rows are not cut (see batch())
+            return chunked.map(p.encode_batch, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
         return chunked.unbatch().map(p.encode, num_parallel_calls=tf.data.AUTOTUNE)
 
     def cache_mode(self, split, examples=None):
@@ -418,7 +417,8 @@ class Recipe:
         own = split == "train" and self.reads_share()
         batches = batch_sequences(dataset, train["batch_size"] if own else self.global_batch_size(),
                                   boundaries=boundaries, bucketing=train["bucketing"],
-                                  shuffle_seed=train["seed"] if split == "train" else None)
+                                  shuffle_seed=train["seed"] if split == "train" else None,
+                                  padded_rows=self.preprocessor.encodes_batches)
         if not own:
             return batches
         # the first steps_per_worker() batches; the rest are read and dropped (not take()),
@@ -466,8 +466,6 @@ class Recipe:
     def restore_data(self, splits, state):
         import collections
 
-        import keras
-
         from seqtasks.data.stream import Carving
 
         train = splits["train"]
@@ -478,11 +476,17 @@ class Recipe:
         splits.update(train.carved)
         self.length_counts = collections.Counter(
             {length: count for length, count in state["length_counts"]})
-        kind = type(self.make_preprocessor())  # imports (and registers) its class
-        self.preprocessor = keras.saving.deserialize_keras_object(
-            state["preprocessor"], custom_objects={kind.__name__: kind})
+        self.preprocessor = self.restored_preprocessor(state)
         self.splits, self.warnings = splits, list(state["warnings"])
         self.restored_summary = state["summary"]
+
+    def restored_preprocessor(self, state):
+        """The adapted preprocessor of a :meth:`data_state`."""
+        import keras
+
+        kind = type(self.make_preprocessor())  # imports (and registers) its class
+        return keras.saving.deserialize_keras_object(state["preprocessor"],
+                                                     custom_objects={kind.__name__: kind})
 
     #: The summary of a run whose data state was restored (see :meth:`restore_data`).
     restored_summary = None

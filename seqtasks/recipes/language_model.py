@@ -18,9 +18,9 @@ from seqtasks.recipes.base import Example, Recipe
 @register
 class LanguageModel(Recipe):
     name = "language_model"
-    # The training text streams its own way (one text cut into stateful windows, see
-    # :meth:`adapt`); workers do not read shares of it (each takes its rows of every window).
-    streams = False
+    # The training text streams its own way: one text cut into stateful windows (see
+    # :meth:`adapt`); under multi_worker each worker reads the part of the text its streams
+    # cover (see :meth:`share_range`).
     description = "next-event prediction: text -> the next character or word; generate text"
     schema_extra = {
         "data": {
@@ -147,37 +147,87 @@ class LanguageModel(Recipe):
         splits.update(tail.held)
         splits["train"] = TextPrefix(stream, tail.train_chars, tail.train_lines)
         self._check_not_empty(splits)
-        self.length_counts, self.token_counts = {}, {}
+        self.held_out, self.token_counts = tail.held, {}
         self.preprocessor, self.splits = preprocessor, splits
         return preprocessor
+
+    def data_state(self):
+        """What :meth:`adapt` learned: the vocabulary, the held-out texts cut from the end,
+        the training part's size and the token marks that let a worker skip to its share."""
+        import keras
+
+        train, p = self.splits["train"], self.preprocessor
+        return {"preprocessor": keras.saving.serialize_keras_object(p),
+                "held_out": {s: list(e) for s, e in self.held_out.items()},
+                "train": (train.chars, train.count), "token_count": p.token_count,
+                "token_marks": [tuple(m) for m in p.token_marks],  # not the layer's list
+                "summary": self.summary,
+                "warnings": self.warnings}
+
+    def restore_data(self, splits, state):
+        from seqtasks.data.text import TextPrefix
+
+        splits.update(state["held_out"])
+        splits["train"] = TextPrefix(splits["train"], *state["train"])
+        self.held_out, self.token_counts = state["held_out"], {}
+        self.preprocessor = self.restored_preprocessor(state)
+        self.preprocessor.token_count = state["token_count"]
+        self.preprocessor.token_marks = [tuple(m) for m in state["token_marks"]]
+        self.splits, self.warnings = splits, list(state["warnings"])
+        self.restored_summary = state["summary"]
+
+    def train_share(self):
+        return self.splits["train"]  # a worker's share is a range of tokens: see dataset()
+
+    def share_name(self):
+        from seqtasks.distribute import role
+
+        me = role(self.config["train"]["strategy"])
+        return f"train-{me.index}-of-{me.workers}"
+
+    def share_range(self):
+        """``(start, stop)``: the tokens of the training text this worker's streams read,
+        ``train.batch_size`` of the cluster's (see :func:`~seqtasks.data.streams.
+        tbptt_windows`; the last token is the next one's target)."""
+        from seqtasks.distribute import role
+
+        me = role(self.config["train"]["strategy"])
+        streams = self.config["train"]["batch_size"]
+        per_stream = max(self.preprocessor.token_count - 1, 0) // (streams * me.workers)
+        start = me.index * streams * per_stream
+        return start, start + streams * per_stream + 1
 
     def dataset(self, split, examples):
         """Batches of windows of ``train.batch_size`` streams (per worker) x ``train.bptt``
         steps, in order. The ids are in memory, or (the training text when ``data.cache``
         says disk, see :meth:`cache_mode`) in a file under the cache folder, read a window at
         a time."""
+        import numpy as np
         import tensorflow as tf
 
         from seqtasks.data.streams import tbptt_windows, window_dataset
 
-        bptt = self.config["train"]["bptt"]
+        bptt, p = self.config["train"]["bptt"], self.preprocessor
+        own = split == "train" and self.reads_share()
+        pieces = p.share_ids(examples, *self.share_range(), p.token_marks) if own else \
+            p.id_chunks(examples)
         on_disk = split == "train" and self.cache_mode(split, examples) != "memory"
-        ids = self._ids_on_disk(split, examples) if on_disk else \
-            self.preprocessor.stream_ids(examples)
-        self.token_counts[split] = len(ids)
+        ids = self._ids_on_disk(self.share_name() if own else split, pieces) if on_disk else \
+            np.concatenate([np.zeros([0], np.int32), *pieces])
+        self.token_counts[split] = p.token_count if own else len(ids)
+        streams = self.config["train"]["batch_size"] if own else self.global_batch_size()
         try:
             if on_disk:
-                return window_dataset(ids, self.global_batch_size(), bptt)
-            return tf.data.Dataset.from_tensor_slices(
-                tbptt_windows(ids, self.global_batch_size(), bptt))
+                return window_dataset(ids, streams, bptt)
+            return tf.data.Dataset.from_tensor_slices(tbptt_windows(ids, streams, bptt))
         except ValueError as e:
             where = next(iter(examples)).where
             raise DataError(f"{where} ({split} text): {e}; use a smaller train.batch_size or "
                             "train.bptt, or more text") from None
 
-    def _ids_on_disk(self, split, examples):
-        """The ids of ``examples`` written to ``<cache folder>/<split>.ids`` (int32) in one
-        pass, memory-mapped."""
+    def _ids_on_disk(self, name, pieces):
+        """``pieces`` (int32 id arrays) written to ``<cache folder>/<name>.ids`` in one pass,
+        memory-mapped. A file a killed run finished is reused (written whole, then renamed)."""
         import os
 
         import numpy as np
@@ -185,19 +235,26 @@ class LanguageModel(Recipe):
         from seqtasks.data.pipeline import cache_folder
         from seqtasks.progress import Progress
 
-        path = cache_folder(self.cache_dir) / f"{split}.ids"
-        partial = path.with_name(path.name + ".partial")
-        progress = Progress(f"encoding {self.describe(split)}", unit="lines")
-        with open(partial, "wb") as f:
-            for ids in self.preprocessor.id_chunks(progress.wrap(examples)):
-                ids.tofile(f)
-        os.replace(partial, path)
+        path = cache_folder(self.cache_dir) / f"{name}.ids"
+        if not path.exists():
+            partial = path.with_name(path.name + ".partial")
+            progress = Progress(f"encoding {self.describe('train')}", unit="tokens")
+            with open(partial, "wb") as f:
+                for ids in pieces:
+                    ids.tofile(f)
+                    progress.add(len(ids))
+            progress.done()
+            os.replace(partial, path)
         if not path.stat().st_size:
             return np.zeros([0], np.int32)
         return np.memmap(path, np.int32, "r")
 
     def batch(self, dataset, split):
-        return dataset  # each element is a batch already: the next window of every stream
+        """``dataset`` as it is: each element is a batch already (the next window of every
+        stream), a worker's own when it read its share."""
+        from seqtasks.distribute import per_worker
+
+        return per_worker(dataset) if split == "train" and self.reads_share() else dataset
 
     def data_summary(self, splits, datasets):
         return {"tokens": {s: self.token_counts[s] for s in splits},

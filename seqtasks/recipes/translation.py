@@ -84,11 +84,13 @@ class Translation(Recipe):
         (counted in the adaptation pass); held-out splits are scored whole."""
         import tensorflow as tf
 
+        from seqtasks.data.batching import nonzero_length
+
         if split != "train":
             return super().dataset(split, examples)
         longest = self.config["data"]["max_length"]
         short = self.encoded(examples).filter(lambda x, y, w: tf.logical_and(
-            tf.shape(x[0])[0] <= longest, tf.shape(y)[0] <= longest + 1))
+            nonzero_length(x[0]) <= longest, nonzero_length(y) <= longest + 1))
         return self.cached(short, split, examples)
 
     def adapt(self, splits):

@@ -3,6 +3,7 @@
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -399,3 +400,31 @@ def test_builtin_default_beats_a_unigram_model(tmp_path):
     counts = np.array(list(collections.Counter(train).values()), float)
     unigram = float(-(counts / counts.sum() * np.log2(counts / counts.sum())).sum())
     assert test["bits_per_char"] < 0.5 * unigram, (test, unigram)
+
+
+def test_a_resumed_run_reuses_the_data_state_and_the_encoded_text(text_file, tmp_path):
+    """What the adaptation pass learned (vocabulary, held-out texts, token marks) comes back
+    from :meth:`data_state`, and the training ids from the file the first run wrote: the
+    resumed run reads no training text (the file may even be gone) and gets the same data."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    config = recipe.default_config(tiny_lm(f"data.train={text_file}", "data.cache=disk"))
+    first = recipe(config)
+    first.cache_dir = tmp_path / "cache"
+    built = first.build_datasets()
+    state = pickle.loads(pickle.dumps(first.data_state()))
+    assert (tmp_path / "cache" / "train.ids").exists()
+
+    hidden = text_file.rename(tmp_path / "elsewhere.txt")
+    try:
+        again = recipe(config)
+        again.cache_dir = tmp_path / "cache"
+        rebuilt = again.build_datasets(state)
+    finally:
+        hidden.rename(text_file)
+    assert again.preprocessor.vocabulary == first.preprocessor.vocabulary
+    assert again.summary == first.summary
+    for split in built:
+        assert [(x.numpy().tolist(), y.numpy().tolist()) for x, y in rebuilt[split]] == \
+            [(x.numpy().tolist(), y.numpy().tolist()) for x, y in built[split]]
