@@ -10,7 +10,9 @@ size it starts fresh processes and measures:
   training step, through ``seqtasks.run`` with the recipe's defaults;
 * ``step_examples_per_s``: training examples per second over steps 20-120 of that run;
 * ``pipeline_examples_per_s``: the input pipeline alone (``data.cache = "none"``: every
-  example parsed and encoded), batched examples per second over up to 200,000 examples;
+  example parsed and encoded), batched examples per second over up to 200,000 examples,
+  read inside the graph as training reads it (``Dataset.reduce``; a second pass, the first
+  warming up);
 * ``peak_rss_mib``: VmHWM of the training process at step 120;
 
 and, with ``--workers 2``, the same for a 2-worker cluster (``train.strategy =
@@ -191,10 +193,16 @@ def child_pipeline(args):
     task = recipe(recipe.default_config([*args["overrides"], "data.cache=none"]))
     datasets = task.build_datasets()
     batches = datasets["train"].take(PIPELINE_EXAMPLES // args["batch_size"])
-    count = batches.reduce(0, lambda n, b: n + 1)  # compiles the loop once
-    count, start = 0, time.time()
-    for batch in batches:
-        count += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+
+    def examples(n, batch):
+        return n + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]
+
+    # read in the graph, as Keras's training loop reads it (a Python loop over the batches
+    # adds 2-3 ms of eager work per batch, and its rate varied 2x from process to process);
+    # the first pass warms up (traces the pipeline's functions, fills the file cache)
+    batches.reduce(tf.constant(0, tf.int64), examples)
+    start = time.time()
+    count = int(batches.reduce(tf.constant(0, tf.int64), examples))
     seconds = time.time() - start
     Path(args["out"]).write_text(json.dumps({
         "pipeline_examples_per_s": round(count / seconds, 1),
