@@ -183,6 +183,13 @@ def child_train(args):
     raise SystemExit("training ended before the measured steps")
 
 
+def _examples(count, batch):
+    """``Dataset.reduce`` step counting the examples of ``batch``."""
+    import tensorflow as tf
+
+    return count + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]
+
+
 def child_pipeline(args):
     """The training input pipeline alone, every example parsed and encoded."""
     import tensorflow as tf
@@ -193,16 +200,12 @@ def child_pipeline(args):
     task = recipe(recipe.default_config([*args["overrides"], "data.cache=none"]))
     datasets = task.build_datasets()
     batches = datasets["train"].take(PIPELINE_EXAMPLES // args["batch_size"])
-
-    def examples(n, batch):
-        return n + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]
-
     # read in the graph, as Keras's training loop reads it (a Python loop over the batches
     # adds 2-3 ms of eager work per batch, and its rate varied 2x from process to process);
     # the first pass warms up (traces the pipeline's functions, fills the file cache)
-    batches.reduce(tf.constant(0, tf.int64), examples)
+    batches.reduce(tf.constant(0, tf.int64), _examples)
     start = time.time()
-    count = int(batches.reduce(tf.constant(0, tf.int64), examples))
+    count = int(batches.reduce(tf.constant(0, tf.int64), _examples))
     seconds = time.time() - start
     Path(args["out"]).write_text(json.dumps({
         "pipeline_examples_per_s": round(count / seconds, 1),
@@ -221,9 +224,7 @@ def child_read(args):
     start = time.time()
     datasets = task.build_datasets()
     adapted = time.time()
-    count = 0
-    for batch in datasets["train"]:
-        count += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+    count = int(datasets["train"].reduce(tf.constant(0, tf.int64), _examples))
     Path(args["out"]).write_text(json.dumps({
         "adapt_s": round(adapted - start, 1), "read_epoch_s": round(time.time() - adapted, 1),
         "read_examples": count, "read_peak_rss_mib": round(peak_rss_mib(), 1)}))
