@@ -66,23 +66,29 @@ def nonzero_length(ids):
     return tf.reduce_max(tf.where(ids != 0, tf.range(1, tf.shape(ids)[0] + 1), 0))
 
 
+def used_width(t, axis=1):
+    """The columns of ``t`` along ``axis`` up to the last holding a non-zero value (at least
+    one)."""
+    used = tf.reduce_any(t != 0, axis=[a for a in range(t.shape.rank) if a != axis])
+    return tf.reduce_max(tf.where(used, tf.range(1, tf.shape(used)[0] + 1), 1))
+
+
 def trim_batch(*batch):
     """A batch whose rows were padded with 0 beyond their ends, every component with a time
     axis cut after its last column holding a non-zero value (at least one column kept): the
-    batch that padding rows cut to their lengths would give."""
+    batch that padding rows cut to their lengths would give, when every component's rows end
+    with a non-zero value."""
 
     def trim(t):
         if t.shape.rank is None or t.shape.rank < 2:
             return t
-        used = tf.reduce_any(t != 0, axis=[0, *range(2, t.shape.rank)])
-        width = tf.reduce_max(tf.where(used, tf.range(1, tf.shape(used)[0] + 1), 1))
-        return t[:, :width]
+        return t[:, :used_width(t)]
 
     return tf.nest.map_structure(trim, batch)
 
 
 def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shuffle_seed=None,
-                    shuffle_buffer=10_000, padded_rows=False):
+                    shuffle_buffer=10_000, padded_rows=None):
     """Batch ``(features, target, ...)`` elements, padding every tensor with 0 to the longest
     in the batch. ``features`` is an id sequence, or a tuple whose first tensor is one; its
     length is the element's length.
@@ -92,9 +98,9 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
 
     ``padded_rows``: the elements may be padded with 0 beyond their ends (rows of a chunk
     encoded at once, not cut one by one: a per-element function is the costliest stage of a
-    tf.data pipeline); lengths are then read up to the last non-zero id and every batch is
-    cut with :func:`trim_batch`, giving the batches of the rows cut to their lengths. Only
-    for elements in which every component with a time axis ends with a non-zero value.
+    tf.data pipeline); lengths are then read up to the last non-zero id of the first
+    features tensor, and every batch goes through ``padded_rows`` (a function such as
+    :func:`trim_batch`), which cuts it to the batch the rows cut to their lengths would give.
     """
     if shuffle_seed is not None:
         dataset = shuffle_every_epoch(dataset, shuffle_buffer, shuffle_seed)
@@ -112,7 +118,7 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
     else:
         dataset = dataset.padded_batch(batch_size)
     if padded_rows:
-        dataset = dataset.map(trim_batch)
+        dataset = dataset.map(padded_rows)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -89,8 +89,15 @@ class Preprocessor(keras.layers.Layer):
         elements of :meth:`encode` batched: every component with a time axis padded with 0
         after each row's end, and each row's :meth:`encode` ending with a non-zero value
         there (so that the row cut after its last non-zero value is what :meth:`encode`
-        gives)."""
+        gives; otherwise override :meth:`trim_batch`)."""
         raise NotImplementedError
+
+    def trim_batch(self, *batch):
+        """A batch of :meth:`encode_batch` rows (padded to their chunk's longest) cut to what
+        the rows cut to their own lengths would give, padded to the batch's longest."""
+        from seqtasks.data.batching import trim_batch
+
+        return trim_batch(*batch)
 
     def length(self, example):
         """Length of an example's input in steps (for length buckets); None: no bucketing."""

@@ -198,6 +198,23 @@ class TaggingPreprocessor(Preprocessor):
         # loss and metrics skip padding, and validation tokens whose tag the model cannot know
         return features, tf.maximum(tags, 0), tf.cast(tags >= 0, tf.float32)
 
+    encodes_batches = True
+
+    def encode_batch(self, inputs, targets):
+        tags = targets.to_tensor(-1)  # padding: weight 0, tag 0 as padded_batch pads
+        return self(inputs), tf.maximum(tags, 0), tf.cast(tags >= 0, tf.float32)
+
+    def trim_batch(self, features, tags, weights):
+        """Every component cut to the batch's longest sentence (its word ids: tag 0 is a real
+        tag, so tags cannot say where a sentence ends), the character ids also to its longest
+        word."""
+        from seqtasks.data.batching import used_width
+
+        word_ids, char_ids = features
+        steps = used_width(word_ids)
+        return ((word_ids[:, :steps], char_ids[:, :steps, :used_width(char_ids, axis=2)]),
+                tags[:, :steps], weights[:, :steps])
+
     def length(self, example):
         return len(example.input)
 

@@ -418,7 +418,8 @@ class Recipe:
         batches = batch_sequences(dataset, train["batch_size"] if own else self.global_batch_size(),
                                   boundaries=boundaries, bucketing=train["bucketing"],
                                   shuffle_seed=train["seed"] if split == "train" else None,
-                                  padded_rows=self.preprocessor.encodes_batches)
+                                  padded_rows=self.preprocessor.encodes_batches and
+                                  self.preprocessor.trim_batch)
         if not own:
             return batches
         # the first steps_per_worker() batches; the rest are read and dropped (not take()),

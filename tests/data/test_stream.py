@@ -154,6 +154,42 @@ def test_a_sharded_corpus_streams_and_the_disk_cache_equals_the_memory_cache(tmp
     assert sum(len(x) for x, _ in built["disk"]) == len(task.splits["train"])
 
 
+def flat(batch):
+    return [t.numpy().tolist() for t in __import__("tensorflow").nest.flatten(batch)]
+
+
+def test_streamed_rows_are_batched_uncut_and_give_the_batches_of_cut_rows(tmp_path):
+    """Streamed rows are padded to their chunk's longest and go into the shuffle buffer as
+    they are; bucketing reads each row's real length and every batch is cut: the batches
+    equal those of the rows encoded one by one (the in-memory path), for a recipe whose rows
+    end with non-zero ids (translation, each part its own length) and one whose tag 0 is a
+    real tag (tagging: cut by the words, characters by the longest word)."""
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(50)] + ["Übermäßig", "x", "longerwordhere"]
+    pairs = [(" ".join(rng.choice(words, rng.integers(1, 9))),
+              " ".join(rng.choice(words, rng.integers(1, 12)))) for _ in range(700)]
+    (tmp_path / "train.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs))
+    tags = ["A", "B", "C"]  # "A" is tag 0: a sentence may end with it
+    with open(tmp_path / "train.conll", "w") as f:
+        for _ in range(700):
+            for _ in range(rng.integers(1, 9)):
+                f.write(f"{rng.choice(words)} {rng.choice(tags)}\n")
+            f.write("\n")
+    jobs = {"translation": ["data.train=" + str(tmp_path / "train.tsv")],
+            "tagging": ["data.train=" + str(tmp_path / "train.conll"),
+                        "data.rare_word_dropout=0"]}
+    for name, overrides in jobs.items():
+        built = {}
+        for mode in ("memory", "none"):
+            recipe = get_recipe(name)
+            task = recipe(recipe.default_config(["train.batch_size=16", f"data.cache={mode}",
+                                                 *overrides]))
+            datasets = task.build_datasets()
+            built[mode] = {split: [flat(b) for b in datasets[split]] for split in datasets}
+        assert built["none"] == built["memory"], name
+        assert len(built["none"]["train"]) > 20
+
+
 def _peak_python_bytes(tmp_path, rows):
     train = write_messages(tmp_path / f"train-{rows}.csv", messages(rows, 0))
     held_out = write_messages(tmp_path / "held-out.csv", messages(200, 1))
