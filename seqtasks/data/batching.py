@@ -88,7 +88,7 @@ def trim_batch(*batch):
 
 
 def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shuffle_seed=None,
-                    shuffle_buffer=10_000, padded_rows=None):
+                    shuffle_buffer=10_000, trim=None):
     """Batch ``(features, target, ...)`` elements, padding every tensor with 0 to the longest
     in the batch. ``features`` is an id sequence, or a tuple whose first tensor is one; its
     length is the element's length.
@@ -96,18 +96,18 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
     With ``bucketing`` the elements are grouped by length first (``boundaries`` from
     :func:`length_boundaries`), so little of each batch is padding.
 
-    ``padded_rows``: the elements may be padded with 0 beyond their ends (rows of a chunk
-    encoded at once, not cut one by one: a per-element function is the costliest stage of a
-    tf.data pipeline); lengths are then read up to the last non-zero id of the first
-    features tensor, and every batch goes through ``padded_rows`` (a function such as
-    :func:`trim_batch`), which cuts it to the batch the rows cut to their lengths would give.
+    ``trim``: the elements may be padded with 0 beyond their ends (rows of a chunk encoded at
+    once, not cut one by one: a per-element function is the costliest stage of a tf.data
+    pipeline); lengths are then read up to the last non-zero id of the first features
+    tensor, and every batch goes through ``trim`` (a function such as :func:`trim_batch`),
+    which cuts it to the batch the rows cut to their lengths would give.
     """
     if shuffle_seed is not None:
         dataset = shuffle_every_epoch(dataset, shuffle_buffer, shuffle_seed)
     if bucketing and boundaries:
         def length(features, *_):
             ids = tf.nest.flatten(features)[0]
-            return nonzero_length(ids) if padded_rows else tf.shape(ids)[0]
+            return nonzero_length(ids) if trim else tf.shape(ids)[0]
 
         dataset = dataset.bucket_by_sequence_length(
             element_length_func=length,
@@ -117,8 +117,8 @@ def batch_sequences(dataset, batch_size, *, boundaries=None, bucketing=True, shu
         )
     else:
         dataset = dataset.padded_batch(batch_size)
-    if padded_rows:
-        dataset = dataset.map(padded_rows)
+    if trim:
+        dataset = dataset.map(trim)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -36,6 +36,11 @@ def text_chunks(examples, level="char", lowercase=False, size=4096):
         yield carry
 
 
+def joined_ids(pieces):
+    """int32 id arrays (any iterable) as one array."""
+    return np.concatenate([np.zeros([0], np.int32), *pieces])
+
+
 @keras.saving.register_keras_serializable(package="seqtasks")
 class LanguageModelPreprocessor(Preprocessor):
     """``{"prompt": (batch,) string}`` -> ``(batch, steps + 1)`` int32 token ids: each prompt's
@@ -120,8 +125,7 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def stream_ids(self, examples):
         """int32 ids of the text of ``examples`` read as one stream (their inputs joined)."""
-        pieces = list(self.id_chunks(examples))
-        return np.concatenate(pieces) if pieces else np.zeros([0], np.int32)
+        return joined_ids(self.id_chunks(examples))
 
     def share_ids(self, examples, start, stop, marks=((0, 0),)):
         """int32 ids ``[start, stop)`` of the text of ``examples``, a piece at a time: lines

@@ -415,11 +415,11 @@ class Recipe:
         boundaries = (length_boundaries(lengths, buckets=self.length_buckets)
                       if lengths and None not in lengths else None)
         own = split == "train" and self.reads_share()
+        p = self.preprocessor
         batches = batch_sequences(dataset, train["batch_size"] if own else self.global_batch_size(),
                                   boundaries=boundaries, bucketing=train["bucketing"],
                                   shuffle_seed=train["seed"] if split == "train" else None,
-                                  padded_rows=self.preprocessor.encodes_batches and
-                                  self.preprocessor.trim_batch)
+                                  trim=p.trim_batch if p.encodes_batches else None)
         if not own:
             return batches
         # the first steps_per_worker() batches; the rest are read and dropped (not take()),

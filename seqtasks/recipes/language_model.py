@@ -179,41 +179,38 @@ class LanguageModel(Recipe):
     def train_share(self):
         return self.splits["train"]  # a worker's share is a range of tokens: see dataset()
 
-    def share_name(self):
-        from seqtasks.distribute import role
-
-        me = role(self.config["train"]["strategy"])
-        return f"train-{me.index}-of-{me.workers}"
-
     def share_range(self):
-        """``(start, stop)``: the tokens of the training text this worker's streams read,
-        ``train.batch_size`` of the cluster's (see :func:`~seqtasks.data.streams.
-        tbptt_windows`; the last token is the next one's target)."""
+        """``(name, start, stop)``: this worker's share of the training text, the tokens
+        ``[start, stop)`` its ``train.batch_size`` streams of the cluster's read (see
+        :func:`~seqtasks.data.streams.tbptt_windows`; the last token is the next one's
+        target), and the name of its ids file."""
         from seqtasks.distribute import role
 
         me = role(self.config["train"]["strategy"])
         streams = self.config["train"]["batch_size"]
         per_stream = max(self.preprocessor.token_count - 1, 0) // (streams * me.workers)
         start = me.index * streams * per_stream
-        return start, start + streams * per_stream + 1
+        return f"train-{me.index}-of-{me.workers}", start, start + streams * per_stream + 1
 
     def dataset(self, split, examples):
         """Batches of windows of ``train.batch_size`` streams (per worker) x ``train.bptt``
         steps, in order. The ids are in memory, or (the training text when ``data.cache``
         says disk, see :meth:`cache_mode`) in a file under the cache folder, read a window at
         a time."""
-        import numpy as np
         import tensorflow as tf
 
         from seqtasks.data.streams import tbptt_windows, window_dataset
+        from seqtasks.preprocessors.language_model import joined_ids
 
         bptt, p = self.config["train"]["bptt"], self.preprocessor
         own = split == "train" and self.reads_share()
-        pieces = p.share_ids(examples, *self.share_range(), p.token_marks) if own else \
-            p.id_chunks(examples)
+        if own:
+            name, start, stop = self.share_range()
+            pieces = p.share_ids(examples, start, stop, p.token_marks)
+        else:
+            name, pieces = split, p.id_chunks(examples)
         on_disk = split == "train" and self.cache_mode(split, examples) != "memory"
-        ids = self._ids_on_disk(self.share_name() if own else split, pieces) if on_disk else \
-            np.concatenate([np.zeros([0], np.int32), *pieces])
+        ids = self._ids_on_disk(name, pieces) if on_disk else joined_ids(pieces)
         self.token_counts[split] = p.token_count if own else len(ids)
         streams = self.config["train"]["batch_size"] if own else self.global_batch_size()
         try:
