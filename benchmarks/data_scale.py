@@ -2,8 +2,9 @@
 memory of ``seqtasks run`` as the training corpus grows.
 
 It writes the corpora itself (under ``--work``, reused by later runs): smart_reply messages
-(CSV, 150 intents, 4-20 words), tagging sentences (CoNLL columns), translation pairs (TSV) and
-language-model text; each with fixed-size validation and test files. For every recipe and
+(CSV, 150 intents, 4-20 words), tagging sentences (CoNLL columns), translation pairs (TSV),
+language-model text and captioning examples (the Flickr8k layout: 256 generated images, five
+captions per example); each with fixed-size validation and test files. For every recipe and
 size it starts fresh processes and measures:
 
 * ``first_step_s``: from the command's start (before Python imports TensorFlow) to the first
@@ -118,11 +119,40 @@ def _write_language_model(path, count, seed):
         f.writelines(f"{s}\n" for s, _ in _pairs(count, seed))
 
 
+#: Distinct images of the captioning corpora (an example names one of them: the images are
+#: read and decoded for every example, as they would be if all were different files).
+CAPTION_IMAGES = 256
+
+
+def _write_captioning(path, count, seed):
+    """The Flickr8k layout: ``Images/`` (CAPTION_IMAGES generated PNGs, written once) and
+    ``image,caption`` lines, five captions of 5-15 words per example, consecutive examples
+    naming different images; words from a 3,000-word vocabulary."""
+    import tensorflow as tf
+
+    from seqtasks.data.builtin import captioning as builtin
+
+    images = Path(path).parent / "Images"
+    if not images.exists():
+        images.mkdir()
+        for i, (image, _) in enumerate(builtin.generate(CAPTION_IMAGES, seed=7, size=64)):
+            (images / f"img{i}.png").write_bytes(tf.io.encode_png(image).numpy())
+    rng = random.Random(seed)
+    words = _vocabulary(rng, 3000, "c")
+    with open(path, "w") as f:
+        f.write("image,caption\n")
+        for i in range(count):
+            name = f"img{(i * 7 + rng.randrange(2)) % CAPTION_IMAGES}.png"
+            f.writelines(f"{name},{' '.join(rng.choices(words, k=rng.randint(5, 15)))} .\n"
+                         for _ in range(5))
+
+
 CORPORA = {  # recipe: (writer, suffix, extra overrides)
     "smart_reply": (_write_smart_reply, ".csv", []),
     "tagging": (_write_tagging, ".conll", []),
     "translation": (_write_translation, ".tsv", []),
     "language_model": (_write_language_model, ".txt", ["data.level=word"]),
+    "captioning": (_write_captioning, ".txt", []),
 }
 
 

@@ -112,12 +112,19 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     elif task.streams and not role.chief:
         state = _wait_for_data_state(run_dir, config, role, echo)
     datasets = task.build_datasets(state)  # bad data fails here, before the run dir exists
+    new_dir = not run_dir.exists()
     if task.streams and state is None:  # the chief's (or only) process: written once, first
+        # (before the model: under multi_worker, building it waits for the other workers)
         _save_data_state(run_dir, config, task.data_state())
     echo(f"data: {json.dumps(task.summary)}")
     for line in task.warnings:
         echo(f"warning: {line}")
-    model = task.build_model()  # so do weights that cannot be loaded
+    try:
+        model = task.build_model()  # so do weights that cannot be loaded
+    except BaseException:
+        if new_dir and role.chief:  # nothing is left of a run that never started
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     if not role.chief:
         return _work(task, model, datasets, run_dir, config, role, extra_callbacks, echo)
     if not (run_dir / "config.toml").exists():

@@ -1,26 +1,28 @@
 """Read image-captioning data (images and their reference captions), with file:line in errors.
 
-Two layouts are read:
+Two layouts are read, as streams (one image's example at a time, never the file whole):
 
 * Flickr8k: either ``captions.txt``, a CSV file with the header ``image,caption`` (the
   Kaggle layout; a caption is everything after the first comma, so unquoted commas in a
   caption are kept), or ``Flickr8k.token.txt``, one ``image#n<TAB>caption`` per line. The
   layout is detected from the first non-blank line. An optional split list
-  (``Flickr_8k.trainImages.txt``, one image name per line) keeps only the listed images, in
-  the list's order.
+  (``Flickr_8k.trainImages.txt``, one image name per line) keeps only the listed images.
+  :func:`iter_flickr8k` yields an example per run of consecutive lines of one image, in file
+  order; :func:`read_flickr8k` (in memory) merges an image's runs and keeps a split list's
+  order.
 * COCO: ``captions_*.json`` with ``images`` (``id``, ``file_name``) and ``annotations``
-  (``image_id``, ``caption``).
+  (``image_id``, ``caption``), parsed incrementally into an on-disk index
+  (:class:`CocoIndex`) that groups the captions by image: images in the order of ``images``
+  (those without a caption left out), captions in the order of ``annotations``.
 
-The captions of an image are grouped in file order; images come in the order of their first
-caption (Flickr8k without a split list) or of ``images`` (COCO; images without a caption are
-left out). Every image kept must exist in the image directory. Each example is an
-:class:`Example` whose ``where`` ("path:line" of its first caption; "path:annotations[i]" for
-COCO) lets later checks name where an image came from.
+Every image kept must exist in the image directory. Each example is an :class:`Example`
+whose ``where`` ("path:line" of its first caption; "path:annotations[i]" for COCO) lets later
+checks name where an image came from.
 
-For the captioning recipe's pipeline: :class:`ImageBytes` (an image's bytes read when taken)
-and :func:`image_dataset` feed the images to a signature or to ``tf.data``; :func:`readable`
-leaves out (or names) the images that do not decode; :func:`nearest_captions` is the
-nearest-caption baseline from image features.
+For the captioning recipe's pipeline: :class:`ImageBytes` (an image's bytes read when taken),
+:func:`image_dataset` and :func:`image_stream` feed the images to a signature or to
+``tf.data``; :func:`readable` leaves out (or names) the images that do not decode;
+:func:`nearest_captions` is the nearest-caption baseline from image features.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from __future__ import annotations
 import collections
 import collections.abc
 import csv
-import io
+import gzip
+import itertools
 import json
 import os
 
-from seqtasks.data.readers import read_text
+from seqtasks.data.readers import iter_lines, read_text
 from seqtasks.errors import DataError
 
 Example = collections.namedtuple("Example", "image captions where")
@@ -65,9 +68,9 @@ def _image_path(image_dir, name, where):
     return path
 
 
-def _flickr_csv(path, text):
-    """(image, caption, line) for each row of a ``image,caption`` CSV file."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _flickr_csv(path, lines):
+    """(image, caption, line) for each row of a ``image,caption`` CSV file's lines."""
+    reader = csv.reader(lines)
     header = True
     start = 1
     for row in reader:
@@ -96,85 +99,118 @@ def _flickr_token(path, lines):
         yield image.strip(), caption, number
 
 
-def _group(path, rows):
-    """Captions grouped by image in file order: image -> (first line, [captions])."""
-    groups = {}
+def _consecutive(path, rows):
+    """``(image, first line, [captions])`` of each run of consecutive rows of one image."""
+    current = None
     for image, caption, line in rows:
         if not image:
             raise DataError(f"{path}:{line}: empty image name")
         caption = caption.strip()
         if not caption:
             raise DataError(f"{path}:{line}: empty caption for image {image!r}")
-        groups.setdefault(image, (line, []))[1].append(caption)
-    return groups
+        if current is not None and current[0] == image:
+            current[2].append(caption)
+            continue
+        if current is not None:
+            yield current
+        current = (image, line, [caption])
+    if current is not None:
+        yield current
 
 
 def _split_names(split_list):
-    names = []
-    for number, line in enumerate(read_text(split_list).splitlines(), 1):
+    """``{image name: line}`` of a split list (first mention kept), in its order."""
+    names = {}
+    for number, line in enumerate(iter_lines(split_list), 1):
         name = line.strip()
         if name:
-            names.append((name, number))
+            names.setdefault(name, number)
     return names
 
 
-def read_flickr8k(captions_path, image_dir=None, split_list=None):
-    """The examples of a Flickr8k captions file (``captions.txt`` or ``Flickr8k.token.txt``).
-
-    ``image_dir`` defaults to ``<captions dir>/Images`` if it exists, else the captions
-    file's directory. ``split_list`` keeps only the images it names, in its order."""
-    text = read_text(captions_path)
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip()), None)
-    if first is None:
+def _flickr_rows(captions_path):
+    """The (image, caption, line) rows of a Flickr8k captions file, its layout detected from
+    its first non-blank line, read one line at a time."""
+    lines = iter_lines(captions_path)
+    peeked = []
+    for line in lines:
+        peeked.append(line)
+        if line.strip():
+            break
+    else:
         raise DataError(f"{captions_path}: no captions found")
+    first, lines = peeked[-1], itertools.chain(peeked, lines)
     if first.strip().lower().replace(" ", "") == "image,caption":
-        rows = _flickr_csv(captions_path, text)
-    elif "\t" in first:
-        rows = _flickr_token(captions_path, lines)
-    else:
-        number = next(i for i, line in enumerate(lines, 1) if line.strip())
-        raise DataError(
-            f"{captions_path}:{number}: expected the header 'image,caption' (captions.txt) or "
-            f"'image#n<TAB>caption' lines (Flickr8k.token.txt), found {first[:60]!r}"
-        )
-    groups = _group(captions_path, rows)
-    if image_dir is None:
-        base = os.path.dirname(os.path.abspath(captions_path))
-        images = os.path.join(base, "Images")
-        image_dir = images if os.path.isdir(images) else base
-    image_dir = str(image_dir)
+        return _flickr_csv(captions_path, lines)
+    if "\t" in first:
+        return _flickr_token(captions_path, lines)
+    raise DataError(
+        f"{captions_path}:{len(peeked)}: expected the header 'image,caption' (captions.txt) or "
+        f"'image#n<TAB>caption' lines (Flickr8k.token.txt), found {first.strip()[:60]!r}"
+    )
 
-    if split_list is None:
-        chosen = list(groups)
-    else:
-        chosen, seen = [], set()
-        for name, number in _split_names(split_list):
-            if name not in groups:
-                raise DataError(
-                    f"{split_list}:{number}: image {name!r} has no captions in {captions_path}"
-                )
-            if name not in seen:
-                seen.add(name)
-                chosen.append(name)
-    examples = []
-    for name in chosen:
-        line, captions = groups[name]
+
+def flickr_image_dir(captions_path):
+    """Flickr8k's layout: ``<captions dir>/Images`` if it exists, else the captions dir."""
+    base = os.path.dirname(os.path.abspath(captions_path))
+    images = os.path.join(base, "Images")
+    return images if os.path.isdir(images) else base
+
+
+def iter_flickr8k(captions_path, image_dir=None, split_list=None):
+    """Yield the examples of a Flickr8k captions file (``captions.txt`` or
+    ``Flickr8k.token.txt``) as it is read, in file order: one per run of consecutive lines of
+    an image (Flickr8k's files list each image's captions together; an image whose captions
+    resume after other images' is a second example: :func:`read_flickr8k` merges them).
+
+    ``image_dir`` defaults to :func:`flickr_image_dir`. ``split_list`` keeps only the images
+    it names (held as a set of names); one it names that the file never captions is a
+    :class:`DataError` at the end of the file."""
+    rows = _flickr_rows(captions_path)
+    image_dir = str(image_dir if image_dir is not None else flickr_image_dir(captions_path))
+    wanted = None if split_list is None else _split_names(split_list)
+    found, count = set(), 0
+    for name, line, captions in _consecutive(captions_path, rows):
+        if wanted is not None:
+            if name not in wanted:
+                continue
+            found.add(name)
         where = f"{captions_path}:{line}"
-        examples.append(Example(_image_path(image_dir, name, where), captions, where))
-    if not examples:
+        count += 1
+        yield Example(_image_path(image_dir, name, where), captions, where)
+    if wanted is not None:
+        missing = next((n for n in wanted if n not in found), None)
+        if missing is not None:
+            raise DataError(f"{split_list}:{wanted[missing]}: image {missing!r} has no captions "
+                            f"in {captions_path}")
+    if not count:
         raise DataError(f"{split_list or captions_path}: no captions found")
+
+
+def merged(examples):
+    """``examples`` (in memory; ``(image, captions, where)`` tuples of any kind) with the
+    examples of one image merged into its first."""
+    groups = {}
+    for example in examples:
+        image, texts, where = example[:3]
+        key = image if isinstance(image, str) else where
+        if key in groups:
+            groups[key][1].extend(texts)
+        else:
+            groups[key] = type(example)(image, list(texts), where)
+    return list(groups.values())
+
+
+def read_flickr8k(captions_path, image_dir=None, split_list=None):
+    """The examples of a Flickr8k captions file in memory (:func:`iter_flickr8k`, each
+    image's captions merged); with ``split_list``, in the list's order."""
+    examples = merged(iter_flickr8k(captions_path, image_dir, split_list))
+    if split_list is not None:
+        folder = str(image_dir if image_dir is not None else flickr_image_dir(captions_path))
+        order = {os.path.abspath(os.path.join(folder, name)): i
+                 for i, name in enumerate(_split_names(split_list))}
+        examples.sort(key=lambda e: order[e.image])
     return examples
-
-
-def _field(path, record, key, kind, what):
-    if not isinstance(record, dict) or key not in record:
-        raise DataError(f"{path}: {what} has no {key!r} field; expected a COCO captions file")
-    value = record[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise DataError(f"{path}: {what} field {key!r} is {value!r}, expected {expected}")
-    return value
 
 
 def coco_image_dir(annotations_path):
@@ -189,48 +225,209 @@ def coco_image_dir(annotations_path):
     return folder
 
 
-def read_coco(annotations_path, image_dir=None):
-    """The examples of a COCO ``captions_*.json`` file; ``image_dir`` defaults to
-    :func:`coco_image_dir`."""
-    text = read_text(annotations_path)
-    if not text.strip():
-        raise DataError(f"{annotations_path}: no captions found")
+def _field(path, record, key, kind, what):
+    if not isinstance(record, dict) or key not in record:
+        raise DataError(f"{path}: {what} has no {key!r} field; expected a COCO captions file")
+    value = record[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DataError(f"{path}: {what} field {key!r} is {value!r}, expected {expected}")
+    return value
+
+
+#: Largest COCO file parsed whole again to find the line of a JSON error (the incremental
+#: parser does not say where it stopped).
+_LOCATE_BYTES = 256 * 2**20
+
+
+def _json_error(path, error):
+    if os.path.getsize(path) <= _LOCATE_BYTES:
+        try:
+            json.loads(read_text(path))
+        except json.JSONDecodeError as e:
+            return DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})")
+    first = (str(error).strip().splitlines() or ["parse error"])[0]
+    return DataError(f"{path}: not valid JSON ({first})")
+
+
+def _coco_records(path):
+    """Yield ``(array, index, record)`` for each item of the top-level ``images`` and
+    ``annotations`` arrays of a COCO file, parsed incrementally (never held whole)."""
+    import ijson
+
+    present, depth, builder, top_kind, array, index = set(), 0, None, None, None, 0
+    opener = gzip.open if str(path).endswith(".gz") else open
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{annotations_path}:{e.lineno}: not valid JSON ({e.msg})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{annotations_path}: expected a JSON object with 'images' and "
-                        f"'annotations', found {type(data).__name__}")
-    images = _field(annotations_path, data, "images", list, "the file")
-    annotations = _field(annotations_path, data, "annotations", list, "the file")
-    names = {}
-    for i, image in enumerate(images):
-        what = f"images[{i}]"
-        image_id = _field(annotations_path, image, "id", (int, str), what)
-        names[image_id] = _field(annotations_path, image, "file_name", str, what)
-    groups = {}
-    for i, annotation in enumerate(annotations):
-        what = f"annotations[{i}]"
-        image_id = _field(annotations_path, annotation, "image_id", (int, str), what)
-        caption = _field(annotations_path, annotation, "caption", str, what).strip()
-        if image_id not in names:
-            raise DataError(f"{annotations_path}: {what} refers to image id {image_id!r}, "
-                            "which is not in 'images'")
-        if not caption:
-            raise DataError(f"{annotations_path}: {what}: empty caption for image id "
-                            f"{image_id!r}")
-        groups.setdefault(image_id, (f"{annotations_path}:{what}", []))[1].append(caption)
+        with opener(path, "rb") as f:
+            for prefix, event, value in ijson.parse(f):
+                if top_kind is None:
+                    top_kind = event
+                    if event != "start_map":
+                        kind = {"start_array": "list"}.get(event, event)
+                        raise DataError(f"{path}: expected a JSON object with 'images' and "
+                                        f"'annotations', found {kind}")
+                    continue
+                if builder is not None:
+                    builder.event(event, value)
+                    depth += event in ("start_map", "start_array")
+                    depth -= event in ("end_map", "end_array")
+                    if depth == 0:
+                        yield array, index, builder.value
+                        index, builder = index + 1, None
+                    continue
+                if prefix in ("images", "annotations") and prefix not in present:
+                    present.add(prefix)
+                    array, index = prefix, 0
+                    if event != "start_array":
+                        found = value if event not in ("start_map",) else {}
+                        raise DataError(f"{path}: the file field {prefix!r} is {found!r}, "
+                                        "expected list")
+                    continue
+                if prefix in ("images.item", "annotations.item") and prefix[:-5] == array:
+                    builder = ijson.ObjectBuilder()
+                    builder.event(event, value)
+                    depth = 1 if event in ("start_map", "start_array") else 0
+                    if depth == 0:
+                        yield array, index, builder.value
+                        index, builder = index + 1, None
+    except ijson.JSONError as e:
+        if top_kind is None and not read_text(path).strip():
+            raise DataError(f"{path}: no captions found") from None
+        raise _json_error(path, e) from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    for key in ("images", "annotations"):
+        if key not in present:
+            raise DataError(f"{path}: the file has no {key!r} field; expected a COCO captions "
+                            "file")
+
+
+class CocoIndex:
+    """A COCO captions file indexed on disk (SQLite) by one incremental pass, its fields
+    checked: the images in the order of ``images``, each with its captions in the order of
+    ``annotations``, read back one image at a time. COCO's annotations are not grouped by
+    image; the index groups them without holding them.
+
+    Args:
+        path: The ``captions_*.json`` file (``.gz`` too).
+        file: The index file to write.
+    """
+
+    def __init__(self, path, file):
+        import sqlite3
+
+        self.path, self.file = path, str(file)
+        if os.path.exists(self.file):
+            os.remove(self.file)
+        db = sqlite3.connect(self.file)
+        try:
+            self._fill(db)
+        except BaseException:
+            db.close()
+            os.remove(self.file)
+            raise
+        db.close()
+
+    def _fill(self, db):
+        path = self.path
+        db.execute("CREATE TABLE images (id TEXT, name TEXT, ord INTEGER)")
+        db.execute("CREATE TABLE captions (image TEXT, caption TEXT, ord INTEGER)")
+        rows = {"images": [], "annotations": []}
+
+        def flush():
+            db.executemany("INSERT INTO images VALUES (?, ?, ?)", rows["images"])
+            db.executemany("INSERT INTO captions VALUES (?, ?, ?)", rows["annotations"])
+            rows["images"].clear()
+            rows["annotations"].clear()
+
+        for array, i, record in _coco_records(path):
+            if array == "images":
+                what = f"images[{i}]"
+                image_id = _field(path, record, "id", (int, str), what)
+                name = _field(path, record, "file_name", str, what)
+                rows["images"].append((json.dumps(image_id), name, i))
+            else:
+                what = f"annotations[{i}]"
+                image_id = _field(path, record, "image_id", (int, str), what)
+                caption = _field(path, record, "caption", str, what).strip()
+                if not caption:
+                    raise DataError(f"{path}: {what}: empty caption for image id "
+                                    f"{image_id!r}")
+                rows["annotations"].append((json.dumps(image_id), caption, i))
+            if len(rows["images"]) + len(rows["annotations"]) >= 1000:
+                flush()
+        flush()
+        db.execute("CREATE INDEX images_by_id ON images (id)")
+        db.execute("CREATE INDEX captions_by_image ON captions (image, ord)")
+        orphan = db.execute("SELECT c.ord, c.image FROM captions c LEFT JOIN images i "
+                            "ON c.image = i.id WHERE i.id IS NULL ORDER BY c.ord LIMIT 1"
+                            ).fetchone()
+        if orphan is not None:
+            raise DataError(f"{path}: annotations[{orphan[0]}] refers to image id "
+                            f"{json.loads(orphan[1])!r}, which is not in 'images'")
+        db.commit()
+
+    def __iter__(self):
+        """``(file name, index of the first caption, [captions])`` of each captioned image."""
+        import sqlite3
+
+        db = sqlite3.connect(self.file, check_same_thread=False)  # tf.data's threads
+        try:
+            current = None
+            for ord_, name, caption, first in db.execute(
+                    "SELECT i.ord, i.name, c.caption, c.ord FROM images i JOIN captions c "
+                    "ON c.image = i.id ORDER BY i.ord, c.ord"):
+                if current is not None and current[0] == ord_:
+                    current[3].append(caption)
+                    continue
+                if current is not None:
+                    yield current[1:]
+                current = (ord_, name, first, [caption])
+            if current is not None:
+                yield current[1:]
+        finally:
+            db.close()
+
+
+_coco_indexes = {}
+
+
+def coco_index(path):
+    """The :class:`CocoIndex` of ``path`` (made once per process and file version, in a
+    temporary folder removed when the process exits)."""
+    from seqtasks.data.pipeline import cache_folder
+
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _coco_indexes:
+        file = cache_folder(None) / f"coco-{len(_coco_indexes)}.sqlite"
+        _coco_indexes[key] = CocoIndex(path, file)
+    return _coco_indexes[key]
+
+
+def iter_coco(annotations_path, image_dir=None):
+    """Yield the examples of a COCO ``captions_*.json`` file (:class:`CocoIndex`): its
+    images in the order of ``images``, those without a caption left out; ``image_dir``
+    defaults to :func:`coco_image_dir`."""
+    index = coco_index(annotations_path)
     image_dir = str(image_dir or coco_image_dir(annotations_path))
-    examples = []
-    for image_id, name in names.items():
-        if image_id in groups:
-            where, captions = groups[image_id]
-            path = _image_path(image_dir, name, annotations_path)
-            examples.append(Example(path, captions, where))
-    if not examples:
+    count = 0
+    for name, first, captions in index:
+        where = f"{annotations_path}:annotations[{first}]"
+        count += 1
+        yield Example(_image_path(image_dir, name, annotations_path), captions, where)
+    if not count:
         raise DataError(f"{annotations_path}: no captions found")
-    return examples
+
+
+def read_coco(annotations_path, image_dir=None):
+    """The examples of :func:`iter_coco`, in memory."""
+    return list(iter_coco(annotations_path, image_dir))
 
 
 def read_image_files(paths):
@@ -249,8 +446,7 @@ def read_image_files(paths):
 def from_tfds(rows, where):
     """The examples of TFDS rows with an ``image`` (encoded bytes: ``SkipDecoding``) and
     ``captions`` (a sequence of texts, or of ``{"text": ...}``) feature; ``where`` names the
-    split. Blank captions are dropped, and images left without one."""
-    examples = []
+    split. Blank captions are dropped, and images left without one. Yielded as read."""
     for i, row in enumerate(rows):
         captions = row.get("captions")
         if isinstance(captions, dict):
@@ -259,11 +455,10 @@ def from_tfds(rows, where):
             raise DataError(f"{where}: expected 'image' and 'captions' features")
         texts = [t for t in (c.decode("utf-8").strip() for c in captions) if t]
         if texts:
-            examples.append(Example(bytes(row["image"]), texts, f"{where}[{i}]"))
-    return examples
+            yield Example(bytes(row["image"]), texts, f"{where}[{i}]")
 
 
-def _source_name(example):
+def source_name(example):
     """An example's image file, or where it came from when its image is bytes."""
     return example.input if isinstance(example.input, str) else example.where
 
@@ -305,18 +500,39 @@ def image_dataset(examples):
     return tf.data.Dataset.from_tensor_slices(tf.constant(sources, tf.string))
 
 
-def read_captions(path, image_dir=None, split_list=None):
-    """The examples of a COCO file (``.json``) or a Flickr8k one (with ``split_list``)."""
-    if path.lower().endswith(".json"):
-        return read_coco(path, image_dir)
-    return read_flickr8k(path, image_dir, split_list)
+def image_stream(examples, targets):
+    """``(image bytes, targets)`` elements of a :class:`~seqtasks.data.stream.Stream` of
+    examples (as :func:`image_dataset` zipped with the targets), read a chunk at a time:
+    ``targets(chunk)`` gives a chunk's targets as ``from_tensor_slices`` takes them. An
+    image file is read inside ``tf.data`` when its element is."""
+    import numpy as np
+    import tensorflow as tf
+
+    from seqtasks.data.pipeline import stream_dataset
+
+    def convert(chunk):
+        sources = np.empty(len(chunk), object)
+        sources[:] = [e.input for e in chunk]
+        return sources, targets(chunk)
+
+    data = stream_dataset(examples, convert, probe=examples.head).unbatch()
+    if isinstance(examples.head[0].input, str):
+        return data.map(lambda path, ids: (tf.io.read_file(path), ids))
+    return data
 
 
-def readable(examples, size, corrupt="error", what="the data"):
-    """``(kept, skipped names)``: the examples whose image decodes as JPEG or PNG (decoded and
-    resized to ``size`` inside ``tf.data``, as training does), and the names of the others.
-    With ``corrupt="error"`` an unreadable image is a :class:`DataError` naming the first;
-    ``what`` names the examples when none is readable."""
+def iter_captions(path, image_dir=None, split_list=None):
+    """Yield the examples of a COCO file (``.json``, ``.json.gz``) or a Flickr8k one (with
+    ``split_list``) as they are read."""
+    name = str(path).lower()
+    if name.endswith(".json") or name.endswith(".json.gz"):
+        return iter_coco(path, image_dir)
+    return iter_flickr8k(path, image_dir, split_list)
+
+
+def _decodable(examples, size):
+    """Indices of the examples (a list) whose image decodes as JPEG or PNG (decoded and
+    resized to ``size`` inside ``tf.data``, in parallel, as training does)."""
     import tensorflow as tf
 
     from seqtasks.layers.images import decode_image
@@ -327,15 +543,37 @@ def readable(examples, size, corrupt="error", what="the data"):
     good = set()
     for i, _ in decoded.ignore_errors().batch(256):
         good.update(i.numpy().tolist())
-    bad = [e for i, e in enumerate(examples) if i not in good]
-    if bad and corrupt == "error":
-        name = bad[0].input if isinstance(bad[0].input, str) else "the image"
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise DataError(f"{bad[0].where}: {name} is not a readable JPEG or PNG image{more}; set "
-                        f"data.corrupt_images = \"skip\" to leave such images out")
-    if not good:
+    return good
+
+
+def readable(examples, size, corrupt="error", skipped=None, what="the data", chunk=256):
+    """Yield the examples of ``examples`` (any iterable, read ``chunk`` at a time) whose image
+    decodes; the names of the others are appended to ``skipped`` (a list). With
+    ``corrupt="error"`` an unreadable image is a :class:`DataError` naming the first and
+    counting the others, raised when ``examples`` ends; so is ``examples`` without any
+    readable image (``what`` names it)."""
+    from seqtasks.data.pipeline import chunks
+
+    skipped = [] if skipped is None else skipped
+    first_bad, bad_count, good_count = None, 0, 0
+    for part in chunks(examples, chunk):
+        good = _decodable(part, size)
+        for i, example in enumerate(part):
+            if i in good:
+                good_count += 1
+                yield example
+                continue
+            bad_count += 1
+            first_bad = first_bad or example
+            if source_name(example) not in skipped:  # a file read in part before
+                skipped.append(source_name(example))
+    if bad_count and corrupt == "error":
+        name = first_bad.input if isinstance(first_bad.input, str) else "the image"
+        more = f" (and {bad_count - 1} more)" if bad_count > 1 else ""
+        raise DataError(f"{first_bad.where}: {name} is not a readable JPEG or PNG image{more}; "
+                        "set data.corrupt_images = \"skip\" to leave such images out")
+    if bad_count and not good_count:
         raise DataError(f"{what}: no readable image")
-    return [e for i, e in enumerate(examples) if i in good], [_source_name(e) for e in bad]
 
 
 def skipped_summary(skipped):

@@ -42,8 +42,8 @@ class CaptioningPreprocessor(Preprocessor):
         self.vocabulary = None if vocabulary is None else list(vocabulary)
         self.tokenizer = TextTokenizer(**self.tokenizer_config, name="caption_tokenizer")
         self.lookup = None if vocabulary is None else target_lookup(self.vocabulary)
-        #: Training captions left out for their length (known after :meth:`adapt`).
-        self.left_out = 0
+        #: Training captions, and those left out for their length (known after :meth:`adapt`).
+        self.caption_count = self.left_out = 0
 
     @property
     def tokenizer_config(self):
@@ -68,12 +68,24 @@ class CaptioningPreprocessor(Preprocessor):
         return out
 
     def adapt(self, examples):
-        tokens = self.tokens(examples)
-        self.left_out = sum(len(t) > self.max_length for caps in tokens for t in caps)
+        """One pass over the training examples (any iterable, tokenized a chunk at a time):
+        the vocabulary from the word counts, the captions counted."""
+        import collections
+
+        from seqtasks.data.pipeline import chunks
+
+        counts = collections.Counter()
+        self.left_out = self.caption_count = 0
+        for chunk in chunks(examples, 1024):
+            for caption in (t for caps in self.tokens(chunk) for t in caps):
+                self.caption_count += 1
+                if len(caption) > self.max_length:
+                    self.left_out += 1
+                else:
+                    counts.update(caption)
         special = target_lookup([]).vocabulary_size()
-        self.vocabulary = vocabulary_by_count(
-            (t for caps in tokens for t in caps if len(t) <= self.max_length),
-            self.max_tokens - special, self.min_count)
+        self.vocabulary = vocabulary_by_count(counts, self.max_tokens - special,
+                                              self.min_count)
         self.lookup = target_lookup(self.vocabulary)
 
     def summary(self):

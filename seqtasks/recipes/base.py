@@ -408,7 +408,6 @@ class Recipe:
         of it per step, :meth:`steps_per_worker` steps an epoch; otherwise batches are
         global (:meth:`global_batch_size`), each worker training on its rows of each."""
         from seqtasks.data.batching import batch_sequences, length_boundaries
-        from seqtasks.distribute import per_worker
 
         train = self.config["train"]
         lengths = getattr(self, "length_counts", None) or {}
@@ -420,10 +419,14 @@ class Recipe:
                                   boundaries=boundaries, bucketing=train["bucketing"],
                                   shuffle_seed=train["seed"] if split == "train" else None,
                                   trim=p.trim_batch if p.encodes_batches else None)
-        if not own:
-            return batches
-        # the first steps_per_worker() batches; the rest are read and dropped (not take()),
-        # so that an epoch reads the share to its end and its cache is completed
+        return self.own_share_batches(batches) if own else batches
+
+    def own_share_batches(self, batches):
+        """A worker's batches of its own share: the first :meth:`steps_per_worker` of them;
+        the rest are read and dropped (not ``take()``), so that an epoch reads the share to
+        its end and its cache is completed."""
+        from seqtasks.distribute import per_worker
+
         steps = self.steps_per_worker()
         return per_worker(batches.enumerate().filter(lambda i, _: i < steps)
                           .map(lambda _, batch: batch).prefetch(-1))

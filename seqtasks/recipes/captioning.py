@@ -23,9 +23,6 @@ _ENCODERS = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0
 @register
 class Captioning(Recipe):
     name = "captioning"
-    # the caption files are read into a list (a path and the captions of each image); the
-    # images are read from disk when a batch needs them, and cached as data.cache says
-    streams = False
     description = "one-to-many: an image -> a caption (image encoder + Elman decoder)"
     schema_extra = {
         "data": {
@@ -70,10 +67,19 @@ class Captioning(Recipe):
         },
         "decode": decode_section(beam_width=3, max_length=40),
     }
-    #: Unreadable images left out of each split (``data.corrupt_images = "skip"``), by name.
-    skipped = {}
     #: ``(image, caption, nearest caption, references)`` of the first scored images.
     samples = ()
+    #: The nearest-caption baseline searches the images of the first this many training
+    #: examples (their features are held in memory).
+    nearest_pool = 50_000
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        #: Unreadable images left out of each split (``data.corrupt_images = "skip"``), by
+        #: name, found when each file is first read (see :meth:`readable`).
+        self.skipped = {}
+        #: ``(split, file)`` read through once, their unreadable images known.
+        self.checked = set()
 
     # ----- reading -----------------------------------------------------------------------
     def builtin_splits(self, seed):
@@ -87,6 +93,8 @@ class Captioning(Recipe):
                 for split, examples in builtin.splits(seed).items()}
 
     def read_file(self, path, split):
+        """The examples of a captions file, yielded as read (see :func:`~seqtasks.data.
+        captions.iter_captions`)."""
         data, split_list = self.config["data"], self.config["data"].get(f"{split}_images")
         if not isinstance(path, str):
             raise ConfigError(f"data.{split}: expected a captions file path, found {path!r}")
@@ -96,7 +104,7 @@ class Captioning(Recipe):
             raise ConfigError(f"data.image_dir: no such folder {data['image_dir']}")
         if split_list is not None and not os.path.isfile(split_list):
             raise DataError(f"data.{split}_images: no such file {split_list}")
-        return [Example(*e) for e in captions.read_captions(path, data["image_dir"], split_list)]
+        return (Example(*e) for e in captions.iter_captions(path, data["image_dir"], split_list))
 
     def tfds_decoders(self):
         import tensorflow_datasets as tfds
@@ -104,22 +112,45 @@ class Captioning(Recipe):
         return {"image": tfds.decode.SkipDecoding()}
 
     def tfds_examples(self, rows, info, where):
-        return [Example(*e) for e in captions.from_tfds(rows, where)]
+        return (Example(*e) for e in captions.from_tfds(rows, where))
 
-    def readable(self, splits, describe=None):
-        """``splits`` without the examples whose image does not decode (or a DataError)."""
-        data, self.skipped = self.config["data"], {}
-        for split, examples in splits.items():
-            splits[split], self.skipped[split] = captions.readable(
-                examples, data["image_size"], data["corrupt_images"],
-                (describe or self.describe)(split))
-        return splits
+    def source_stream(self, spec, split, carving=None):
+        """The examples of ``spec`` whose image decodes (see :meth:`readable`)."""
+        stream = super().source_stream(spec, split, carving)
+        read = stream.read
+        stream.read = lambda item: self.readable(read(item), split, item)
+        return stream
 
-    def load_splits(self):
-        return self.readable(super().load_splits())
+    def readable(self, examples, split, item):
+        """The examples of one file (``item``) of ``split`` whose image decodes. The first
+        read through a file (for train, the adaptation pass) decodes every image and stops
+        at an unreadable one (``data.corrupt_images = "error"``) or records its name; later
+        reads leave the recorded images out without decoding them."""
+        skipped = self.skipped.setdefault(split, [])
+        if (split, item) in self.checked:
+            bad = set(skipped)
+            return (e for e in examples if captions.source_name(e) not in bad)
+        return self._first_read(examples, split, item, skipped)
 
-    def read_split(self, spec, split="test"):
-        return self.readable({split: super().read_split(spec, split)}, lambda _: spec)[split]
+    def _first_read(self, examples, split, item, skipped):
+        data = self.config["data"]
+        yield from captions.readable(examples, data["image_size"], data["corrupt_images"],
+                                     skipped, self.describe(split))
+        self.checked.add((split, item))
+
+    def read_examples(self, spec, split):
+        """A held-out split in memory, the captions of each image merged into one example."""
+        return captions.merged(super().read_examples(spec, split))
+
+    def data_state(self):
+        return {**super().data_state(), "skipped": self.skipped,
+                "checked": sorted(self.checked, key=str)}
+
+    def build_datasets(self, state=None):
+        if state is not None:  # known before any split is read
+            self.skipped.update({s: list(names) for s, names in state["skipped"].items()})
+            self.checked.update(tuple(item) for item in state["checked"])
+        return super().build_datasets(state)
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
@@ -134,9 +165,13 @@ class Captioning(Recipe):
         import tensorflow as tf
 
         p = self.preprocessor
-        targets = p.raw_targets(examples, p.max_length if split == "train" else None)
-        data = tf.data.Dataset.zip(captions.image_dataset(examples),
-                                   tf.data.Dataset.from_tensor_slices(targets))
+        max_length = p.max_length if split == "train" else None
+        if isinstance(examples, list):
+            data = tf.data.Dataset.zip(captions.image_dataset(examples),
+                                       tf.data.Dataset.from_tensor_slices(
+                                           p.raw_targets(examples, max_length)))
+        else:  # a stream, read a chunk at a time
+            data = captions.image_stream(examples, lambda c: p.raw_targets(c, max_length))
         return self.cached(data.map(lambda image, ids: p.encode({"image": image}, ids),
                                     num_parallel_calls=tf.data.AUTOTUNE), split, examples)
 
@@ -150,26 +185,37 @@ class Captioning(Recipe):
         size = self.config["data"]["image_size"]
         return len(examples) * size * size * 3 <= self.memory_cache_bytes
 
+    #: Most bytes of decoded images in the training shuffle buffer (a buffer of the whole
+    #: training set up to that size: 8,000 images of 128 px take 393 MB).
+    shuffle_bytes = 2**30
+
     def augment(self, dataset):
         """Training images: shuffled every epoch; shifted and jittered if data.augment."""
         from seqtasks.data.batching import shuffle_every_epoch
         from seqtasks.layers.images import augment_image
 
-        dataset = shuffle_every_epoch(dataset, len(self.splits["train"]),
-                                      self.config["train"]["seed"])
+        size = self.config["data"]["image_size"]
+        buffer = min(len(self.splits["train"]), max(1024, self.shuffle_bytes // (3 * size**2)))
+        dataset = shuffle_every_epoch(dataset, buffer, self.config["train"]["seed"])
         if not self.config["data"]["augment"]:
             return dataset
         return dataset.map(lambda x, y, w: ((augment_image(x[0]), x[1]), y, w),
                            num_parallel_calls=-1)
 
     def batch(self, dataset, split):
-        return dataset.padded_batch(self.global_batch_size()).prefetch(-1)
+        """Images with all their captions, padded; a worker reading its own share batches
+        ``train.batch_size`` of it (see :meth:`Recipe.batch`)."""
+        own = split == "train" and self.reads_share()
+        size = self.config["train"]["batch_size"] if own else self.global_batch_size()
+        batches = dataset.padded_batch(size).prefetch(-1)
+        return self.own_share_batches(batches) if own else batches
 
     def data_summary(self, splits, datasets):
-        left_out, skipped = self.preprocessor.left_out, captions.skipped_summary(self.skipped)
+        p, skipped = self.preprocessor, captions.skipped_summary(self.skipped)
+        counts = {s: sum(len(e.target) for e in examples) for s, examples in splits.items()
+                  if s != "train"}
         return {"images": {s: len(e) for s, e in splits.items()},
-                "captions": {s: sum(len(e.target) for e in examples) -
-                             (left_out if s == "train" else 0) for s, examples in splits.items()},
+                "captions": {"train": p.caption_count - p.left_out, **counts},
                 **({"skipped_corrupt_images": skipped} if skipped else {})}
 
     # ----- model -------------------------------------------------------------------------
@@ -240,12 +286,16 @@ class Captioning(Recipe):
 
     def nearest_captions(self, signatures, examples):
         """The nearest-caption baseline of ``examples`` (see :func:`~seqtasks.data.captions.
-        nearest_captions`), from the ``features`` signature and the training split."""
-        train = (self.splits or self.load_splits())["train"]
+        nearest_captions`), from the ``features`` signature and the images of the first
+        :attr:`nearest_pool` training examples."""
+        import itertools
+
+        train = list(itertools.islice((self.splits or self.load_splits())["train"],
+                                      self.nearest_pool))
         features = [self.run_signature(signatures["features"], e, 128)["features"]
                     for e in (train, examples)]
         return captions.nearest_captions(*features, [e.target for e in train],
-                                self.config["data"]["lowercase"])
+                                         self.config["data"]["lowercase"])
 
     def score(self, signatures, examples, metadata):
         from seqtasks.metrics import bleu_orders
@@ -274,6 +324,11 @@ class Captioning(Recipe):
         return lines
 
     # ----- predict -----------------------------------------------------------------------
+    def prediction_inputs(self, path):
+        """The image of each example of a captions file, read when its turn comes."""
+        for example in self.read_file(path, "input"):
+            yield example.where, {"image": captions.ImageBytes([example.input])[0]}
+
     #: The bytes of each image file named on the command line (JPEG or PNG).
     read_inputs = staticmethod(captions.read_image_files)
 

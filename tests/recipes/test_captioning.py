@@ -1,6 +1,7 @@
 """captioning end to end: Flickr8k/COCO layouts -> run -> BLEU -> image-bytes export -> predict,
 and its bad inputs."""
 
+import itertools
 import json
 
 import numpy as np
@@ -217,7 +218,7 @@ def test_padding_never_changes_a_caption_probability(flickr):
     task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr))))
     task.build_datasets()
     model = task.build_model()
-    raw = task.preprocessor.raw_inputs(task.splits["train"][:2])["image"]
+    raw = task.preprocessor.raw_inputs(list(itertools.islice(task.splits["train"], 2)))["image"]
     images = task.preprocessor({"image": tf.constant(raw[:2])}).numpy()
     short = np.array([[[2, 5, 6, 3]]])
     alone = model.predict_on_batch([images[:1], short])
@@ -391,6 +392,38 @@ def test_corrupt_images_skipped_and_counted(flickr, tmp_path):
     assert any(name.endswith("broken.jpg") for name in skipped["first"])
     assert len(task.splits["test"]) == 4
     assert task.summary["images"]["test"] == 4
+
+
+def test_training_stream_and_a_resumed_data_state_skip_without_decoding_again(
+        flickr, tmp_path, monkeypatch):
+    """The training split is a stream, not a list. A run resumed from its data state leaves
+    the same corrupt images out of every split without decoding any image to find them."""
+    import pickle
+
+    import seqtasks
+    from seqtasks.data import captions as captions_module
+    from seqtasks.data.stream import Stream
+
+    captions = corrupt_layout(flickr, tmp_path)
+    recipe = seqtasks.get_recipe("captioning")
+    config = recipe.default_config(tiny_captioning(
+        f"data.train={captions}", f"data.validation={captions}", f"data.test={captions}",
+        "data.corrupt_images=skip", "data.cache=none", "train.batch_size=2"))
+    task = recipe(config)
+    task.build_datasets()
+    assert isinstance(task.splits["train"], Stream) and len(task.splits["train"]) == 4
+    state = pickle.loads(pickle.dumps(task.data_state()))
+
+    def no_decoding(*args):
+        raise AssertionError("an image was decoded to check it again")
+
+    monkeypatch.setattr(captions_module, "_decodable", no_decoding)
+    resumed = recipe(config)
+    datasets = resumed.build_datasets(state)
+    assert resumed.summary == task.summary
+    assert resumed.summary["skipped_corrupt_images"]["count"] == 6
+    assert sum(int(batch[0][0].shape[0]) for batch in datasets["train"]) == 4
+    assert [len(resumed.splits[s]) for s in ("validation", "test")] == [4, 4]
 
 
 def test_preprocessor_owns_the_special_ids_and_round_trips():
