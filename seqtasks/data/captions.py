@@ -101,21 +101,18 @@ def _flickr_token(path, lines):
 
 def _consecutive(path, rows):
     """``(image, first line, [captions])`` of each run of consecutive rows of one image."""
-    current = None
-    for image, caption, line in rows:
-        if not image:
-            raise DataError(f"{path}:{line}: empty image name")
-        caption = caption.strip()
-        if not caption:
-            raise DataError(f"{path}:{line}: empty caption for image {image!r}")
-        if current is not None and current[0] == image:
-            current[2].append(caption)
-            continue
-        if current is not None:
-            yield current
-        current = (image, line, [caption])
-    if current is not None:
-        yield current
+    def checked():
+        for image, caption, line in rows:
+            if not image:
+                raise DataError(f"{path}:{line}: empty image name")
+            caption = caption.strip()
+            if not caption:
+                raise DataError(f"{path}:{line}: empty caption for image {image!r}")
+            yield image, caption, line
+
+    for image, run in itertools.groupby(checked(), key=lambda row: row[0]):
+        run = list(run)
+        yield image, run[0][2], [caption for _, caption, _ in run]
 
 
 def _split_names(split_list):
@@ -375,18 +372,11 @@ class CocoIndex:
 
         db = sqlite3.connect(self.file, check_same_thread=False)  # tf.data's threads
         try:
-            current = None
-            for ord_, name, caption, first in db.execute(
-                    "SELECT i.ord, i.name, c.caption, c.ord FROM images i JOIN captions c "
-                    "ON c.image = i.id ORDER BY i.ord, c.ord"):
-                if current is not None and current[0] == ord_:
-                    current[3].append(caption)
-                    continue
-                if current is not None:
-                    yield current[1:]
-                current = (ord_, name, first, [caption])
-            if current is not None:
-                yield current[1:]
+            rows = db.execute("SELECT i.ord, i.name, c.caption, c.ord FROM images i JOIN "
+                              "captions c ON c.image = i.id ORDER BY i.ord, c.ord")
+            for _, run in itertools.groupby(rows, key=lambda row: row[0]):
+                run = list(run)
+                yield run[0][1], run[0][3], [caption for _, _, caption, _ in run]
         finally:
             db.close()
 
