@@ -280,7 +280,7 @@ def serve(path, host, port, name, max_batch_size, batch_timeout_ms, batching, po
 @click.option("--set", "overrides", multiple=True, metavar="data.KEY=VALUE",
               help="How the file is read, e.g. data.label_column=intent (repeatable).")
 @click.option("--output", "-o", type=click.Path(file_okay=False),
-              help="Where metrics.json and config.toml go (default "
+              help="Where metrics.json, config.toml and the plots go (default "
                    "runs/evaluate-<recipe>-<timestamp>).")
 @_friendly
 def evaluate(target, data, overrides, output):

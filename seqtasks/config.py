@@ -139,15 +139,39 @@ COMMON = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Unsupported:
+    """In a recipe's ``schema_extra``: a common key the recipe cannot honour. It is removed
+    from the recipe's schema; setting it to anything but the value the recipe always behaves
+    as (``value``, by default the common default) is an error that gives ``reason``."""
+
+    reason: str
+    value: Any = None
+
+
+class Schema(dict):
+    """``{section: {name: Key}}``, plus the keys removed by :class:`Unsupported`
+    (``unsupported``: ``{(section, name): Unsupported}``)."""
+
+    unsupported: dict = {}
+
+
 def merge_schema(base, extra):
     """Return ``base`` with the keys of ``extra`` added or replaced, section by section. A plain
-    value in ``extra`` (not a :class:`Key`) only changes the default of the base key it names."""
-    merged = {section: dict(keys) for section, keys in base.items()}
+    value in ``extra`` (not a :class:`Key`) only changes the default of the base key it names;
+    an :class:`Unsupported` removes it."""
+    merged = Schema({section: dict(keys) for section, keys in base.items()})
+    merged.unsupported = dict(getattr(base, "unsupported", {}))
     for section, keys in extra.items():
         target = merged.setdefault(section, {})
         for name, key in keys.items():
-            target[name] = key if isinstance(key, Key) else \
-                dataclasses.replace(target[name], default=key)
+            if isinstance(key, Unsupported):
+                removed = target.pop(name)
+                merged.unsupported[section, name] = key if key.value is not None else \
+                    dataclasses.replace(key, value=removed.default)
+            else:
+                target[name] = key if isinstance(key, Key) else \
+                    dataclasses.replace(target[name], default=key)
     return merged
 
 
@@ -216,6 +240,12 @@ def apply(config, schema, section, name, value, source):
     if section not in schema:
         raise ConfigError(f"{source}: unknown section [{section}]" + _suggest(section, schema))
     keys = schema[section]
+    removed = getattr(schema, "unsupported", {}).get((section, name))
+    if removed is not None:
+        if value == removed.value and type(value) is type(removed.value):
+            return  # what the recipe does anyway (a configuration written before the removal)
+        raise ConfigError(f"{source}: {section}.{name}: this recipe has no such key "
+                          f"({removed.reason})")
     if name not in keys:
         elsewhere = [f"{s}.{name}" for s in schema if name in schema[s]]
         hint = f" (did you mean '{elsewhere[0]}'?)" if elsewhere else _suggest(name, keys)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks import export as export_lib
+from seqtasks import scoring
 from seqtasks.errors import ConfigError, ExportError
 from seqtasks.files import atomic_file, new_run_dir, write_json, write_text
 from seqtasks.signatures import call_signature, columns
@@ -67,7 +68,9 @@ def load_signatures(version):
 
 def evaluate(target, data, overrides=(), output=None, echo=print):
     """Score ``data`` (a file in one of the recipe's formats) with the export's signatures;
-    writes ``metrics.json`` and ``config.toml`` into ``output`` and returns the metrics."""
+    prints and writes what ``seqtasks run`` does for its test split (the report, the plots),
+    plus ``metrics.json`` and ``config.toml``, into ``output``; returns the
+    :class:`~seqtasks.scoring.Scored`."""
     version, run_dir = resolve_target(target)
     task, metadata = load_task(version, overrides)
     output = Path(output or new_run_dir(f"evaluate-{task.name}"))
@@ -76,14 +79,14 @@ def evaluate(target, data, overrides=(), output=None, echo=print):
     if not output.parent.is_dir():
         raise ConfigError(f"--output {output}: the folder {output.parent} does not exist")
     examples = task.read_split(str(data))  # a bad file fails here, before anything is written
-    metrics = task.score(load_signatures(version), examples, metadata)
+    scored = task.score(load_signatures(version), examples, metadata)
+    output.mkdir(exist_ok=True)
+    scoring.finish(task, scored, output, echo)  # what `seqtasks run` prints and draws
     write_text(output / "config.toml", config_lib.to_toml(task.config, task.name, task.schema()))
-    write_json(output / "metrics.json", {"test": metrics, "data": str(data),
+    write_json(output / "metrics.json", {"test": scored.metrics, "data": str(data),
                                          "export": str(version), "run": str(run_dir or "")})
-    echo("test: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in metrics.items() if isinstance(v, (int, float))))
     echo(f"wrote: {output / 'metrics.json'}")
-    return metrics
+    return scored
 
 
 def _plain(value):

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from seqtasks import config as config_lib
+from seqtasks import scoring
 from seqtasks.errors import ConfigError
 from seqtasks.files import atomic_file, new_run_dir, write_json, write_text
 
@@ -146,13 +147,9 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         shutil.rmtree(run_dir / "cache", ignore_errors=True)  # kept only to resume training
     for line in task.calibrate(model):
         echo(line)
-    test = task.evaluate(model, datasets)
-    echo("test: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in test.items() if isinstance(v, (int, float))))
-    for line in task.report(test):
-        echo(line)
-    for path in task.write_artifacts(run_dir):
-        echo(f"wrote: {path}")
+    scored = task.evaluate(model)
+    scoring.finish(task, scored, run_dir, echo)
+    test = scored.metrics
     export_dir = export.export(task, model)
     echo(f"exported: {export_dir}")
     metrics = {"test": test, "data": task.summary, "train": train_info,

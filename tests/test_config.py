@@ -97,3 +97,33 @@ def test_a_variant_changes_only_the_defaults_of_its_condition(tmp_path):
     for section, keys in variant.defaults.items():
         for name, value in keys.items():
             config_lib.apply({section: {}}, schema, section, name, value, "variant")
+
+
+@pytest.mark.parametrize("recipe, item, why", [
+    ("captioning", "model.layers=2", "the caption decoder is one recurrent layer"),
+    ("captioning", "model.bidirectional=true", "generated left to right"),
+    ("captioning", "train.bucketing=false", "batched with all its captions"),
+    ("language_model", "model.bidirectional=true", "reads left to right"),
+    ("language_model", "train.bucketing=false", "windows of train.bptt tokens"),
+    ("forecasting", "model.embedding_dim=16", "not embedded"),
+    ("forecasting", "train.bucketing=false", "data.window steps"),
+])
+def test_a_common_key_a_recipe_cannot_honour_is_an_error_saying_why(recipe, item, why):
+    section, name = item.split("=")[0].split(".")
+    with pytest.raises(ConfigError, match=rf"--set: {section}.{name}: this recipe has no such "
+                                          rf"key \(.*{why}"):
+        config_lib.load_config(recipe, [item])
+    assert name not in get_recipe(recipe).schema()[section]
+    assert f"{name} =" not in config_lib.to_toml(get_recipe(recipe).default_config(), recipe)
+
+
+def test_a_saved_configuration_with_the_value_a_recipe_always_uses_still_loads(tmp_path):
+    """Configurations written before a key was removed (runs, exports) hold its default."""
+    path = tmp_path / "config.toml"
+    path.write_text('recipe = "captioning"\n[model]\nlayers = 1\nbidirectional = false\n'
+                    '[train]\nbucketing = true\n')
+    _, config = config_lib.load_config(path)
+    assert "layers" not in config["model"] and "bucketing" not in config["train"]
+    with pytest.raises(ConfigError, match=r"config.toml: model.layers: this recipe has no such"):
+        path.write_text('recipe = "captioning"\n[model]\nlayers = 3\n')
+        config_lib.load_config(path)

@@ -60,7 +60,7 @@ def _train(name, root):
     datasets = task.build_datasets()
     model = task.build_model()
     model.fit(datasets["train"].take(1), verbose=0, callbacks=task.callbacks())
-    metrics = task.evaluate(model)
+    metrics = task.evaluate(model).metrics
     version = export.export(task, model)
     return {"name": name, "task": task, "model": model, "metrics": metrics,
             "version": version, "root": root}

@@ -12,7 +12,7 @@ Lifecycle, as the runner and a notebook use it::
     model = task.build_model()          # compiled under the distribution strategy
     ...fit...
     task.calibrate(model)               # choices made on validation after training
-    metrics = task.evaluate(model)      # through the same signatures the export holds
+    scored = task.evaluate(model)       # a Scored, through the signatures the export holds
     endpoints = task.endpoints(model)   # {"serving_default": tf.function, ...}
 
 Test metrics are computed from the outputs of the serving signatures, so ``seqtasks
@@ -77,9 +77,6 @@ class Recipe:
         #: One line each about the data that the run goes on with but the user should know
         #: (printed as ``warning: ...`` after the data summary).
         self.warnings = []
-        #: Sample outputs of the last :meth:`score` (inputs, outputs, references), for
-        #: :meth:`report`.
-        self.samples = []
         #: ``(model, portable copy, inference model, endpoints)`` of :meth:`deployable`.
         self._deployable = None
 
@@ -630,14 +627,17 @@ class Recipe:
         return {}
 
     # ----- scoring ---------------------------------------------------------------------------
-    def evaluate(self, model, datasets=None):
-        """Test metrics of ``model``, computed through the serving signatures, exactly as
-        ``seqtasks evaluate`` computes them from the export."""
+    def evaluate(self, model):
+        """The :class:`~seqtasks.scoring.Scored` test split of ``model``, computed through the
+        serving signatures, exactly as ``seqtasks evaluate`` computes it from the export."""
         return self.score(self.deployable(model)[1], self.splits["test"], self.export_assets())
 
     def score(self, signatures, examples, metadata):
-        """``{metric: value}`` of ``examples`` from the outputs of ``signatures`` (a
-        ``{name: callable}`` mapping: in-memory functions or a loaded SavedModel's)."""
+        """A :class:`~seqtasks.scoring.Scored` of ``examples`` from the outputs of
+        ``signatures`` (a ``{name: callable}`` mapping: in-memory functions or a loaded
+        SavedModel's) and the export's ``metadata`` (:meth:`export_assets`). Runs after
+        training on the test split, and in ``seqtasks evaluate`` on any file; it reads
+        nothing but its arguments."""
         raise NotImplementedError
 
     def raw_inputs(self, examples):
@@ -659,12 +659,16 @@ class Recipe:
                 rows.setdefault(name, []).extend(list(value))
         return rows
 
-    def report(self, metrics):
-        """Lines printed after the test metrics (a per-class table, sample outputs)."""
-        return []
+    def report(self, scored):
+        """Lines printed after the metrics of a :class:`~seqtasks.scoring.Scored` (by
+        ``seqtasks run`` and ``seqtasks evaluate`` alike): its samples by default."""
+        from seqtasks.scoring import sample_lines
 
-    def write_artifacts(self, run_dir):
-        """Files (plots) written into the run directory after evaluation; returns their paths."""
+        return sample_lines(scored.samples)
+
+    def write_artifacts(self, folder, scored):
+        """Files (plots) written into ``folder`` (the run directory, or ``seqtasks evaluate
+        --output``) from a :class:`~seqtasks.scoring.Scored`; returns their paths."""
         return []
 
     # ----- predict ---------------------------------------------------------------------------

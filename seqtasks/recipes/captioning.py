@@ -10,7 +10,7 @@ image stops a run with its name (``data.corrupt_images = "error"``) or is left o
 
 import os
 
-from seqtasks.config import Key, decode_section, fraction, positive
+from seqtasks.config import Key, Unsupported, decode_section, fraction, positive
 from seqtasks.data import captions
 from seqtasks.errors import ConfigError, DataError
 from seqtasks.recipes import register
@@ -58,17 +58,19 @@ class Captioning(Recipe):
             "hidden_units": 256,
             "dropout": fraction(0.3, "dropout on image features, embeddings, recurrent inputs "
                                 "and the head"),
+            "layers": Unsupported("the caption decoder is one recurrent layer"),
+            "bidirectional": Unsupported("a caption is generated left to right"),
         },
         "train": {
             "epochs": 30,
             "batch_size": positive(32, "images per batch (each with all its captions)"),
             "early_stopping_patience": 4,
             "reduce_lr_patience": 2,
+            "bucketing": Unsupported("an image is batched with all its captions, padded to the "
+                                     "longest in the batch"),
         },
         "decode": decode_section(beam_width=3, max_length=40),
     }
-    #: ``(image, caption, nearest caption, references)`` of the first scored images.
-    samples = ()
     #: The nearest-caption baseline searches the images of the first this many training
     #: examples (their features are held in memory).
     nearest_pool = 50_000
@@ -299,6 +301,7 @@ class Captioning(Recipe):
 
     def score(self, signatures, examples, metadata):
         from seqtasks.metrics import bleu_orders
+        from seqtasks.scoring import Scored
 
         lowercase = self.config["data"]["lowercase"]
         references = [e.target for e in examples]
@@ -308,20 +311,19 @@ class Captioning(Recipe):
         metrics = bleu_orders(hypotheses, references, lowercase=lowercase)
         metrics.update({f"nearest_{k}": v for k, v in
                         bleu_orders(baseline, references, lowercase=lowercase).items()})
-        names = [e.input if isinstance(e.input, str) else e.where for e in examples]
-        self.samples = list(zip(names, hypotheses, baseline, references))[:5]
         metrics["images"] = len(hypotheses)
-        return metrics
+        return Scored(metrics, predictions=hypotheses, samples=[
+            {"image": e.input if isinstance(e.input, str) else e.where, "caption": hypothesis,
+             "nearest": nearest, "reference": e.target[0]}
+            for e, hypothesis, nearest in zip(examples[:5], hypotheses, baseline)])
 
-    def report(self, metrics):
-        lines = ["  BLEU      " + "  ".join(f"{n}-gram" for n in range(1, 5)),
-                 "  model     " + "  ".join(f"{metrics[f'bleu_{n}']:6.2f}" for n in range(1, 5)),
-                 "  nearest   " + "  ".join(f"{metrics[f'nearest_bleu_{n}']:6.2f}"
-                                            for n in range(1, 5))]
-        for where, hypothesis, baseline, references in self.samples:
-            lines += [f"  image:     {where}", f"  caption:   {hypothesis}",
-                      f"  nearest:   {baseline}", f"  reference: {references[0]}"]
-        return lines
+    def report(self, scored):
+        metrics = scored.metrics
+        return ["  BLEU      " + "  ".join(f"{n}-gram" for n in range(1, 5)),
+                "  model     " + "  ".join(f"{metrics[f'bleu_{n}']:6.2f}" for n in range(1, 5)),
+                "  nearest   " + "  ".join(f"{metrics[f'nearest_bleu_{n}']:6.2f}"
+                                           for n in range(1, 5)),
+                *super().report(scored)]
 
     # ----- predict -----------------------------------------------------------------------
     def prediction_inputs(self, path):

@@ -11,7 +11,7 @@ before it, what follows (:class:`~seqtasks.data.series.Future`) and its date.
 
 import datetime
 
-from seqtasks.config import Key, fraction, positive
+from seqtasks.config import Key, Unsupported, fraction, positive
 from seqtasks.errors import ConfigError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Example, Recipe
@@ -51,18 +51,18 @@ class Forecasting(Recipe):
                           bounds="non-negative"),
         },
         "model": {"units": 64, "hidden_units": 64,
-                  "dropout": fraction(0.0, "dropout on recurrent inputs and in the head")},
+                  "dropout": fraction(0.0, "dropout on recurrent inputs and in the head"),
+                  "embedding_dim": Unsupported("the values are read as they are, not embedded")},
         "train": {"epochs": positive(60, "number of passes over the training windows"),
                   "batch_size": positive(64, "windows per batch"),
-                  "early_stopping_patience": 10, "reduce_lr_patience": 4},
+                  "early_stopping_patience": 10, "reduce_lr_patience": 4,
+                  "bucketing": Unsupported("every window has data.window steps")},
     }
 
     def __init__(self, config=None):
         super().__init__(config)
         #: The series :meth:`load_splits` read (:class:`~seqtasks.data.series.Series`).
         self.series = None
-        #: Set by :meth:`score`: ``(dates, {line: values}, column)`` plotted by write_artifacts.
-        self.test_forecast = None
 
     def cut(self, series, source):
         """``{split: [Example]}``: one example per target step, the series split by date."""
@@ -181,6 +181,7 @@ class Forecasting(Recipe):
         import numpy as np
 
         from seqtasks.data.series import check_columns, forecast_errors
+        from seqtasks.scoring import Scored
 
         check_columns([e.input for e in examples[:1]], metadata["columns"])
         forecast = self.run_signature(signatures["serving_default"], examples)["forecast"]
@@ -188,22 +189,21 @@ class Forecasting(Recipe):
             np.stack(forecast), [e.input for e in examples], [e.target for e in examples],
             metadata["columns"].index(metadata["target"]))
         dates = [datetime.datetime.fromisoformat(e.where) for e in examples]
-        self.test_forecast = (dates, lines, metadata["target"])
-        return metrics
+        return Scored(metrics, predictions=[np.asarray(row).tolist() for row in forecast], details={
+            "forecast": (dates, lines, metadata["target"])})
 
-    def report(self, metrics):
+    def report(self, scored):
         from seqtasks.data.series import error_table
 
-        return error_table(metrics)
+        return error_table(scored.metrics)
 
-    def write_artifacts(self, run_dir):
-        """``forecast.png``: the test range, actual against the first forecast step, persistence."""
+    def write_artifacts(self, folder, scored):
+        """``forecast.png``: the scored range, actual against the first forecast step and
+        persistence."""
         from seqtasks.plots import line_plot
 
-        if self.test_forecast is None:
-            return []
-        dates, lines, column = self.test_forecast
-        return [line_plot(run_dir / "forecast.png", dates, lines, ylabel=column,
+        dates, lines, column = scored.details["forecast"]
+        return [line_plot(folder / "forecast.png", dates, lines, ylabel=column,
                           title=f"{column}: test range, one step ahead")]
 
     @classmethod

@@ -9,7 +9,7 @@ Examples are the lines of the text; held-out text is cut from its end. Generatio
 stream scoring of the test metrics run inside the graph (:mod:`seqtasks.generation`).
 """
 
-from seqtasks.config import Key, Variant, fraction, positive
+from seqtasks.config import Key, Unsupported, Variant, fraction, positive
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Example, Recipe
@@ -33,7 +33,8 @@ class LanguageModel(Recipe):
             "held_out_limit": positive(1_000_000, "most characters of the text's end held out "
                                        "per missing validation or test split"),
         },
-        "model": {"units": 256, "hidden_units": 256},
+        "model": {"units": 256, "hidden_units": 256,
+                  "bidirectional": Unsupported("a language model reads left to right")},
         "train": {
             "epochs": positive(20, "number of passes over the training text"),
             "batch_size": positive(32, "parallel streams of the text (stateful training)"),
@@ -41,6 +42,7 @@ class LanguageModel(Recipe):
                              "the state is carried across windows"),
             "learning_rate": 0.002,
             "reduce_lr_patience": 1,
+            "bucketing": Unsupported("training reads windows of train.bptt tokens"),
         },
         "generate": {
             "length": positive(200, "tokens generated per prompt by the export's default"),
@@ -350,6 +352,7 @@ class LanguageModel(Recipe):
         import tensorflow as tf
 
         from seqtasks.preprocessors.language_model import split_tokens
+        from seqtasks.scoring import Scored
 
         tokens = split_tokens("".join(e.input for e in examples), metadata["level"],
                               metadata["lowercase"])
@@ -367,12 +370,9 @@ class LanguageModel(Recipe):
                    "accuracy": round(correct / (len(tokens) - 1), 6)}
         if metadata["level"] == "char":
             metrics["bits_per_char"] = round(loss / math.log(2), 6)
-        self.sample = signatures["serving_default"](
+        sample = signatures["serving_default"](
             prompt=tf.constant(tokens[:1]))["text"].numpy()[0].decode("utf-8")
-        return metrics
-
-    def report(self, metrics):
-        return ["  sample:"] + [f"    {line}" for line in self.sample.splitlines()[:8]]
+        return Scored(metrics, samples=[{"sample": sample}])
 
     def prediction_inputs(self, path):
         """One prompt per line of a text file (without its line break), streamed."""

@@ -122,8 +122,13 @@ class SmartReply(Abstaining, Recipe):
                 **self.abstaining_assets()}
 
     def score(self, signatures, examples, metadata):
-        return self.abstention_metrics(
-            self.run_signature(signatures["serving_default"], examples), examples, metadata)
+        from seqtasks.scoring import Scored
+
+        outputs = self.run_signature(signatures["serving_default"], examples)
+        abstained = outputs.get("abstained", [False] * len(examples))
+        return Scored(self.abstention_metrics(outputs, examples, metadata), predictions=[
+            None if a else labels[0].decode("utf-8")
+            for labels, a in zip(outputs["labels"], abstained)])
 
     def prediction_inputs(self, path):
         from seqtasks.data.readers import read_columns

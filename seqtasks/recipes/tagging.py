@@ -176,6 +176,7 @@ class Tagging(Recipe):
 
     def score(self, signatures, examples, metadata):
         from seqtasks.metrics import tagging_scores
+        from seqtasks.scoring import Scored
 
         out = self.run_signature(signatures["serving_default"], examples)
         predicted = []
@@ -185,11 +186,13 @@ class Tagging(Recipe):
                 raise DataError(f"{where}: {len(e.target)} tokens, but the model reads {length} "
                                 "from them joined by spaces (a token holds whitespace?)")
             predicted.append([tag.decode("utf-8") for tag in tags[:length]])
-        return tagging_scores([e.target for e in examples], predicted, metadata["entity_scheme"])
+        return Scored(tagging_scores([e.target for e in examples], predicted,
+                                     metadata["entity_scheme"]), predictions=predicted)
 
-    def report(self, metrics):
+    def report(self, scored):
         from seqtasks.metrics import format_table
 
+        metrics = scored.metrics
         return format_table(metrics.get("per_tag", {}), "entity" if "f1" in metrics else "tag")
 
     @classmethod

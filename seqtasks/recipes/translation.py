@@ -167,6 +167,8 @@ class Translation(Recipe):
 
         import sacrebleu
 
+        from seqtasks.scoring import Scored
+
         out = self.run_signature(signatures["serving_default"], examples)
         hypotheses = [t.decode("utf-8") for t in out["translation"]]
         references = [e.target for e in examples]
@@ -174,16 +176,15 @@ class Translation(Recipe):
             "text": [e.input for e in examples], "reference": references})
         tokens = max(sum(map(float, likelihood["tokens"])), 1.0)
         lowercase = self.config["data"]["target_lowercase"]
-        self.samples = [(e.input, h, e.target) for e, h in zip(examples[:5], hypotheses)]
-        return {"bleu": round(sacrebleu.corpus_bleu(hypotheses, [references],
-                                                    lowercase=lowercase).score, 4),
-                "chrf": round(sacrebleu.corpus_chrf(hypotheses, [references]).score, 4),
-                "perplexity": round(math.exp(sum(map(float, likelihood["nll"])) / tokens), 4),
-                "sentences": len(hypotheses)}
-
-    def report(self, metrics):
-        labels = ("source:     ", "translation:", "reference:  ")
-        return [f"  {label} {text}" for row in self.samples for label, text in zip(labels, row)]
+        metrics = {"bleu": round(sacrebleu.corpus_bleu(hypotheses, [references],
+                                                       lowercase=lowercase).score, 4),
+                   "chrf": round(sacrebleu.corpus_chrf(hypotheses, [references]).score, 4),
+                   "perplexity": round(math.exp(sum(map(float, likelihood["nll"])) / tokens),
+                                       4),
+                   "sentences": len(hypotheses)}
+        return Scored(metrics, predictions=hypotheses, samples=[
+            {"source": e.input, "translation": h, "reference": e.target}
+            for e, h in zip(examples[:5], hypotheses)])
 
     def prediction_inputs(self, path):
         from seqtasks.data.parallel import iter_sources

@@ -23,7 +23,8 @@ TINY = ["data.window=14", "train.batch_size=64"]
 
 
 def tiny_forecasting(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
+    return [o for o in tiny(*TINY, *overrides, epochs=epochs)
+            if not o.startswith("model.embedding_dim")]  # nothing is embedded
 
 
 def series_csv(path, days=3 * 365, seed=1, drop=()):
@@ -66,6 +67,11 @@ def test_evaluate_on_the_series_gives_the_run_test_metrics(finished_run, tmp_pat
     assert result.exit_code == 0, result.output
     scored = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
     assert scored == json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
+    # the run's report and plot, from the export alone
+    from seqtasks.data.series import error_table
+
+    assert all(line in result.output.splitlines() for line in error_table(scored))
+    assert (tmp_path / "ev" / "forecast.png").read_bytes().startswith(b"\x89PNG")
 
 
 def task_on(path, *overrides):
@@ -96,8 +102,10 @@ def test_windows_and_baselines_against_numpy(tmp_path):
 
     zeros = lambda values: {"forecast": tf.zeros([len(values), 2])}  # noqa: E731
     task = task_on(path)
-    metrics = task.score({"serving_default": zeros}, test, {"columns": ["value"],
-                                                           "target": "value"})
+    scored = task.score({"serving_default": zeros}, test, {"columns": ["value"],
+                                                          "target": "value"})
+    metrics = scored.metrics
+    np.testing.assert_array_equal(scored.predictions, np.zeros((len(test), 2)))
     for prefix, forecast in (("", 0 * targets), ("persistence_", persistence),
                              ("seasonal_naive_", seasonal)):
         error = forecast - targets

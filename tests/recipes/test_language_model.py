@@ -112,11 +112,12 @@ def test_test_text_is_scored_whole_as_one_stream(text_file):
 
     for chunk in (7, 1024, 4096):
         task.chunk = chunk
-        metrics = task.evaluate(model)
+        scored = task.evaluate(model)
+        metrics = scored.metrics
         assert metrics["loss"] == pytest.approx(reference, rel=1e-5)
         assert metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
         assert metrics["bits_per_char"] == pytest.approx(reference / math.log(2), rel=1e-5)
-    assert task.sample.startswith(task.splits["test"][0].input[0])
+    assert scored.samples[0]["sample"].startswith(task.splits["test"][0].input[0])
 
 
 def test_score_signature_carries_the_state_between_chunks(text_file):

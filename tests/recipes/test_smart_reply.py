@@ -120,12 +120,14 @@ def test_python_api_mirrors_the_cli(data_dir, tmp_path):
     datasets = task.build_datasets()
     model = task.build_model()
     training.fit(model, datasets, tmp_path / "run", config["train"], verbose=0)
-    metrics = task.evaluate(model, datasets)
+    scored = task.evaluate(model)
+    metrics = scored.metrics
     path = export.export(task, model, export_dir=tmp_path / "exports")
     first = keras.models.load_model(path / "assets.extra" / "model.keras")
     text = tf.constant(["where is my order", "hello"])
     assert first(text).shape == (2, 15)  # called directly: no predict function to trace
     assert set(metrics) >= {"accuracy", "top_3_accuracy"}
+    assert len(scored.predictions) == len(task.splits["test"]) == metrics["examples"]
 
     # evaluation and export trace the serving signatures once per model; training on after
     # them must still be seen by the next export (its weights are copied in again)
