@@ -9,24 +9,39 @@ from seqtasks.preprocessors.base import Preprocessor
 
 LEVELS = ("char", "word")
 
+#: Whitespace between words: Python's ``str.isspace`` characters (ASCII and Unicode spaces,
+#: the separators U+001C-U+001F, U+0085), in RE2. ``tf.strings.split`` alone knows ASCII
+#: whitespace only.
+WHITESPACE = r"[\t-\r\x{1c}-\x{20}\x{85}\p{Z}]+"
+
+
+def tokenize(text, level="char", lowercase=False):
+    """The one tokenizer of language models, in graph: ``(batch,)`` strings -> ragged
+    ``(batch, tokens)`` strings, their characters or their whitespace-separated words
+    (lowercased first if asked). Training, serving, scoring and prompt checks all use it."""
+    if lowercase:
+        text = tf.strings.lower(text, encoding="utf-8")
+    if level == "char":
+        return tf.strings.unicode_split(text, "UTF-8")
+    return tf.strings.split(tf.strings.regex_replace(text, WHITESPACE, " "))
+
 
 def split_tokens(text, level="char", lowercase=False):
-    """The tokens of ``text`` (Python): its characters, or its whitespace-separated words."""
-    text = text.lower() if lowercase else text
-    return list(text) if level == "char" else text.split()
+    """The tokens of ``text`` as Python strings, from :func:`tokenize`."""
+    tokens = tokenize(tf.constant([text]), level, lowercase).flat_values.numpy()
+    return [t.decode("utf-8") for t in tokens]
 
 
-def text_chunks(examples, level="char", lowercase=False, size=4096):
+def text_chunks(examples, level="char", size=4096):
     """The text of ``examples`` (lines of one text, read as one stream) in pieces of about
-    ``size`` lines, lowercased if asked: what :func:`split_tokens` of the whole text gives,
-    in order, is the concatenation of ``split_tokens`` of the pieces (at the word level a
-    word running past a piece's end is carried into the next)."""
+    ``size`` lines: what :func:`tokenize` of the whole text gives, in order, is the
+    concatenation of ``tokenize`` of the pieces (at the word level a word running past a
+    piece's end is carried into the next)."""
     import itertools
 
     iterator, carry = iter(examples), ""
     while lines := [e.input for e in itertools.islice(iterator, size)]:
         text = carry + "".join(lines)
-        text = text.lower() if lowercase else text
         carry = ""
         if level == "word" and text and not text[-1].isspace():
             cut = len(text) - len(text.rsplit(None, 1)[-1])
@@ -103,10 +118,12 @@ class LanguageModelPreprocessor(Preprocessor):
 
         counts, tokens = collections.Counter(), 0
         self.token_marks = [(0, 0)]
-        pieces = text_chunks(examples, self.level, self.lowercase, self.piece_lines)
+        pieces = text_chunks(examples, self.level, self.piece_lines)
         for number, text in enumerate(pieces, 1):
-            found = text if self.level == "char" else text.split()
-            counts.update(found)
+            found = tokenize(tf.constant([text]), self.level, self.lowercase).flat_values
+            unique, _, count = (t.numpy() for t in tf.unique_with_counts(found))
+            # in order of first appearance: ties in the vocabulary stay first seen first
+            counts.update(dict(zip((u.decode("utf-8") for u in unique), count.tolist())))
             tokens += len(found)
             if self.level == "char" or not text or text[-1].isspace():
                 self.token_marks.append((number * self.piece_lines, tokens))
@@ -119,9 +136,6 @@ class LanguageModelPreprocessor(Preprocessor):
     def vocabulary_size(self):
         self.check_adapted()
         return len(self.vocabulary) + 1
-
-    def tokens(self, text):
-        return split_tokens(text, self.level, self.lowercase)
 
     def stream_ids(self, examples):
         """int32 ids of the text of ``examples`` read as one stream (their inputs joined)."""
@@ -146,23 +160,11 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def id_chunks(self, examples):
         """int32 ids of the text of ``examples`` read as one stream, a piece at a time (any
-        iterable of lines, read once)."""
+        iterable of lines, read once), through the graph tokenizer and lookup that serve."""
         self.check_adapted()
-        if self.level == "char":  # vectorised: code points looked up in the sorted vocabulary
-            points = np.array([ord(c) for c in self.vocabulary], np.int64)
-            order = np.argsort(points)
-            known, ids = points[order], (order + 1).astype(np.int32)
-            if not len(known):  # nothing known: every token is unknown
-                known, ids = np.array([-1]), np.array([self.unknown_id], np.int32)
-            for text in text_chunks(examples, self.level, self.lowercase,
-                                    self.piece_lines):
-                codes = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int64)
-                at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
-                yield np.where(known[at] == codes, ids[at], self.unknown_id).astype(np.int32)
-            return
-        index = {token: i + 1 for i, token in enumerate(self.vocabulary)}
-        for text in text_chunks(examples, self.level, self.lowercase, self.piece_lines):
-            yield np.array([index.get(t, self.unknown_id) for t in text.split()], np.int32)
+        for text in text_chunks(examples, self.level, self.piece_lines):
+            yield self.token_ids(tokenize(tf.constant([text]), self.level,
+                                          self.lowercase)).flat_values.numpy()
 
     def summary(self):
         return {"vocabulary": self.vocabulary_size, "level": self.level}
@@ -176,9 +178,7 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def prompt_ids(self, prompt):
         """``(ids, lengths)``: the padded ids of :meth:`call` and each prompt's token count."""
-        text = tf.strings.lower(prompt, encoding="utf-8") if self.lowercase else prompt
-        pieces = tf.strings.unicode_split(text, "UTF-8") if self.level == "char" \
-            else tf.strings.split(text)
+        pieces = tokenize(prompt, self.level, self.lowercase)
         ids = self.token_ids(pieces).to_tensor(self.unknown_id)
         return (tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.unknown_id),
                 tf.cast(pieces.row_lengths(), tf.int32))

@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from seqtasks.data.text import TextPrefix, TextTail
 from seqtasks.preprocessors.language_model import LanguageModelPreprocessor, text_chunks
@@ -80,19 +81,37 @@ def test_tail_holds_only_the_last_characters():
     assert "".join(e.input for e in tail.held["test"]) == text[-100:]
 
 
-@pytest.mark.parametrize("level,lowercase", [("char", False), ("word", False), ("word", True)])
-def test_pieces_give_the_tokens_of_the_whole_text(level, lowercase):
-    """Words run across line and piece ends (lines without a newline), as the text joined."""
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_pieces_give_the_tokens_of_the_whole_text(level):
+    """Words run across line and piece ends (lines without a newline, Unicode spaces), as the
+    text joined."""
     rng = random.Random(3)
-    lines = ["".join(rng.choices("ab Cd\n", k=rng.randint(0, 7))) for _ in range(300)]
+    lines = ["".join(rng.choices("ab Cd\n\xa0\u3000", k=rng.randint(0, 7))) for _ in range(300)]
     examples = [Example(line, None, "x") for line in lines]
     whole = "".join(lines)
-    whole = whole.lower() if lowercase else whole
     expected = list(whole) if level == "char" else whole.split()
     for size in (1, 2, 7, 4096):
-        pieces = list(text_chunks(examples, level, lowercase, size=size))
+        pieces = list(text_chunks(examples, level, size=size))
         tokens = [t for p in pieces for t in (list(p) if level == "char" else p.split())]
         assert tokens == expected
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_training_and_serving_tokenize_alike(level):
+    """One tokenizer: the ids a model trains on (a piece at a time, in Python) are the ids the
+    export reads from a prompt (in graph), whatever the whitespace and case. The reference is
+    Python's own str.split and str.lower, which these texts do not trip."""
+    text = "Straße\xa0zum İ-Punkt\u2003ΣΟΦΙΑ\tund\u3000so\x1cweiter \n"
+    lines = [text[:9], text[9:20], text[20:]]
+    preprocessor = LanguageModelPreprocessor(level, lowercase=True)
+    preprocessor.adapt(lines_of("".join(lines)))
+    expected = list(text.lower()) if level == "char" else text.lower().split()
+    index = {t: i + 1 for i, t in enumerate(preprocessor.vocabulary)}
+    assert set(index) == set(expected)
+    trained = preprocessor.stream_ids([Example(line, None, "x") for line in lines])
+    np.testing.assert_array_equal(trained, [index[t] for t in expected])
+    served, lengths = preprocessor.prompt_ids(tf.constant([text]))
+    np.testing.assert_array_equal(served[0, :int(lengths[0])], trained)
 
 
 @pytest.mark.parametrize("level", ["char", "word"])
