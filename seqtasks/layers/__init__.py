@@ -7,11 +7,11 @@ from seqtasks.layers.head import PredictionHead
 from seqtasks.layers.pooling import SequencePooling
 from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.seq2seq import Seq2Seq
-from seqtasks.layers.stack import CELLS, recurrent_layer, recurrent_stack
+from seqtasks.layers.stack import CELLS, backbone, recurrent_layer, recurrent_stack
 from seqtasks.layers.text_decoder import TextDecoder
 from seqtasks.layers.tokens import TextTokenizer, TokenIds, detokenize
 
 __all__ = ["CELLS", "CHARACTER_ENCODERS", "Captioner", "CharacterCNN", "CharacterRNN",
            "ElmanCell", "ElmanRNN", "FitLength", "PredictionHead", "Seq2Seq", "SequencePooling",
            "TextDecoder", "TextTokenizer", "TokenIds", "detokenize",
-           "recurrent_layer", "recurrent_stack"]
+           "backbone", "recurrent_layer", "recurrent_stack"]

@@ -559,7 +559,8 @@ class Recipe:
 
     # ----- inference and export --------------------------------------------------------------
     def inference_model(self, model):
-        """Raw inputs -> preprocessor -> ``model``: the ``.keras`` model of the export."""
+        """Raw inputs -> preprocessor -> :meth:`inference_network`: the ``.keras`` model of the
+        export, and what every signature runs. Not for recipes to override."""
         import keras
 
         signature = self.require_preprocessor("inference_model").input_signature()
@@ -571,8 +572,10 @@ class Recipe:
         return keras.Model(inputs, self.inference_network(model)(x), name=f"{self.name}_inference")
 
     def inference_network(self, model):
-        """What runs on the preprocessor's outputs in the inference model: the trained model
-        itself by default, or a layer of it that infers differently (decodes, say)."""
+        """What runs on the preprocessor's outputs in the inference model (built when a trained
+        model is first scored or exported): the trained ``model`` itself by default; a recipe
+        that infers differently returns a callable of Keras tensors (a layer that decodes,
+        say, or a function of layers)."""
         return model
 
     def predict(self, inference_model, inputs):

@@ -254,17 +254,12 @@ class Captioning(Recipe):
         return (), [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     # ----- export and metrics ------------------------------------------------------------
-    def inference_model(self, model):
-        """Image bytes -> the preprocessor -> the model's :class:`Captioner`, generating."""
-        import keras
-
+    def inference_network(self, model):
+        """The model's :class:`Captioner` on pixels: generates the captions."""
         from seqtasks.layers import Captioner
 
-        preprocessor = self.require_preprocessor("inference_model")
         captioner = next(layer for layer in model.layers if isinstance(layer, Captioner))
-        image = keras.Input((), dtype="string", name="image")
-        texts, _ = captioner(preprocessor({"image": image}))
-        return keras.Model(image, texts, name=f"{self.name}_inference")
+        return lambda pixels: captioner(pixels)[0]
 
     def postprocess(self, texts, inputs):
         return {"caption": texts}

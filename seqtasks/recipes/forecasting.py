@@ -154,13 +154,10 @@ class Forecasting(Recipe):
     def diagnostic(self, model, datasets):
         return (model, *next(iter(datasets["train"].unbatch().batch(256))))  # inputs, targets
 
-    def inference_model(self, model):
-        """Raw windows -> normalised -> ``model`` -> forecasts in the series' units."""
-        import keras
-
-        inference = super().inference_model(model)
-        forecast = self.preprocessor.denormaliser()(inference.output)
-        return keras.Model(inference.input, forecast, name=inference.name)
+    def inference_network(self, model):
+        """``model`` on the normalised windows, its forecasts in the series' units."""
+        denormaliser = self.preprocessor.denormaliser()
+        return lambda windows: denormaliser(model(windows))
 
     def postprocess(self, outputs, inputs):
         return {"forecast": outputs}

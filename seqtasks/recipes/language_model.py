@@ -265,22 +265,17 @@ class LanguageModel(Recipe):
         one on any ids whose recurrent layers also return their states (inference)."""
         import keras
 
-        from seqtasks.layers import CELLS, PredictionHead
+        from seqtasks.layers import PredictionHead, backbone
 
         model, train = self.config["model"], self.config["train"]
         size = self.preprocessor.vocabulary_size
         ids = keras.Input(dtype="int32", name="ids", **(
             {"batch_shape": (train["batch_size"], train["bptt"])} if stateful else
             {"shape": (None,)}))
-        embedding = keras.layers.Embedding(size, model["embedding_dim"], name="embedding")
-        rnns = [CELLS[model["cell"]](model["units"], dropout=model["dropout"],
-                                     return_sequences=True, stateful=stateful,
-                                     return_state=not stateful, name=f"rnn_{i}")
-                for i in range(model["layers"])]
+        # id 0 is the unknown token, not padding: one stream has none
+        x = backbone(ids, size, model, mask_zero=False, embedding_dropout=False, name="rnn",
+                     stateful=stateful, return_state=not stateful)
         head = PredictionHead(size, model["hidden_units"], dropout=model["dropout"], name="head")
-        x = embedding(ids)
-        for rnn in rnns:
-            x = rnn(x) if stateful else rnn(x)[0]
         return keras.Model(ids, head(x), name=self.name)
 
     def metrics(self):
@@ -313,13 +308,12 @@ class LanguageModel(Recipe):
         return forward, embedding(ids), targets[:, -1]
 
     # ----- export and metrics ------------------------------------------------------------
-    def inference_model(self, model):
-        """Prompts -> ids -> a stateless copy of ``model``: next-token probabilities after
-        every prompt position. The signatures generate and score with its layers."""
-        self.require_preprocessor("inference_model")
+    def inference_network(self, model):
+        """A stateless copy of ``model``: next-token probabilities after every prompt
+        position. The signatures generate and score with its layers."""
         reader = self.network(stateful=False)
         reader.set_weights(model.get_weights())
-        return super().inference_model(reader)
+        return reader
 
     def predict(self, inference_model, inputs):
         from seqtasks.generation import generator

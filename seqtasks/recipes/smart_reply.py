@@ -90,15 +90,12 @@ class SmartReply(Abstaining, Recipe):
     def network(self):
         import keras
 
-        from seqtasks.layers import PredictionHead, SequencePooling, recurrent_stack
+        from seqtasks.layers import PredictionHead, SequencePooling, backbone
 
         model = self.config["model"]
         ids = keras.Input((None,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(self.preprocessor.vocabulary_size, model["embedding_dim"],
-                                   mask_zero=True, name="embedding")(ids)
-        if model["dropout"]:
-            x = keras.layers.Dropout(model["dropout"])(x)
-        x = recurrent_stack(x, model, return_sequences=model["pooling"] != "last")
+        x = backbone(ids, self.preprocessor.vocabulary_size, model,
+                     return_sequences=model["pooling"] != "last")
         if model["pooling"] != "last":
             x = SequencePooling(model["pooling"], name="pooling")(x)
         probs = PredictionHead(len(self.preprocessor.labels), model["hidden_units"],

@@ -135,21 +135,17 @@ class Tagging(Recipe):
     def network(self):
         import keras
 
-        from seqtasks.layers import CHARACTER_ENCODERS, PredictionHead, recurrent_stack
+        from seqtasks.layers import CHARACTER_ENCODERS, PredictionHead, backbone
 
         model, p = self.config["model"], self.preprocessor
         word_ids = keras.Input((None,), dtype="int32", name="word_ids")
         char_ids = keras.Input((None, None), dtype="int32", name="char_ids")
-        x = keras.layers.Embedding(p.word_vocabulary_size, model["embedding_dim"],
-                                   mask_zero=True, name="word_embedding")(word_ids)
         encoder = CHARACTER_ENCODERS.get(model["char_encoder"])
-        if encoder is not None:
-            characters = encoder(p.char_vocabulary_size, model["char_embedding_dim"],
-                                 model["char_units"], name="characters")(char_ids)
-            x = keras.layers.Concatenate(name="token_features")([x, characters])
-        if model["dropout"]:
-            x = keras.layers.Dropout(model["dropout"])(x)
-        x = recurrent_stack(x, model, return_sequences=True)
+        characters = None if encoder is None else lambda: encoder(
+            p.char_vocabulary_size, model["char_embedding_dim"], model["char_units"],
+            name="characters")(char_ids)
+        x = backbone(word_ids, p.word_vocabulary_size, model, features=characters,
+                     embedding_name="word_embedding")
         probs = PredictionHead(len(p.tags), model["hidden_units"], dropout=model["dropout"],
                                name="head")(x)
         return keras.Model([word_ids, char_ids], probs, name=self.name)
