@@ -1,12 +1,14 @@
 """In-graph text generation and stream scoring for language models.
 
 A language model here is ``Embedding -> recurrent layers -> PredictionHead`` (the layers are
-found by type, in a model or in a model nested in it), with its
-:class:`~seqtasks.preprocessors.language_model.LanguageModelPreprocessor` in front. Both
+found by type, in a model or in the layers nested in it), with its
+:class:`~seqtasks.preprocessors.language_model.LanguageModelPreprocessor` in front. The
 functions below are stateless and graph-friendly, so they become export signatures:
 
-* :func:`generator`: prompts -> the prompt and its continuation, the prompt read by the same
-  cells, then tokens drawn by :class:`~seqtasks.decoding.SamplingDecoder`;
+* :func:`continuation`: prompt ids -> continuation ids, the prompt read by the same cells, then
+  tokens drawn by :class:`~seqtasks.decoding.SamplingDecoder`; :class:`TextGenerator` is it as
+  a layer (the language model's inference network) and :func:`generator` with the
+  preprocessor around it (prompts -> the prompt and its continuation);
 * :func:`chunk_scorer`: a chunk of a token stream and the recurrent state it starts from ->
   the summed log-likelihood of its tokens after the first, how many of them are the most
   probable token, and the state after the chunk; called chunk after chunk it scores a long
@@ -14,6 +16,8 @@ functions below are stateless and graph-friendly, so they become export signatur
 """
 
 from typing import NamedTuple
+
+import keras
 
 from seqtasks.errors import ConfigError, DataError
 
@@ -27,14 +31,13 @@ class Parts(NamedTuple):
 
 def parts(model):
     """The :class:`Parts` of a language model (``preprocessor`` None where it has none)."""
-    import keras
-
     from seqtasks.layers import PredictionHead
     from seqtasks.preprocessors.language_model import LanguageModelPreprocessor
 
-    def flat(model):
+    def flat(model):  # in call order, into nested models and a TextGenerator's reader
         for layer in model.layers:
-            yield from flat(layer) if isinstance(layer, keras.Model) else (layer,)
+            inner = layer.reader if isinstance(layer, TextGenerator) else layer
+            yield from flat(inner) if isinstance(inner, keras.Model) else (layer,)
 
     layers = list(flat(model))
 
@@ -56,14 +59,17 @@ def zero_states(rnns, batch):
     return [[tf.zeros([batch, size]) for size in _state_sizes(rnn)] for rnn in rnns]
 
 
-def generator(model):
-    """``generate(prompt [B] str, length, temperature, top_k, seed) -> text [B] str``."""
+def continuation(model, ids, lengths, length, temperature, top_k, seed):
+    """``(tokens [B, length] int32, lengths [B] int32)``: what the language model ``model``
+    (see :func:`parts`) draws after each prompt, ``ids [B, T]`` of which the first
+    ``lengths`` count (each row has at least one more id after them)."""
     import tensorflow as tf
 
     from seqtasks.decoding import SamplingDecoder
 
-    p, embedding, rnns, head = parts(model)
-    never = tf.one_hot(p.unknown_id, p.vocabulary_size, on_value=-1e9, off_value=0.0)
+    _, embedding, rnns, head = parts(model)
+    size = head.num_outputs
+    never = tf.one_hot(UNKNOWN_ID, size, on_value=-1e9, off_value=0.0)  # never drawn
 
     def cell_step(ids, states):
         x = tf.gather(embedding.embeddings, ids)
@@ -73,34 +79,82 @@ def generator(model):
             new_states.append(list(new))
         return x, new_states
 
+    batch = tf.shape(ids)[0]
+    # read the prompt except its last token, row by row up to its own length
+    last = tf.maximum(lengths - 1, 0)
+
+    def read(t, states):
+        _, new = cell_step(ids[:, t], states)
+        keep = t < last
+        return t + 1, tf.nest.map_structure(lambda n, o: tf.where(keep[:, None], n, o),
+                                            new, states)
+
+    _, states = tf.while_loop(lambda t, s: t < tf.shape(ids)[1] - 2, read,
+                              (tf.constant(0), zero_states(rnns, batch)))
+
+    def step(tokens, state, constants, time):
+        h, new = cell_step(tokens, state)
+        return tf.math.log(tf.maximum(head(h), 1e-12)) + never, new
+
+    decoder = SamplingDecoder(temperature=temperature, top_k=top_k, seed=seed)
+    tokens, out_lengths, _ = decoder(step, states, (), tf.gather(ids, last, batch_dims=1),
+                                     0, tf.fill([batch], length))
+    return tokens, out_lengths
+
+
+#: The unknown token's id, never generated (see LanguageModelPreprocessor).
+UNKNOWN_ID = 0
+
+
+def generator(model):
+    """``generate(prompt [B] str, length, temperature, top_k, seed) -> text [B] str``: the
+    prompt and its :func:`continuation`, with ``model``'s preprocessor around it."""
+    p = parts(model).preprocessor
+
     def generate(prompt, length, temperature, top_k, seed):
         ids, lengths = p.prompt_ids(prompt)
-        batch = tf.shape(ids)[0]
-        # read the prompt except its last token, row by row up to its own length
-        last = tf.maximum(lengths - 1, 0)
-
-        def read(t, states):
-            _, new = cell_step(ids[:, t], states)
-            keep = t < last
-            return t + 1, tf.nest.map_structure(lambda n, o: tf.where(keep[:, None], n, o),
-                                                new, states)
-
-        _, states = tf.while_loop(lambda t, s: t < tf.shape(ids)[1] - 2, read,
-                                  (tf.constant(0), zero_states(rnns, batch)))
-
-        def step(tokens, state, constants, time):
-            h, new = cell_step(tokens, state)
-            return tf.math.log(tf.maximum(head(h), 1e-12)) + never, new
-
-        decoder = SamplingDecoder(temperature=temperature, top_k=top_k, seed=seed)
-        tokens, out_lengths, _ = decoder(step, states, (), tf.gather(ids, last, batch_dims=1),
-                                         0, tf.fill([batch], length))
-        generated = p.detokenize(tokens, out_lengths)
-        if p.level == "word":
-            return tf.strings.join([prompt, generated], separator=" ")
-        return prompt + generated
+        tokens, out_lengths = continuation(model, ids, lengths, length, temperature, top_k,
+                                           seed)
+        return p.continued(prompt, tokens, out_lengths)
 
     return generate
+
+
+@keras.saving.register_keras_serializable(package="seqtasks")
+class TextGenerator(keras.layers.Layer):
+    """A language model as a layer that generates: ``(ids [B, T], lengths [B])`` of prompts
+    (what :class:`~seqtasks.preprocessors.language_model.LanguageModelPreprocessor` gives) ->
+    ``(tokens [B, length], lengths [B])``, the :func:`continuation` of each prompt.
+
+    Args:
+        reader: A stateless language model (``Embedding -> recurrent layers returning their
+            states -> PredictionHead``), or its serialized config.
+        length: Tokens drawn after each prompt.
+        temperature: Sampling temperature; 0 picks the most probable token.
+        top_k: Sample among the ``top_k`` most probable tokens; 0: all.
+        seed: Seed of the draws (the same seed gives the same text anywhere).
+    """
+
+    def __init__(self, reader, length=200, temperature=0.8, top_k=0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.reader = keras.saving.deserialize_keras_object(reader) \
+            if isinstance(reader, dict) else reader
+        self.length, self.temperature, self.top_k, self.seed = length, temperature, top_k, seed
+
+    def call(self, inputs):
+        ids, lengths = inputs
+        return continuation(self.reader, ids, lengths, self.length, float(self.temperature),
+                            self.top_k, self.seed)
+
+    def compute_output_spec(self, inputs):
+        batch = inputs[0].shape[:1]
+        return (keras.KerasTensor((*batch, None), dtype="int32"),
+                keras.KerasTensor(batch, dtype="int32"))
+
+    def get_config(self):
+        return {**super().get_config(), "reader": keras.saving.serialize_keras_object(self.reader),
+                "length": self.length, "temperature": self.temperature, "top_k": self.top_k,
+                "seed": self.seed}
 
 
 def chunk_scorer(model):

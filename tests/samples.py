@@ -1,87 +1,22 @@
-"""Per-recipe test data for the contract test: tiny sizes, and a split written to a file in
-one of the recipe's formats (the file ``seqtasks evaluate`` reads)."""
+"""Tiny trained exports of every recipe, from its spec (tests/specs.py), shared by the contract
+and serve tests."""
 
 import contextlib
 import fcntl
 import os
 import shutil
 
-from helpers import TINY_MODEL, write_csv
+from specs import SPECS
 
 #: serving_default of every recipe: inputs {name: (dtype, shape)} and output names.
-SIGNATURES = {
-    "captioning": ({"image": ("string", [None])}, {"caption"}),
-    "forecasting": ({"values": ("float32", [None, 30])}, {"forecast"}),
-    "language_model": ({"prompt": ("string", [None])}, {"text"}),
-    "smart_reply": ({"text": ("string", [None])}, {"replies", "scores", "labels", "abstained"}),
-    "tagging": ({"text": ("string", [None])}, {"tokens", "tags", "lengths"}),
-    "translation": ({"text": ("string", [None])}, {"translation", "score"}),
-}
+SIGNATURES = {name: (spec.inputs, spec.outputs) for name, spec in SPECS.items()}
 
-TINY = {
-    "smart_reply": TINY_MODEL,
-    "tagging": [*TINY_MODEL, "model.char_embedding_dim=8", "model.char_units=8"],
-    "translation": [*TINY_MODEL, "decode.beam_width=2", "decode.max_length=12"],
-    "captioning": [*TINY_MODEL, "data.image_size=32", "decode.beam_width=2"],
-    "language_model": [*TINY_MODEL, "train.bptt=20", "generate.length=8"],
-    "forecasting": [o for o in TINY_MODEL if not o.startswith("model.embedding_dim")],
-}
-
-
-def _smart_reply(examples, path):
-    return write_csv(path / "test.csv", [(e.input, e.target) for e in examples])
-
-
-def _tagging(examples, path):
-    lines = []
-    for e in examples:
-        lines += [f"{i}\t{token}\t_\t{tag}\t_\t_\t0\tdep\t_\t_"
-                  for i, (token, tag) in enumerate(zip(e.input, e.target), 1)]
-        lines.append("")
-    (path / "test.conllu").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path / "test.conllu"
-
-
-def _translation(examples, path):
-    (path / "test.tsv").write_text("".join(f"{e.input}\t{e.target}\n" for e in examples),
-                                   encoding="utf-8")
-    return path / "test.tsv"
-
-
-def _captioning(examples, path):
-    (path / "Images").mkdir()
-    rows = ["image,caption"]
-    for i, e in enumerate(examples):
-        (path / "Images" / f"{i}.png").write_bytes(e.input)
-        rows += [f"{i}.png,{caption}" for caption in e.target]
-    (path / "captions.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path / "captions.txt"
-
-
-def _language_model(examples, path):
-    (path / "test.txt").write_text("".join(e.input for e in examples), encoding="utf-8")
-    return path / "test.txt"
-
-
-def _forecasting(task, path):
-    """The whole built-in series: evaluate scores its test range, as the run did."""
-    from seqtasks.data.builtin import forecasting as builtin
-
-    dates, values = builtin.generate(seed=task.config["train"]["seed"])
-    rows = [f"{d.isoformat()},{float(v)!r}" for d, v in zip(dates, values)]  # exact float32
-    (path / "series.csv").write_text("date,value\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    return path / "series.csv"
-
-
-WRITERS = {"smart_reply": _smart_reply, "tagging": _tagging, "translation": _translation,
-           "captioning": _captioning, "language_model": _language_model}
+TINY = {name: list(spec.tiny) for name, spec in SPECS.items()}
 
 
 def write_test_split(name, task, path):
     """The task's test split written as a file of its recipe; returns the path."""
-    if name == "forecasting":
-        return _forecasting(task, path)
-    return WRITERS[name](task.splits["test"], path)
+    return SPECS[name].write_test_split(task, path)
 
 
 def tiny_task(name, export_dir, count=60, overrides=()):

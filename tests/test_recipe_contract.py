@@ -33,6 +33,20 @@ def test_every_registered_recipe_is_covered():
     assert set(RECIPES) == set(SIGNATURES) == set(TINY)
 
 
+#: The inference path every recipe shares: raw inputs -> preprocessor -> inference_network ->
+#: postprocess. A recipe customises it through those named parts only.
+SHARED_PATH = ("inference_model", "endpoints", "deployable", "evaluate", "run_signature")
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_no_recipe_overrides_the_inference_path(name):
+    from seqtasks.recipes.base import Recipe
+
+    recipe = seqtasks.get_recipe(name)
+    assert [m for m in SHARED_PATH if getattr(recipe, m) is not getattr(Recipe, m)] == []
+    assert recipe.postprocess is not Recipe.postprocess  # each names its outputs
+
+
 _TRAINED = {}  # one trained model per recipe, however pytest or xdist orders the tests
 
 

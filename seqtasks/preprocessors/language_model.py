@@ -58,9 +58,10 @@ def joined_ids(pieces):
 
 @keras.saving.register_keras_serializable(package="seqtasks")
 class LanguageModelPreprocessor(Preprocessor):
-    """``{"prompt": (batch,) string}`` -> ``(batch, steps + 1)`` int32 token ids: each prompt's
-    tokens, then the unknown id up to the longest prompt and once more, so that every row
-    (an empty prompt too) has a token after its prompt's last.
+    """``{"prompt": (batch,) string}`` -> ``(ids, lengths)``: ``(batch, steps + 1)`` int32
+    token ids, each prompt's tokens, then the unknown id up to the longest prompt and once
+    more, so that every row (an empty prompt too) has a token after its prompt's last; and
+    ``(batch,)`` int32, each prompt's token count.
 
     Id 0 is the unknown token (training tokens seen fewer than ``min_count`` times, or beyond
     ``max_tokens``); the vocabulary, most frequent first, counts from 1. There is no padding
@@ -77,7 +78,7 @@ class LanguageModelPreprocessor(Preprocessor):
 
     ```python
     p = LanguageModelPreprocessor(vocabulary=list("the "))
-    p({"prompt": tf.constant(["the", "ax"])})  # [[1, 2, 3, 0], [0, 0, 0, 0]]
+    p({"prompt": tf.constant(["the", "ax"])})  # [[1, 2, 3, 0], [0, 0, 0, 0]], [3, 2]
     ```
     """
 
@@ -193,6 +194,14 @@ class LanguageModelPreprocessor(Preprocessor):
         return tf.strings.regex_replace(tf.strings.reduce_join(tokens, axis=1, separator=" "),
                                         " +$", "")
 
+    def continued(self, prompt, ids, lengths):
+        """``(batch,)`` prompts followed by their continuations (see :meth:`detokenize`),
+        words separated by a space."""
+        generated = self.detokenize(ids, lengths)
+        if self.level == "word":
+            return tf.strings.join([prompt, generated], separator=" ")
+        return prompt + generated
+
     def input_signature(self):
         return {"prompt": tf.TensorSpec([None], tf.string, name="prompt")}
 
@@ -200,10 +209,12 @@ class LanguageModelPreprocessor(Preprocessor):
         return {"prompt": [e.input for e in examples]}
 
     def call(self, inputs):
-        return self.prompt_ids(inputs["prompt"])[0]
+        return self.prompt_ids(inputs["prompt"])
 
     def compute_output_spec(self, inputs):
-        return keras.KerasTensor((inputs["prompt"].shape[0], None), dtype="int32")
+        batch = inputs["prompt"].shape[0]
+        return (keras.KerasTensor((batch, None), dtype="int32"),
+                keras.KerasTensor((batch,), dtype="int32"))
 
     def get_config(self):
         return {**super().get_config(), "level": self.level, "lowercase": self.lowercase,

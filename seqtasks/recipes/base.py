@@ -578,14 +578,9 @@ class Recipe:
         say, or a function of layers)."""
         return model
 
-    def predict(self, inference_model, inputs):
-        """``{output: tensor}`` of the ``serving_default`` signature for a batch of raw
-        ``inputs`` (in graph): the inference model's outputs, post-processed."""
-        feed = inputs if len(inputs) > 1 else next(iter(inputs.values()))
-        return self.postprocess(inference_model(feed), inputs)
-
     def postprocess(self, outputs, inputs):
-        """The network's outputs -> the signature's named outputs (strings, scores...)."""
+        """The inference network's outputs -> the ``serving_default`` signature's named outputs
+        (strings, scores...), in graph; ``inputs`` are the signature's raw inputs by name."""
         raise NotImplementedError
 
     def extra_endpoints(self, inference_model):
@@ -600,8 +595,10 @@ class Recipe:
         signature = self.require_preprocessor("endpoints").input_signature()
         names = list(signature)
 
-        def serve(*args, **kwargs):
-            return self.predict(inference_model, {**dict(zip(names, args)), **kwargs})
+        def serve(*args, **kwargs):  # the one serving path: preprocessor, network, postprocess
+            inputs = {**dict(zip(names, args)), **kwargs}
+            feed = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+            return self.postprocess(inference_model(feed), inputs)
 
         # the signature's inputs are called by name (TF Serving, saved_model_cli)
         serve.__signature__ = inspect.Signature(

@@ -309,19 +309,17 @@ class LanguageModel(Recipe):
 
     # ----- export and metrics ------------------------------------------------------------
     def inference_network(self, model):
-        """A stateless copy of ``model``: next-token probabilities after every prompt
-        position. The signatures generate and score with its layers."""
+        """A :class:`~seqtasks.generation.TextGenerator` on a stateless copy of ``model``,
+        drawing with the ``[generate]`` options. The other signatures generate and score with
+        its layers."""
+        from seqtasks.generation import TextGenerator
+
         reader = self.network(stateful=False)
         reader.set_weights(model.get_weights())
-        return reader
+        return TextGenerator(reader, **self.config["generate"], name="generator")
 
-    def predict(self, inference_model, inputs):
-        from seqtasks.generation import generator
-
-        options = self.config["generate"]
-        return {"text": generator(inference_model)(
-            inputs["prompt"], options["length"], float(options["temperature"]),
-            options["top_k"], options["seed"])}
+    def postprocess(self, outputs, inputs):
+        return {"text": self.preprocessor.continued(inputs["prompt"], *outputs)}
 
     def extra_endpoints(self, inference_model):
         from seqtasks.generation import signatures

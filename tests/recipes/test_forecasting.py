@@ -9,7 +9,6 @@ import pytest
 from helpers import (
     assert_clean_failure,
     cli,
-    run_builtin_default,
     run_expecting_failure,
     set_args,
     tiny,
@@ -171,33 +170,7 @@ def test_several_value_columns_and_a_target_column(tmp_path):
     assert 100 < float(result.output.split()[0]) < 160
 
 
-@pytest.mark.slow
-@pytest.mark.serial
-def test_builtin_default_beats_persistence(tmp_path):
-    test, _ = run_builtin_default("forecasting", tmp_path)
-    assert test["rmse"] < 0.95 * test["persistence_rmse"], test
-
-
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
-
-def test_non_numeric_value_names_file_and_line(tmp_path):
-    path = write(tmp_path / "s.csv", "date,temp\n2001-01-01,3.5\n2001-01-02,warm\n")
-    result = run_expecting_failure("forecasting", tmp_path, tiny_forecasting(f"data.train={path}"))
-    assert_clean_failure(result, "s.csv:3", "'temp'", "expected a number", "'warm'")
-
-
-def test_series_shorter_than_one_window(tmp_path):
-    path, _, _ = series_csv(tmp_path / "s.csv", days=10)  # the window is 14 steps
-    result = run_expecting_failure("forecasting", tmp_path, tiny_forecasting(f"data.train={path}"))
-    assert_clean_failure(result, "s.csv", "10 steps are too few", "a window of 14", "data.window")
-
-
-def test_missing_day_with_the_error_policy(tmp_path):
-    path, _, _ = series_csv(tmp_path / "s.csv", days=100, drop=(50,))
-    result = run_expecting_failure("forecasting", tmp_path, tiny_forecasting(
-        f"data.train={path}", "data.missing=error"))
-    assert_clean_failure(result, "s.csv:", "no value for 2001-02-20", "data.missing")
-
 
 def test_predict_csv_shorter_than_the_window(finished_run, tmp_path):
     recent, _, _ = series_csv(tmp_path / "recent.csv", days=5)

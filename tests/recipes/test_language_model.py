@@ -10,8 +10,6 @@ import pytest
 from helpers import (
     assert_clean_failure,
     cli,
-    run_builtin_default,
-    run_expecting_failure,
     run_without_seqtasks,
     set_args,
     tiny,
@@ -359,48 +357,9 @@ def test_length_must_be_positive(finished_run, length):
     assert_clean_failure(result, "--length", "expected a positive number")
 
 
-@pytest.mark.parametrize("key,expected", [
-    ("train.bptt=0", "expected a positive integer"),
-    ("generate.length=-1", "expected a positive integer"),
-    ("data.test_fraction=1.0", "expected a number in [0, 1)"),
-])
-def test_out_of_range_keys(tmp_path, key, expected):
-    result = run_expecting_failure("language_model", tmp_path, [key])
-    assert_clean_failure(result, key.split("=")[0], expected)
-
-
-def test_empty_text_file(tmp_path):
-    path = write(tmp_path / "empty.txt", "\n\n")
-    result = run_expecting_failure("language_model", tmp_path, tiny_lm(f"data.train={path}"))
-    assert_clean_failure(result, "empty.txt", "no text found")
-
-
-def test_text_too_short_for_one_window(tmp_path):
-    path = write(tmp_path / "short.txt", "to be or not to be\n" * 3)
-    result = run_expecting_failure("language_model", tmp_path, tiny_lm(f"data.train={path}"))
-    assert_clean_failure(result, "short.txt", "too few for one window", "train.bptt")
-
-
 def test_generate_needs_a_language_model_export(tmp_path):
     result = cli("generate", tmp_path / "nowhere", "--prompt", "x")
     assert_clean_failure(result, "nowhere", "no such export directory")
-
-
-@pytest.mark.slow
-@pytest.mark.serial
-def test_builtin_default_beats_a_unigram_model(tmp_path):
-    """Bits per character far below the text's unigram entropy (computed here with numpy): the
-    model uses the context, not just letter frequencies."""
-    import collections
-
-    import seqtasks
-
-    test, _ = run_builtin_default("language_model", tmp_path)
-    recipe = seqtasks.get_recipe("language_model")
-    train = "".join(e.input for e in recipe(recipe.default_config()).load_splits()["train"])
-    counts = np.array(list(collections.Counter(train).values()), float)
-    unigram = float(-(counts / counts.sum() * np.log2(counts / counts.sum())).sum())
-    assert test["bits_per_char"] < 0.5 * unigram, (test, unigram)
 
 
 def test_a_resumed_run_reuses_the_data_state_and_the_encoded_text(text_file, tmp_path):

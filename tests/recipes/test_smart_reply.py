@@ -83,16 +83,6 @@ def test_second_export_gets_the_next_version(finished_run):
 
 
 @pytest.mark.slow
-@pytest.mark.serial
-def test_builtin_default_reaches_90_percent(tmp_path):
-    result = cli("run", "smart_reply", "--output", tmp_path / "run",
-                 "--set", f"export.dir={tmp_path / 'exports'}")
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["test"]["accuracy"] >= 0.90, metrics
-
-
-@pytest.mark.slow
 def test_tfds_clinc_oos_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     import seqtasks
@@ -146,23 +136,6 @@ def run_bad(tmp_path, *overrides):
     return run_expecting_failure("smart_reply", tmp_path, tiny(*overrides))
 
 
-def test_missing_file(tmp_path):
-    assert_clean_failure(run_bad(tmp_path, f"data.train={tmp_path / 'nope.csv'}"),
-                         "nope.csv: no such file")
-
-
-def test_row_with_missing_column(tmp_path):
-    path = write(tmp_path / "t.csv", "text,label\nhello,greeting\njust text\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
-                         "t.csv:3: expected 2 columns")
-
-
-def test_empty_training_set(tmp_path):
-    path = write(tmp_path / "t.csv", "text,label\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
-                         "t.csv: the file has no data rows")
-
-
 def test_test_label_never_seen_in_training(tmp_path, data_dir):
     path = write(tmp_path / "test.csv", "text,label\nhello,greeting\nsing me a song,karaoke\n")
     assert_clean_failure(
@@ -170,19 +143,9 @@ def test_test_label_never_seen_in_training(tmp_path, data_dir):
         "test.csv:3: label 'karaoke' never appears in the training data")
 
 
-def test_non_utf8_bytes(tmp_path):
-    path = tmp_path / "t.tsv"
-    path.write_bytes(b"text\tlabel\nhello\tgreeting\ncaf\xe9\tgreeting\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"), "t.tsv:3: not valid UTF-8")
-
-
-def test_unknown_recipe_key_and_type(tmp_path):
+def test_unknown_recipe(tmp_path):
     assert_clean_failure(cli("run", "smart_repy"), "unknown recipe 'smart_repy'",
                          "did you mean 'smart_reply'")
-    assert_clean_failure(cli("run", "smart_reply", "--set", "model.unit=3"),
-                         "unknown key 'model.unit'", "did you mean 'units'")
-    assert_clean_failure(cli("run", "smart_reply", "--set", "train.epochs=many"),
-                         "train.epochs: expected an integer")
     assert not list(tmp_path.iterdir())
 
 

@@ -7,7 +7,6 @@ import pytest
 from helpers import (
     assert_clean_failure,
     cli,
-    run_builtin_default,
     run_expecting_failure,
     run_without_seqtasks,
     set_args,
@@ -266,35 +265,10 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
         assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
 
 
-@pytest.mark.slow
-@pytest.mark.serial
-def test_builtin_default_reaches_95_percent(tmp_path):
-    test, _ = run_builtin_default("tagging", tmp_path)
-    assert test["accuracy"] >= 0.95, test
-
-
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
 
 def run_bad(tmp_path, *overrides):
     return run_expecting_failure("tagging", tmp_path, tiny(*TINY, *overrides))
-
-
-def test_conll_line_with_too_few_columns(tmp_path):
-    path = write(tmp_path / "t.conll", "The DT B-NP\ncat NN I-NP\nsat VBD\n\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
-                         "t.conll:3: expected 3 columns like line 1, found 2")
-
-
-def test_conllu_line_with_too_few_columns(tmp_path):
-    path = write(tmp_path / "t.conllu", "1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\tcat\tNOUN\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
-                         "t.conllu:2: expected 10 tab-separated columns")
-
-
-def test_token_without_tag(tmp_path):
-    path = write(tmp_path / "t.iob", "John B-PER\nsmiled O\n\nMary\nlaughed O\n")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"),
-                         "t.iob:4: token 'Mary' has no tag")
 
 
 def test_test_tag_never_seen_in_training_stops_the_run_when_asked(tmp_path, data_dir):
@@ -367,24 +341,6 @@ def test_unseen_test_tags_are_scored_as_errors_as_conlleval_counts_them(data_dir
     assert any(c[1] == "LST" for c in gold_chunks) and not any(c[1] == "LST" for c in found)
     assert test_metrics["recall"] == pytest.approx(right / len(gold_chunks), abs=1e-4)
     assert test_metrics["precision"] == pytest.approx(right / max(len(found), 1), abs=1e-4)
-
-
-def test_training_token_holding_whitespace(tmp_path):
-    path = write(tmp_path / "t.conllu", "1\tNew York\t_\tPROPN\t_\t_\t0\troot\t_\t_\n")
-    assert_clean_failure(run_bad(tmp_path, *(f"data.{s}={path}" for s in ("train", "validation",
-                                                                        "test"))),
-                         "t.conllu:1: token 'New York' is empty or holds whitespace")
-
-
-def test_empty_file(tmp_path):
-    path = write(tmp_path / "t.conllu", "")
-    assert_clean_failure(run_bad(tmp_path, f"data.train={path}"), "t.conllu: no sentences found")
-
-
-def test_unknown_char_encoder(tmp_path):
-    assert_clean_failure(cli("run", "tagging", "--set", "model.char_encoder=lstm"),
-                         "model.char_encoder")
-    assert not list(tmp_path.iterdir())
 
 
 def test_a_validation_tag_never_seen_in_training_weighs_nothing_in_the_loss():
