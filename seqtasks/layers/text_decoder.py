@@ -19,7 +19,7 @@ from seqtasks.config import decode_defaults
 from seqtasks.decoding import get_decoder
 from seqtasks.layers.head import PredictionHead
 from seqtasks.layers.stack import CELLS
-from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, detokenize
+from seqtasks.layers.tokens import OOV, PAD, detokenize
 
 START, END = "<s>", "</s>"
 #: Target ids: 0 padding, 1 unknown, 2 start, 3 end, then the words.
@@ -92,7 +92,6 @@ class TextDecoder(keras.layers.Layer):
         self.hidden_units = hidden_units
         self.dropout = dropout
 
-        self.tokenize = TextTokenizer(**self.tokenizer_config, name="target_tokenizer")
         self.lookup = target_lookup(self.vocabulary)
         self.tokens = [PAD, OOV, START, END, *self.vocabulary]
         self.embedding = keras.layers.Embedding(len(self.tokens), embedding_dim, mask_zero=True,

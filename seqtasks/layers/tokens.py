@@ -15,6 +15,8 @@ import tensorflow as tf
 
 PAD = ""
 OOV = "[UNK]"
+#: Ids before every word and character vocabulary: 0 padding (``PAD``), 1 unknown (``OOV``).
+RESERVED_IDS = 2
 
 
 def _at_least_one(tokens):
@@ -60,11 +62,11 @@ class TokenIds(keras.layers.Layer):
 
     @property
     def word_vocabulary_size(self):
-        return len(self.words) + 2
+        return len(self.words) + RESERVED_IDS
 
     @property
     def char_vocabulary_size(self):
-        return len(self.chars) + 2
+        return len(self.chars) + RESERVED_IDS
 
     def build(self, input_shape):
         pass  # the lookup tables are made in __init__; nothing depends on the input shape

@@ -11,6 +11,7 @@ from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.tokens import (
     OOV,
     PAD,
+    RESERVED_IDS,
     TextTokenizer,
     count_tokens,
     decoded_counts,
@@ -72,7 +73,7 @@ class SmartReplyPreprocessor(Preprocessor):
         for chunk in chunks(examples, 4096):
             count_tokens(words, token_array(self.tokenizer, [e.input for e in chunk]))
             labels.update(e.target for e in chunk)
-        self.vocabulary = vocabulary_by_count(decoded_counts(words), self.max_tokens - 2,
+        self.vocabulary = vocabulary_by_count(decoded_counts(words), self.max_tokens - RESERVED_IDS,
                                               min_count=1)
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
         self.labels = sorted(labels)
@@ -81,7 +82,7 @@ class SmartReplyPreprocessor(Preprocessor):
     @property
     def vocabulary_size(self):
         self.check_adapted()
-        return len(self.vocabulary) + 2
+        return len(self.vocabulary) + RESERVED_IDS
 
     def label_index(self):
         return {label: i for i, label in enumerate(self.labels)}

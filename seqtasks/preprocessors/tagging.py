@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.errors import DataError
-from seqtasks.layers.tokens import OOV, PAD, TextTokenizer, TokenIds
+from seqtasks.layers.tokens import OOV, PAD, RESERVED_IDS, TextTokenizer, TokenIds
 from seqtasks.preprocessors.base import Preprocessor
 
 #: Tag prefixes of chunk encodings; a tag set made of these and "O" is scored by entities.
@@ -111,7 +111,7 @@ class TaggingPreprocessor(Preprocessor):
             words.update((text.lower() if self.lowercase else text).split(" "))
             size = self.max_word_chars
             chars.update("".join(token[:size] for token in tokens))
-        kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - 2, 0))
+        kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - RESERVED_IDS, 0))
                 if n >= self.min_count and w not in (PAD, OOV)]
         self.words, self.counts = [w for w, _ in kept], [n for _, n in kept]
         self.chars = sorted(c for c in chars if c != OOV)
