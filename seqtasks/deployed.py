@@ -79,7 +79,8 @@ def evaluate(target, data, overrides=(), output=None, echo=print):
     if not output.parent.is_dir():
         raise ConfigError(f"--output {output}: the folder {output.parent} does not exist")
     examples = task.read_split(str(data))  # a bad file fails here, before anything is written
-    scored = task.score(load_signatures(version), examples, metadata)
+    scored = task.score(load_signatures(version), examples,
+                        export_lib.load_arrays(version, metadata))
     output.mkdir(exist_ok=True)
     scoring.finish(task, scored, output, echo)  # what `seqtasks run` prints and draws
     write_text(output / "config.toml", config_lib.to_toml(task.config, task.name, task.schema()))

@@ -83,7 +83,7 @@ def export(task, model, export_dir=None):
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "input": inputs[0],
             "inputs": inputs,
-            **task.export_assets(),
+            **_saved_arrays(task.export_assets(), tmp / "assets.extra"),
         }
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         (tmp / CONFIG_FILE).write_text(
@@ -117,11 +117,44 @@ def resolve_export(path):
     return path
 
 
+def _saved_arrays(assets, folder):
+    """``assets`` with each NumPy array saved as ``folder/<key>.npy`` and replaced by
+    ``{"npy": "<key>.npy"}`` (see :func:`load_arrays`)."""
+    import numpy as np
+
+    folder.mkdir(exist_ok=True)
+    saved = dict(assets)
+    for key, value in assets.items():
+        if isinstance(value, np.ndarray):
+            np.save(folder / f"{key}.npy", value, allow_pickle=False)
+            saved[key] = {"npy": f"{key}.npy"}
+    return saved
+
+
 def read_metadata(version_dir):
+    """The export's ``seqtasks.json``; arrays stay on disk (see :func:`load_arrays`)."""
     try:
         return json.loads((Path(version_dir) / METADATA).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ExportError(f"{version_dir}/{METADATA}: unreadable ({e})") from None
+
+
+def load_arrays(version_dir, metadata):
+    """``metadata`` with its saved arrays (``{"npy": name}``) read back: what
+    :meth:`~seqtasks.recipes.base.Recipe.export_assets` gave when the export was written."""
+    import numpy as np
+
+    def loaded(value):
+        if isinstance(value, dict) and set(value) == {"npy"}:
+            try:
+                return np.load(Path(version_dir) / "assets.extra" / value["npy"],
+                               allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise ExportError(f"{version_dir}/assets.extra/{value['npy']}: unreadable "
+                                  f"({e})") from None
+        return value
+
+    return {key: loaded(value) for key, value in metadata.items()}
 
 
 def load_signature(version_dir, name="serving_default"):

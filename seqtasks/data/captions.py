@@ -575,16 +575,20 @@ def skipped_summary(skipped):
             "first": [str(name) for name in names[:5]]}
 
 
+def normalised(rows):
+    """Feature rows (an array, or a list of rows) scaled to unit length."""
+    import numpy as np
+
+    x = np.stack(rows)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def nearest_captions(train_features, query_features, train_captions, lowercase=True):
     """The nearest-caption baseline: for each query image, a caption of the training image
     whose features are most similar (cosine); of that image's captions, the one agreeing most
     with its others (highest sentence BLEU against them)."""
     import numpy as np
     import sacrebleu
-
-    def normalised(rows):
-        x = np.stack(rows)
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
     train, query = normalised(train_features), normalised(query_features)
     nearest = np.concatenate([np.argmax(query[i:i + 256] @ train.T, axis=1)

@@ -72,8 +72,11 @@ class Captioning(Recipe):
         "decode": decode_section(beam_width=3, max_length=40),
     }
     #: The nearest-caption baseline searches the images of the first this many training
-    #: examples (their features are held in memory).
+    #: examples, as many as fit in :attr:`nearest_pool_bytes` of float16 features: they
+    #: travel in the export (``assets.extra/nearest_*.npy``), with their captions, so that
+    #: ``seqtasks evaluate`` needs nothing but the export and the file.
     nearest_pool = 50_000
+    nearest_pool_bytes = 256 * 2**20
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -82,6 +85,8 @@ class Captioning(Recipe):
         self.skipped = {}
         #: ``(split, file)`` read through once, their unreadable images known.
         self.checked = set()
+        #: ``(encoder weights digest, arrays)`` of :meth:`nearest_pool_arrays`.
+        self._nearest = None
 
     # ----- reading -----------------------------------------------------------------------
     def builtin_splits(self, seed):
@@ -272,27 +277,65 @@ class Captioning(Recipe):
         from seqtasks.preprocessors.captioning import CaptioningPreprocessor as Preprocessor
 
         layers = {type(layer): layer for layer in inference_model.layers}
-        return {"features": tf.function(
+        self._features = (layers[Captioner].image_encoder, tf.function(
             lambda image: {"features": layers[Captioner].image_features(
                 layers[Preprocessor]({"image": image}))},
-            autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="image")])}
+            autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="image")]))
+        return {"features": self._features[1]}
 
     def export_assets(self):
         return {"decode": dict(self.config["decode"]),
-                "image_size": self.config["data"]["image_size"]}
+                "image_size": self.config["data"]["image_size"],
+                **self.nearest_pool_arrays()}
 
-    def nearest_captions(self, signatures, examples):
-        """The nearest-caption baseline of ``examples`` (see :func:`~seqtasks.data.captions.
-        nearest_captions`), from the ``features`` signature and the images of the first
-        :attr:`nearest_pool` training examples."""
+    def nearest_pool_arrays(self):
+        """The nearest-caption baseline's search pool from the training split, with the
+        current weights (computed once per weights of the image encoder):
+        ``nearest_features`` (float16, L2-normalised), ``nearest_captions`` (every caption of
+        those images, in order) and ``nearest_counts`` (captions per image)."""
+        import hashlib
+
+        import numpy as np
+
+        encoder, features = self._features  # set when the endpoints were built
+        digest = hashlib.sha1(b"".join(np.asarray(w).tobytes() for w in encoder.weights))
+        if self._nearest is None or self._nearest[0] != digest.hexdigest():
+            self._nearest = (digest.hexdigest(), self._pool(features, self.splits["train"]))
+        return self._nearest[1]
+
+    def _pool(self, features, train):
         import itertools
 
-        train = list(itertools.islice((self.splits or self.load_splits())["train"],
-                                      self.nearest_pool))
-        features = [self.run_signature(signatures["features"], e, 128)["features"]
-                    for e in (train, examples)]
-        return captions.nearest_captions(*features, [e.target for e in train],
-                                         self.config["data"]["lowercase"])
+        import numpy as np
+
+        train, rows, texts = iter(train), [], []
+        while len(rows) < self.nearest_pool:
+            chunk = list(itertools.islice(train, min(128, self.nearest_pool - len(rows))))
+            if not chunk:
+                break
+            found = self.run_signature(features, chunk, 128)["features"]
+            room = max(self.nearest_pool_bytes // (2 * found[0].size) - len(rows), 0)
+            rows += found[:room]
+            texts += [e.target for e in chunk[:room]]
+            if room < len(chunk):
+                break
+        return {"nearest_features": captions.normalised(rows).astype(np.float16),
+                "nearest_captions": np.array([c for caps in texts for c in caps], dtype=str),
+                "nearest_counts": np.array([len(caps) for caps in texts], np.int32)}
+
+    def nearest_captions(self, signatures, examples, metadata):
+        """The nearest-caption baseline of ``examples`` (see :func:`~seqtasks.data.captions.
+        nearest_captions`): their ``features`` signature against the export's pool."""
+        import numpy as np
+
+        if "nearest_features" not in metadata:  # an export made before the pool travelled in it
+            metadata = self._pool(signatures["features"], self.load_splits()["train"])
+        grouped = np.split(metadata["nearest_captions"],
+                           np.cumsum(metadata["nearest_counts"])[:-1])
+        return captions.nearest_captions(
+            metadata["nearest_features"].astype(np.float32),
+            self.run_signature(signatures["features"], examples, 128)["features"],
+            [[str(c) for c in caps] for caps in grouped], self.config["data"]["lowercase"])
 
     def score(self, signatures, examples, metadata):
         from seqtasks.metrics import bleu_orders
@@ -302,7 +345,7 @@ class Captioning(Recipe):
         references = [e.target for e in examples]
         hypotheses = [c.decode("utf-8") for c in
                       self.run_signature(signatures["serving_default"], examples)["caption"]]
-        baseline = self.nearest_captions(signatures, examples)
+        baseline = self.nearest_captions(signatures, examples, metadata)
         metrics = bleu_orders(hypotheses, references, lowercase=lowercase)
         metrics.update({f"nearest_{k}": v for k, v in
                         bleu_orders(baseline, references, lowercase=lowercase).items()})

@@ -121,12 +121,24 @@ def test_signatures_keep_their_names_dtypes_and_shapes(finished_run):
     assert list(signatures["features"].structured_input_signature[1]) == ["image"]
 
 
-def test_evaluate_on_the_export_reproduces_the_runs_test_metrics(finished_run, flickr, tmp_path):
-    """seqtasks evaluate re-reads the training split from the export's configuration for the
-    nearest-caption baseline and captions through serving_default: the run's own numbers."""
-    result = cli("evaluate", finished_run / "run", "--data", flickr / "captions.txt",
+def test_evaluate_on_the_export_alone_reproduces_the_runs_test_metrics(finished_run, flickr,
+                                                                       tmp_path):
+    """The nearest-caption baseline's training features and captions travel in the export:
+    seqtasks evaluate gives the run's own numbers and report with the training data gone."""
+    import shutil
+
+    export = tmp_path / "captioning" / "1"
+    shutil.copytree(finished_run / "exports" / "captioning" / "1", export)
+    config = export / "assets.extra" / "config.toml"
+    train = str(flickr / "captions.txt")
+    config.write_text(config.read_text().replace(f'train = "{train}"',
+                                                 f'train = "{tmp_path / "gone.txt"}"', 1))
+    assert str(tmp_path / "gone.txt") in config.read_text()
+    assert (export / "assets.extra" / "nearest_features.npy").exists()
+    result = cli("evaluate", export, "--data", flickr / "captions.txt",
                  "--output", tmp_path / "eval")
     assert result.exit_code == 0, result.output
+    assert "nearest:" in result.output and "caption:" in result.output
     run = json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())["test"]
     assert evaluated == run
@@ -170,9 +182,12 @@ def test_nearest_caption_of_a_training_image_is_its_own(finished_run, flickr):
     recipe = seqtasks.get_recipe("captioning")
     task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr))))
     task.build_datasets()
+    from seqtasks.export import load_arrays, read_metadata
+
     export = finished_run / "exports" / "captioning" / "1"
     signatures = tf.saved_model.load(str(export)).signatures
-    baseline = task.nearest_captions(signatures, task.splits["train"])
+    baseline = task.nearest_captions(signatures, list(task.splits["train"]),
+                                     load_arrays(export, read_metadata(export)))
     own = [e.target for e in task.splits["train"]]
     assert sum(b in refs for b, refs in zip(baseline, own)) >= 0.95 * len(own)
 
