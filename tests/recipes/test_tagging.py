@@ -231,13 +231,18 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
 
     import seqtasks
 
+    passes = {}  # split -> [(tokens, tag names)] of each pass over it, as generated
+
     def as_dataset(builder, *args, **kwargs):
         features = builder.info.features
         tag_feature = "ner" if "ner" in features else "upos"
         names = features[tag_feature].feature.names
         rng = np.random.default_rng(0)
+        split = str(kwargs.get("split", args[0] if args else ""))
 
         def examples():
+            made = passes.setdefault(split, [])
+            made.append([])
             for _ in range(30):
                 length = int(rng.integers(1, 12))
                 example = {k: ([b"x"] * length if isinstance(v, tfds.features.Sequence) else b"")
@@ -247,9 +252,10 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
                     if name in features:
                         example[name] = rng.integers(len(features[name].feature.names),
                                                      size=length)
+                made[-1].append(([t.decode() for t in example["tokens"]],
+                                 [names[i] for i in example[tag_feature]]))
                 yield example
 
-        del names
         signature = tf.nest.map_structure(
             lambda spec: tf.TensorSpec(spec.shape, spec.dtype),
             features.get_tensor_spec())
@@ -262,7 +268,17 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
                 f"data.tag_column={tag}", f"export.dir={tmp_path / 'x'}", epochs=1),
                 output=tmp_path / tag, echo=lambda *_: None, verbose=0)
         assert result.metrics["data"]["examples"]["test"] == 30
-        assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
+        # the reference: the generated test sentences, tagged by the export, counted in numpy
+        sentences = passes.pop("test")[0]
+        serve = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"]
+        out = serve(text=tf.constant([" ".join(tokens) for tokens, _ in sentences]))
+        right = [tag.decode() == want for (_, wanted), row, n in zip(
+                 sentences, out["tags"].numpy(), out["lengths"].numpy())
+                 for tag, want in zip(row[:n], wanted)]
+        assert len(right) == result.metrics["test"]["tokens"] == sum(
+            len(tokens) for tokens, _ in sentences)
+        assert result.metrics["test"]["accuracy"] == pytest.approx(np.mean(right), abs=1e-6)
+        passes.clear()
 
 
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
