@@ -85,6 +85,9 @@ def test_second_export_gets_the_next_version(finished_run):
 @pytest.mark.slow
 def test_tfds_clinc_oos_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
+    import numpy as np
+    import tensorflow as tf
+
     import seqtasks
 
     with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
@@ -93,8 +96,17 @@ def test_tfds_clinc_oos_with_mock_data(tmp_path):
             "data.test=tfds:clinc_oos:train", "data.label_column=intent",
             f"export.dir={tmp_path / 'exports'}", epochs=1), output=tmp_path / "run",
             echo=lambda *_: None, verbose=0)
-    assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
-    assert result.metrics["data"]["examples"]["train"] == 40
+        rows = [(r["text"].decode(), str(r["intent"]))  # the mock's rows, read again
+                for r in tfds.as_numpy(tfds.load("clinc_oos", split="train"))]
+    assert result.metrics["data"]["examples"]["train"] == 40 == len(rows)
+    # the reference: the export on the mock's messages, its best labels counted in numpy (the
+    # integer intents become labels as their decimal text; none is out of scope)
+    out = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"](
+        text=tf.constant([text for text, _ in rows]))
+    right = [row[0].decode() == label and not abstained for (_, label), row, abstained in zip(
+        rows, out["labels"].numpy(), out["abstained"].numpy())]
+    assert result.metrics["test"]["examples"] == 40
+    assert result.metrics["test"]["accuracy"] == pytest.approx(np.mean(right), abs=1e-6)
 
 
 def test_python_api_mirrors_the_cli(data_dir, tmp_path):
