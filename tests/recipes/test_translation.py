@@ -235,14 +235,29 @@ def test_beam_search_scores_at_least_greedy_on_the_trained_model(finished_run):
 def test_tfds_ted_hrlr_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
 
+    import sacrebleu
+    import tensorflow as tf
+
     with tfds.testing.mock_data(num_examples=30, policy=tfds.testing.MockPolicy.USE_CODE):
         result = seqtasks.run("translation", tiny_translation(
             "data.train=tfds:ted_hrlr_translate/pt_to_en",
             "data.test=tfds:ted_hrlr_translate/pt_to_en:test", f"export.dir={tmp_path / 'x'}",
             "decode.strategy=greedy", epochs=1),
             output=tmp_path / "run", echo=lambda *_: None, verbose=0)
-    assert result.metrics["data"]["examples"]["test"] == 30
-    assert 0.0 <= result.metrics["test"]["bleu"] <= 100.0
+        pairs = [(r["pt"].decode(), r["en"].decode())  # the mock's test pairs, read again
+                 for r in tfds.as_numpy(tfds.load("ted_hrlr_translate/pt_to_en", split="test"))]
+    assert result.metrics["data"]["examples"]["test"] == 30 == len(pairs)
+    # the reference: sacreBLEU of the export's translations of the mock's Portuguese
+    out = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"](
+        text=tf.constant([source for source, _ in pairs]))
+    hypotheses = [t.decode() for t in out["translation"].numpy()]
+    references = [[target for _, target in pairs]]
+    bleu = sacrebleu.corpus_bleu(hypotheses, references, lowercase=True).score
+    chrf = sacrebleu.corpus_chrf(hypotheses, references).score
+    assert chrf > 0  # the outputs share characters with the references: a real comparison
+    assert result.metrics["test"]["bleu"] == pytest.approx(bleu, abs=1e-3)
+    assert result.metrics["test"]["chrf"] == pytest.approx(chrf, abs=1e-3)
+    assert result.metrics["test"]["sentences"] == 30
 
 
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------
