@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from helpers import TINY_MODEL
+from helpers import TINY_MODEL, write_csv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,17 +44,6 @@ class Spec:
     bad_keys: tuple = ()
 
 
-def _csv_rows(examples):
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("text", "label"))
-    writer.writerows((e.input, e.target) for e in examples)
-    return out.getvalue()
-
-
 def _write(folder, name, text):
     path = folder / name
     path.write_text(text, encoding="utf-8")
@@ -62,7 +51,7 @@ def _write(folder, name, text):
 
 
 def _smart_reply(task, folder):
-    return _write(folder, "test.csv", _csv_rows(task.splits["test"]))
+    return write_csv(folder / "test.csv", [(e.input, e.target) for e in task.splits["test"]])
 
 
 def _tagging(task, folder):
