@@ -130,7 +130,7 @@ def _write_captioning(path, count, seed):
     naming different images; words from a 3,000-word vocabulary."""
     import tensorflow as tf
 
-    from seqtasks.data.builtin import captioning as builtin
+    from seqtasks.recipes.captioning import builtin as builtin
 
     images = Path(path).parent / "Images"
     if not images.exists():

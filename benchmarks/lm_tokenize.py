@@ -14,8 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(path):
-    from seqtasks.preprocessors.language_model import LanguageModelPreprocessor
     from seqtasks.recipes.base import Example
+    from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
 
     with open(path, encoding="utf-8") as f:
         lines = [Example(line, None, path) for line in f]

@@ -40,7 +40,7 @@ def main():
     env_run = [*seqtasks, "run", "smart_reply", "--set", "train.epochs=1", "--set",
                f"export.dir={work / 'exports'}", "--output", str(work / "run")]
     subprocess.run(env_run, check=True, stdout=subprocess.DEVNULL)
-    from seqtasks.data.builtin import smart_reply as builtin
+    from seqtasks.recipes.smart_reply import builtin as builtin
 
     messages = [text for text, _ in builtin.generate(5000, seed=7)]
     rng = random.Random(0)

@@ -13,8 +13,13 @@ import sys
 
 
 def _register():
+    import importlib
+
     import seqtasks.layers  # noqa: F401  (the decorators register the classes)
-    import seqtasks.preprocessors  # noqa: F401
+    from seqtasks.recipes import recipe_packages
+
+    for name in recipe_packages():  # each recipe's preprocessor layer
+        importlib.import_module(f"seqtasks.recipes.{name}.preprocessor")
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):

@@ -2,7 +2,7 @@
 
 A language model here is ``Embedding -> recurrent layers -> PredictionHead`` (the layers are
 found by type, in a model or in the layers nested in it), with its
-:class:`~seqtasks.preprocessors.language_model.LanguageModelPreprocessor` in front. The
+:class:`~seqtasks.recipes.language_model.preprocessor.LanguageModelPreprocessor` in front. The
 functions below are stateless and graph-friendly, so they become export signatures:
 
 * :func:`continuation`: prompt ids -> continuation ids, the prompt read by the same cells, then
@@ -32,7 +32,7 @@ class Parts(NamedTuple):
 def parts(model):
     """The :class:`Parts` of a language model (``preprocessor`` None where it has none)."""
     from seqtasks.layers import PredictionHead
-    from seqtasks.preprocessors.language_model import LanguageModelPreprocessor
+    from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
 
     def flat(model):  # in call order, into nested models and a TextGenerator's reader
         for layer in model.layers:
@@ -123,7 +123,7 @@ def generator(model):
 @keras.saving.register_keras_serializable(package="seqtasks")
 class TextGenerator(keras.layers.Layer):
     """A language model as a layer that generates: ``(ids [B, T], lengths [B])`` of prompts
-    (what :class:`~seqtasks.preprocessors.language_model.LanguageModelPreprocessor` gives) ->
+    (what :class:`~seqtasks.recipes.language_model.preprocessor.LanguageModelPreprocessor` gives) ->
     ``(tokens [B, length], lengths [B])``, the :func:`continuation` of each prompt.
 
     Args:
@@ -215,7 +215,7 @@ def signatures(model):
 def check_generation(metadata, prompt, length, temperature, top_k, seed):
     """Validate ``seqtasks generate`` options against an export's metadata; returns the
     sampling options with the export's defaults filled in."""
-    from seqtasks.preprocessors.language_model import split_tokens
+    from seqtasks.recipes.language_model.preprocessor import split_tokens
 
     if length < 1:
         raise ConfigError(f"--length: expected a positive number of tokens, found {length}")

@@ -83,7 +83,7 @@ def smart_reply_run(tmp_path_factory):
 
     from helpers import cli, set_args, tiny, write_csv
 
-    from seqtasks.data.builtin import smart_reply as builtin
+    from seqtasks.recipes.smart_reply import builtin as builtin
 
     root = tmp_path_factory.mktemp("smart_reply")
     write_csv(root / "train.csv", builtin.generate(300, seed=1))

@@ -83,7 +83,7 @@ def _language_model(task, folder):
 
 def _forecasting(task, folder):
     """The whole built-in series: evaluate scores its test range, as the run did."""
-    from seqtasks.data.builtin import forecasting as builtin
+    from seqtasks.recipes.forecasting import builtin as builtin
 
     dates, values = builtin.generate(seed=task.config["train"]["seed"])
     rows = [f"{d.isoformat()},{float(v)!r}" for d, v in zip(dates, values)]  # exact float32
@@ -92,7 +92,7 @@ def _forecasting(task, folder):
 
 def _series(days, drop=()):
     """A daily built-in-like series of ``days`` as CSV text, leaving out the ``drop`` days."""
-    from seqtasks.data.builtin import forecasting as builtin
+    from seqtasks.recipes.forecasting import builtin as builtin
 
     dates, values = builtin.generate(days, 1)
     keep = [i for i in range(days) if i not in set(drop)]

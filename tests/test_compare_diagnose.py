@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import assert_clean_failure, cli
 
-from seqtasks.data.builtin import forecasting as builtin
+from seqtasks.recipes.forecasting import builtin as builtin
 
 TINY = ["--set", "model.units=8", "--set", "model.hidden_units=8", "--set", "data.window=20",
         "--set", "train.epochs=1"]

@@ -6,7 +6,7 @@ import json
 import pytest
 from helpers import assert_clean_failure, cli, write, write_csv
 
-from seqtasks.data.builtin import smart_reply as builtin
+from seqtasks.recipes.smart_reply import builtin as builtin
 
 #: one worker for this module and tests/recipes/test_smart_reply.py (their shared run)
 pytestmark = pytest.mark.xdist_group("smart_reply_run")

@@ -107,7 +107,7 @@ def test_language_model_workers_read_only_the_text_their_streams_cover(tmp_path)
     """Worker i of 2 reads only the tokens of its ``train.batch_size`` streams (a range of the
     text, the lines before it skipped untokenised, reading stopped after it): its windows are
     exactly its rows of the single process's global windows, with the same vocabulary."""
-    from seqtasks.data.builtin import translation
+    from seqtasks.recipes.translation import builtin as translation
 
     text = tmp_path / "text.txt"
     text.write_text("".join(s + "\n" for s, _ in translation.generate(600, seed=3)))
@@ -116,7 +116,7 @@ def test_language_model_workers_read_only_the_text_their_streams_cover(tmp_path)
     script = textwrap.dedent(f"""
         import json, seqtasks
         from seqtasks import distribute
-        from seqtasks.preprocessors.language_model import LanguageModelPreprocessor
+        from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
         LanguageModelPreprocessor.piece_lines = 40  # many marks to skip to
         distribute.get_strategy("multi_worker")
         recipe = seqtasks.get_recipe("language_model")
@@ -227,7 +227,7 @@ def test_every_recipe_trains_with_two_workers_and_only_the_chief_writes(tmp_path
 
 
 def test_kill_a_worker_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
-    from seqtasks.data.builtin import smart_reply as builtin
+    from seqtasks.recipes.smart_reply import builtin as builtin
 
     train = write_csv(tmp_path / "train.csv", builtin.generate(400, seed=5))
     overrides = tiny(f"data.train={train}", f"export.dir={tmp_path / 'exports'}",

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from helpers import cli, set_args, tiny
 
-from seqtasks.data.builtin import smart_reply as builtin
+from seqtasks.recipes.smart_reply import builtin as builtin
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ Translation: source ids -> encoder -> the :class:`~seqtasks.layers.TextDecoder` 
 a strategy from :mod:`seqtasks.decoding` -> strings. Both paths share every weight, and
 translation uses only core TensorFlow ops, so a SavedModel of it runs on stock TF Serving.
 Tokenizing and the vocabulary lookups are the recipe's preprocessor's
-(:class:`~seqtasks.preprocessors.translation.TranslationPreprocessor`).
+(:class:`~seqtasks.recipes.translation.preprocessor.TranslationPreprocessor`).
 """
 
 import keras

@@ -1,7 +1,10 @@
 """The recipe registry.
 
-Every module in this package registers its recipe with :func:`register`; modules are found
-by name, so adding a recipe means adding one module here (plus its TOML file and test file).
+Each recipe is a package here (``<name>/``: ``recipe.py``, ``preprocessor.py``, its readers
+in ``data.py`` and its built-in data in ``builtin.py``) whose class registers itself with
+:func:`register`. Packages are found by name, so adding a recipe means adding one package
+(see CONTRIBUTING.md); the shared machinery (:mod:`.base`, :mod:`.preprocessor`) sits beside
+them.
 """
 
 import difflib
@@ -26,9 +29,14 @@ def _discover():
     global _discovered
     if not _discovered:
         for module in pkgutil.iter_modules(__path__):
-            if not module.name.startswith("_") and module.name != "base":
+            if module.ispkg:
                 importlib.import_module(f"{__name__}.{module.name}")
         _discovered = True
+
+
+def recipe_packages():
+    """Names of the recipe packages (without importing them)."""
+    return [m.name for m in pkgutil.iter_modules(__path__) if m.ispkg]
 
 
 def list_recipes():

@@ -1,7 +1,7 @@
 """The base class every recipe extends: the skeleton written once.
 
 A recipe keeps what is its own: its configuration keys, how it reads its formats, its
-:class:`~seqtasks.preprocessors.base.Preprocessor`, its network, its metrics and how it prints
+:class:`~seqtasks.recipes.preprocessor.Preprocessor`, its network, its metrics and how it prints
 predictions. Reading and splitting, adapting the preprocessor, ``tf.data`` batching, compiling
 under the distribution strategy, the inference model and the serving signatures are here.
 

@@ -3,8 +3,8 @@ import random
 
 import numpy as np
 
-from seqtasks.data.builtin import captioning
-from seqtasks.data.builtin.captioning import (
+from seqtasks.recipes.captioning import builtin as captioning
+from seqtasks.recipes.captioning.builtin import (
     BACKGROUND,
     COLOURS,
     caption,

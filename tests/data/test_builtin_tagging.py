@@ -3,7 +3,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from seqtasks.data.builtin import tagging
+from seqtasks.recipes.tagging import builtin as tagging
 
 UPOS = {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "NOUN", "NUM", "PART", "PRON", "PROPN",
         "PUNCT", "SCONJ", "VERB"}

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from seqtasks.data.builtin import translation as tesh
+from seqtasks.recipes.translation import builtin as tesh
 
 
 def _target_features():

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from seqtasks.data.captions import Example, image_format, read_coco, read_flickr8k
 from seqtasks.errors import DataError
+from seqtasks.recipes.captioning.data import Example, image_format, read_coco, read_flickr8k
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 12
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 8
@@ -151,7 +151,7 @@ def test_image_format(tmp_path):
 def test_flickr_stream_yields_as_it_reads_in_file_order(tmp_path):
     """The first image's example comes before a bad line further down is read; runs of one
     image's lines are examples in file order, which read_flickr8k merges."""
-    from seqtasks.data.captions import iter_flickr8k, merged
+    from seqtasks.recipes.captioning.data import iter_flickr8k, merged
 
     images = _images(tmp_path / "Images", "a.jpg", "b.jpg")
     path = tmp_path / "captions.txt"
@@ -170,7 +170,7 @@ def test_flickr_stream_yields_as_it_reads_in_file_order(tmp_path):
 
 
 def test_flickr_stream_with_a_split_list_keeps_file_order(tmp_path):
-    from seqtasks.data.captions import iter_flickr8k
+    from seqtasks.recipes.captioning.data import iter_flickr8k
 
     _images(tmp_path, "a.jpg", "b.jpg", "c.jpg")
     path = tmp_path / "Flickr8k.token.txt"
@@ -190,7 +190,7 @@ def _coco_records(count):
 
 def test_coco_annotations_before_images_and_gzip(tmp_path):
     """Annotations may come first and in any image order; ids of either type; .json.gz."""
-    from seqtasks.data.captions import iter_captions
+    from seqtasks.recipes.captioning.data import iter_captions
 
     _images(tmp_path, "1.jpg", "2.jpg")
     path = tmp_path / "captions_x.json.gz"
@@ -224,7 +224,7 @@ def test_coco_is_read_without_holding_the_file(tmp_path):
     there."""
     import tracemalloc
 
-    from seqtasks.data.captions import iter_coco
+    from seqtasks.recipes.captioning.data import iter_coco
 
     _images(tmp_path, "0.jpg", "1.jpg", "2.jpg")
     images, annotations = _coco_records(20_000)

@@ -2,8 +2,8 @@ import gzip
 
 import pytest
 
-from seqtasks.data.conll import conll_format, read_conll, read_conllu, read_tagged
 from seqtasks.errors import DataError
+from seqtasks.recipes.tagging.data import conll_format, read_conll, read_conllu, read_tagged
 
 CONLLU = """\
 # sent_id = 1

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from seqtasks.data.parallel import Pair, read_aligned, read_pairs, read_tsv_pairs
 from seqtasks.errors import DataError
+from seqtasks.recipes.translation.data import Pair, read_aligned, read_pairs, read_tsv_pairs
 
 
 def _gzip(path, text):

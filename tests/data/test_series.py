@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from helpers import write
 
-from seqtasks.data.series import read_series
 from seqtasks.errors import DataError
+from seqtasks.recipes.forecasting.data import read_series
 
 
 def test_columns_by_name_or_index_and_gaps_interpolated(tmp_path):

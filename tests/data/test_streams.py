@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seqtasks.data.streams import tbptt_windows, window_dataset
+from seqtasks.recipes.language_model.streams import tbptt_windows, window_dataset
 
 
 def test_rows_continue_across_windows_and_targets_are_shifted():

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqtasks.data.text import TextPrefix, TextTail
-from seqtasks.preprocessors.language_model import LanguageModelPreprocessor, text_chunks
 from seqtasks.recipes.base import Example
+from seqtasks.recipes.language_model.data import TextPrefix, TextTail
+from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor, text_chunks
 
 
 def lines_of(text):

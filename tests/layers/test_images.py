@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqtasks.data.builtin import captioning as builtin
 from seqtasks.layers.images import IMAGE_ENCODERS, decode_image, decode_images
+from seqtasks.recipes.captioning import builtin as builtin
 
 
 def scene(size=32):

@@ -16,7 +16,7 @@ from helpers import (
     write,
 )
 
-from seqtasks.data.builtin import captioning as builtin
+from seqtasks.recipes.captioning import builtin as builtin
 
 TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
         "data.image_size=32", "data.min_count=1", "train.batch_size=16", "decode.max_length=12"]
@@ -419,8 +419,8 @@ def test_training_stream_and_a_resumed_data_state_skip_without_decoding_again(
     import pickle
 
     import seqtasks
-    from seqtasks.data import captions as captions_module
     from seqtasks.data.stream import Stream
+    from seqtasks.recipes.captioning import data as captions_module
 
     captions = corrupt_layout(flickr, tmp_path)
     recipe = seqtasks.get_recipe("captioning")
@@ -450,8 +450,8 @@ def test_preprocessor_owns_the_special_ids_and_round_trips():
     import keras
 
     from seqtasks.layers.text_decoder import END_ID, START_ID
-    from seqtasks.preprocessors.captioning import CaptioningPreprocessor
     from seqtasks.recipes.base import Example
+    from seqtasks.recipes.captioning.preprocessor import CaptioningPreprocessor
 
     examples = [Example(b"", ["A red circle.", "a red square"], "x"),
                 Example(b"", ["a blue circle"], "y")]

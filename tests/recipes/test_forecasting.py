@@ -15,8 +15,8 @@ from helpers import (
     write,
 )
 
-from seqtasks.data.builtin import forecasting as builtin
 from seqtasks.errors import DataError
+from seqtasks.recipes.forecasting import builtin as builtin
 
 TINY = ["data.window=14", "train.batch_size=64"]
 
@@ -67,7 +67,7 @@ def test_evaluate_on_the_series_gives_the_run_test_metrics(finished_run, tmp_pat
     scored = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
     assert scored == json.loads((finished_run / "run" / "metrics.json").read_text())["test"]
     # the run's report and plot, from the export alone
-    from seqtasks.data.series import error_table
+    from seqtasks.recipes.forecasting.data import error_table
 
     assert all(line in result.output.splitlines() for line in error_table(scored))
     assert (tmp_path / "ev" / "forecast.png").read_bytes().startswith(b"\x89PNG")
@@ -210,7 +210,7 @@ def trading_days_csv(path, days=400, holidays=(17, 90)):
 
 
 def test_trading_days_are_read_as_business_days_and_forecast_the_next_weekday(tmp_path):
-    from seqtasks.data.series import BUSINESS_DAY, next_date, read_series
+    from seqtasks.recipes.forecasting.data import BUSINESS_DAY, next_date, read_series
 
     path, dates = trading_days_csv(tmp_path / "oil.csv")
     series = read_series(path)
@@ -240,7 +240,7 @@ def test_a_daily_grid_on_trading_days_warns_that_weekends_were_invented(tmp_path
 
 
 def test_row_steps_keep_irregular_dates_as_they_are(tmp_path):
-    from seqtasks.data.series import ROW, forecast_windows, read_series
+    from seqtasks.recipes.forecasting.data import ROW, forecast_windows, read_series
 
     path = write(tmp_path / "irregular.csv", """
         date,value

@@ -16,7 +16,7 @@ from helpers import (
     write,
 )
 
-from seqtasks.data.builtin import translation
+from seqtasks.recipes.translation import builtin as translation
 
 TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
 
@@ -78,7 +78,7 @@ def test_run_reports_perplexity_and_bits_per_char(finished_run):
 def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file):
     """Stateful windows (reset at the start) score the test stream exactly as a stateless copy
     of the model reading each of the batch_size streams in one piece."""
-    from seqtasks.data.streams import reset_states, tbptt_windows
+    from seqtasks.recipes.language_model.streams import reset_states, tbptt_windows
 
     task, datasets, model = tiny_task(text_file)
     reset_states(model)

@@ -16,7 +16,7 @@ from helpers import (
 )
 
 import seqtasks
-from seqtasks.data.builtin import smart_reply as builtin
+from seqtasks.recipes.smart_reply import builtin as builtin
 
 #: one worker for this module and tests/test_deployed.py: both use the session's smart_reply run
 pytestmark = pytest.mark.xdist_group("smart_reply_run")

@@ -14,7 +14,7 @@ from helpers import (
     write,
 )
 
-from seqtasks.data.builtin import tagging as builtin
+from seqtasks.recipes.tagging import builtin as builtin
 
 TINY = ["model.char_embedding_dim=8", "model.char_units=8"]
 
@@ -183,7 +183,7 @@ def test_entity_scores_match_hand_computed_values():
 
 
 def test_entity_scheme_detection():
-    from seqtasks.preprocessors.tagging import entity_scheme
+    from seqtasks.recipes.tagging.preprocessor import entity_scheme
 
     assert entity_scheme(["O", "B-PER", "I-PER"]) == "IOB"
     assert entity_scheme(["O", "S-PER", "E-PER", "B-PER"]) == "IOBES"
@@ -362,8 +362,8 @@ def test_unseen_test_tags_are_scored_as_errors_as_conlleval_counts_them(data_dir
 def test_a_validation_tag_never_seen_in_training_weighs_nothing_in_the_loss():
     import tensorflow as tf
 
-    from seqtasks.preprocessors.tagging import TaggingPreprocessor
     from seqtasks.recipes.base import Example
+    from seqtasks.recipes.tagging.preprocessor import TaggingPreprocessor
 
     preprocessor = TaggingPreprocessor()
     preprocessor.adapt([Example(["a", "b"], ["X", "Y"], "train.conll", [1, 2])])

@@ -16,7 +16,7 @@ from helpers import (
 )
 
 import seqtasks
-from seqtasks.data.builtin import translation as builtin
+from seqtasks.recipes.translation import builtin as builtin
 
 TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
         "train.batch_size=32", "decode.max_length=30"]
@@ -168,8 +168,8 @@ def test_character_level_and_vocabulary_limits(data_dir):
 def test_teacher_forcing_ids_and_left_out_pairs(tmp_path):
     import tensorflow as tf
 
-    from seqtasks.preprocessors.translation import TranslationPreprocessor
     from seqtasks.recipes.base import Example
+    from seqtasks.recipes.translation.preprocessor import TranslationPreprocessor
 
     p = TranslationPreprocessor(source_vocabulary=["a", "dog"], target_vocabulary=["xo", "ya"])
     assert p({"text": tf.constant(["A cat", ""])}).numpy().tolist() == [[2, 1], [0, 0]]

@@ -66,7 +66,7 @@ class LanguageModel(Recipe):
 
     # ----- reading -----------------------------------------------------------------------
     def builtin_splits(self, seed):
-        from seqtasks.data.builtin import translation
+        from seqtasks.recipes.translation import builtin as translation
 
         lines = [source + "\n" for source, _ in translation.generate(4000, seed)]
         return {"train": [Example(line, None, f"built-in text:{i}")
@@ -112,7 +112,7 @@ class LanguageModel(Recipe):
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
-        from seqtasks.preprocessors.language_model import LanguageModelPreprocessor
+        from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
 
         data = self.config["data"]
         return LanguageModelPreprocessor(data["level"], data["lowercase"], data["max_tokens"],
@@ -120,12 +120,12 @@ class LanguageModel(Recipe):
 
     def adapt(self, splits):
         """One pass over the training text: counts its tokens (the vocabulary) and holds out
-        the missing validation and test texts from its end (:class:`~seqtasks.data.text.
-        TextTail`: the last ``fraction`` of the characters, at most ``data.held_out_limit``
-        each, a line cut where a share starts). The training text is then the stream's
-        prefix before them (:class:`~seqtasks.data.text.TextPrefix`)."""
-        from seqtasks.data.text import TextPrefix, TextTail
+        the missing validation and test texts from its end (:class:`.data.TextTail`: the last
+        ``fraction`` of the characters, at most ``data.held_out_limit`` each, a line cut where
+        a share starts). The training text is then the stream's prefix before them
+        (:class:`.data.TextPrefix`)."""
         from seqtasks.progress import Progress
+        from seqtasks.recipes.language_model.data import TextPrefix, TextTail
 
         data, stream = self.config["data"], splits["train"]
         missing = {s: self.carve_fraction(s) for s in ("test", "validation") if s not in splits}
@@ -167,7 +167,7 @@ class LanguageModel(Recipe):
                 "warnings": self.warnings}
 
     def restore_data(self, splits, state):
-        from seqtasks.data.text import TextPrefix
+        from seqtasks.recipes.language_model.data import TextPrefix
 
         splits.update(state["held_out"])
         splits["train"] = TextPrefix(splits["train"], *state["train"])
@@ -184,7 +184,7 @@ class LanguageModel(Recipe):
     def share_range(self):
         """``(name, start, stop)``: this worker's share of the training text, the tokens
         ``[start, stop)`` its ``train.batch_size`` streams of the cluster's read (see
-        :func:`~seqtasks.data.streams.tbptt_windows`; the last token is the next one's
+        :func:`.streams.tbptt_windows`; the last token is the next one's
         target), and the name of its ids file."""
         from seqtasks.distribute import role
 
@@ -201,8 +201,8 @@ class LanguageModel(Recipe):
         a time."""
         import tensorflow as tf
 
-        from seqtasks.data.streams import tbptt_windows, window_dataset
-        from seqtasks.preprocessors.language_model import joined_ids
+        from seqtasks.recipes.language_model.preprocessor import joined_ids
+        from seqtasks.recipes.language_model.streams import tbptt_windows, window_dataset
 
         bptt, p = self.config["train"]["bptt"], self.preprocessor
         own = split == "train" and self.reads_share()
@@ -284,7 +284,7 @@ class LanguageModel(Recipe):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")], ()
 
     def callbacks(self):
-        from seqtasks.data.streams import reset_states_callback
+        from seqtasks.recipes.language_model.streams import reset_states_callback
 
         return [reset_states_callback()]
 
@@ -292,8 +292,8 @@ class LanguageModel(Recipe):
         """The embedded first window of every training stream, and the next token after its
         last step: the gradient is taken at the embedding output (ids are not differentiable),
         the recurrent layers starting from a zero state."""
-        from seqtasks.data.streams import reset_states
         from seqtasks.generation import parts
+        from seqtasks.recipes.language_model.streams import reset_states
 
         _, embedding, rnns, head = parts(model)
         ids, targets = next(iter(datasets["train"]))
@@ -343,7 +343,7 @@ class LanguageModel(Recipe):
 
         import tensorflow as tf
 
-        from seqtasks.preprocessors.language_model import split_tokens
+        from seqtasks.recipes.language_model.preprocessor import split_tokens
         from seqtasks.scoring import Scored
 
         tokens = split_tokens("".join(e.input for e in examples), metadata["level"],

@@ -1,6 +1,6 @@
 """captioning: one-to-many. An image -> a caption describing it.
 
-JPEG/PNG bytes -> :class:`~seqtasks.preprocessors.captioning.CaptioningPreprocessor` (pixels)
+JPEG/PNG bytes -> :class:`~seqtasks.recipes.captioning.preprocessor.CaptioningPreprocessor` (pixels)
 -> :class:`~seqtasks.layers.Captioner`: an image encoder (a small CNN, or a keras.applications
 backbone) whose feature grid starts (and, with attention, is read by) translation's Elman
 :class:`~seqtasks.layers.TextDecoder`. The export's ``features`` signature (the encoder's
@@ -11,10 +11,10 @@ image stops a run with its name (``data.corrupt_images = "error"``) or is left o
 import os
 
 from seqtasks.config import Key, Unsupported, decode_section, fraction, positive
-from seqtasks.data import captions
 from seqtasks.errors import ConfigError, DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import SPLITS, Example, Recipe
+from seqtasks.recipes.captioning import data as captions
 
 _ENCODERS = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
              "efficientnetv2_b0")
@@ -92,7 +92,7 @@ class Captioning(Recipe):
     def builtin_splits(self, seed):
         import tensorflow as tf
 
-        from seqtasks.data.builtin import captioning as builtin
+        from seqtasks.recipes.captioning import builtin as builtin
 
         return {split: [Example(tf.io.encode_png(image).numpy(), texts,
                                 f"built-in {split} image {i}")
@@ -100,8 +100,8 @@ class Captioning(Recipe):
                 for split, examples in builtin.splits(seed).items()}
 
     def read_file(self, path, split):
-        """The examples of a captions file, yielded as read (see :func:`~seqtasks.data.
-        captions.iter_captions`)."""
+        """The examples of a captions file, yielded as read (see
+        :func:`.data.iter_captions`)."""
         data, split_list = self.config["data"], self.config["data"].get(f"{split}_images")
         if not isinstance(path, str):
             raise ConfigError(f"data.{split}: expected a captions file path, found {path!r}")
@@ -161,7 +161,7 @@ class Captioning(Recipe):
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
-        from seqtasks.preprocessors.captioning import CaptioningPreprocessor
+        from seqtasks.recipes.captioning.preprocessor import CaptioningPreprocessor
 
         data = self.config["data"]
         return CaptioningPreprocessor(
@@ -274,7 +274,7 @@ class Captioning(Recipe):
         import tensorflow as tf
 
         from seqtasks.layers import Captioner
-        from seqtasks.preprocessors.captioning import CaptioningPreprocessor as Preprocessor
+        from seqtasks.recipes.captioning.preprocessor import CaptioningPreprocessor as Preprocessor
 
         layers = {type(layer): layer for layer in inference_model.layers}
         self._features = (layers[Captioner].image_encoder, tf.function(
@@ -324,8 +324,8 @@ class Captioning(Recipe):
                 "nearest_counts": np.array([len(caps) for caps in texts], np.int32)}
 
     def nearest_captions(self, signatures, examples, metadata):
-        """The nearest-caption baseline of ``examples`` (see :func:`~seqtasks.data.captions.
-        nearest_captions`): their ``features`` signature against the export's pool."""
+        """The nearest-caption baseline of ``examples`` (see
+        :func:`.data.nearest_captions`): their ``features`` signature against the export's pool."""
         import numpy as np
 
         if "nearest_features" not in metadata:  # an export made before the pool travelled in it

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqtasks.layers.tokens import OOV, vocabulary_by_count
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.recipes.preprocessor import Preprocessor
 
 LEVELS = ("char", "word")
 

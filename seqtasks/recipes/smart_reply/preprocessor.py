@@ -18,7 +18,7 @@ from seqtasks.layers.tokens import (
     token_array,
     vocabulary_by_count,
 )
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.recipes.preprocessor import Preprocessor
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")

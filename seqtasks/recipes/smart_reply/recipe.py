@@ -43,7 +43,7 @@ class SmartReply(Abstaining, Recipe):
     }
 
     def builtin_splits(self, seed):
-        from seqtasks.data.builtin import smart_reply as builtin
+        from seqtasks.recipes.smart_reply import builtin as builtin
 
         return {split: [Example(text, label, "built-in data") for text, label in examples]
                 for split, examples in builtin.splits(seed).items()}
@@ -66,14 +66,14 @@ class SmartReply(Abstaining, Recipe):
                 for i, row in enumerate(rows))
 
     def make_preprocessor(self):
-        from seqtasks.preprocessors.smart_reply import SmartReplyPreprocessor
+        from seqtasks.recipes.smart_reply.preprocessor import SmartReplyPreprocessor
 
         data = self.config["data"]
         return SmartReplyPreprocessor(data["max_tokens"], data["max_length"], name="preprocessor")
 
     def adapt(self, splits):
-        from seqtasks.data.builtin import smart_reply as builtin
         from seqtasks.data.readers import read_replies
+        from seqtasks.recipes.smart_reply import builtin as builtin
 
         data = self.config["data"]
         texts = builtin.replies() if data["train"] is None else read_replies(data["replies"])

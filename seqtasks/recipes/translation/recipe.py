@@ -54,13 +54,13 @@ class Translation(Recipe):
     samples = ()
 
     def builtin_splits(self, seed):
-        from seqtasks.data.builtin import translation as builtin
+        from seqtasks.recipes.translation import builtin as builtin
 
         return {split: [Example(source, target, "built-in data") for source, target in pairs]
                 for split, pairs in builtin.splits(seed).items()}
 
     def read_file(self, spec, split):
-        from seqtasks.data.parallel import iter_pairs
+        from seqtasks.recipes.translation.data import iter_pairs
 
         data = self.config["data"]
         return (Example(*pair) for pair in iter_pairs(
@@ -69,13 +69,13 @@ class Translation(Recipe):
     def source_files(self, spec, split):
         """A list of two files is one pair of aligned files; otherwise TSV files (a path, a
         glob or a list of them)."""
-        from seqtasks.data.parallel import is_aligned
+        from seqtasks.recipes.translation.data import is_aligned
 
         return [spec] if is_aligned(spec) and not any(
             c in str(p) for p in spec for c in "*?[") else super().source_files(spec, split)
 
     def tfds_examples(self, rows, info, where):
-        from seqtasks.data.parallel import tfds_pairs
+        from seqtasks.recipes.translation.data import tfds_pairs
 
         return (Example(*pair) for pair in tfds_pairs(rows, info.supervised_keys, where))
 
@@ -102,7 +102,7 @@ class Translation(Recipe):
         return preprocessor
 
     def make_preprocessor(self):
-        from seqtasks.preprocessors.translation import TranslationPreprocessor
+        from seqtasks.recipes.translation.preprocessor import TranslationPreprocessor
 
         data = self.config["data"]
         sides = [{key: data[f"{side}_{key}"] for key in ("lowercase", "split_punctuation",
@@ -187,7 +187,7 @@ class Translation(Recipe):
             for e, h in zip(examples[:5], hypotheses)])
 
     def prediction_inputs(self, path):
-        from seqtasks.data.parallel import iter_sources
+        from seqtasks.recipes.translation.data import iter_sources
 
         for where, source in iter_sources(path, self.config["data"]["source_column"]):
             yield where, {"text": source}

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from seqtasks.errors import DataError
 from seqtasks.layers.tokens import OOV, PAD, RESERVED_IDS, TextTokenizer, TokenIds
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.recipes.preprocessor import Preprocessor
 
 #: Tag prefixes of chunk encodings; a tag set made of these and "O" is scored by entities.
 ENTITY_SCHEMES = {"IOB": "BI", "IOBES": "BIES", "BILOU": "BILU"}

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqtasks.errors import ConfigError
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.recipes.preprocessor import Preprocessor
 
 
 def stitch(examples):
@@ -29,7 +29,7 @@ def raw_values(examples):
 class ForecastingPreprocessor(Preprocessor):
     """``{"values": (batch, window) float32}`` (``(batch, window, columns)`` for several
     value columns) -> ``(batch, window, columns)`` normalised values; a window's
-    :class:`~seqtasks.data.series.Future` -> its ``horizon`` target values, normalised.
+    :class:`~seqtasks.recipes.forecasting.data.Future` -> its ``horizon`` target values, normalised.
 
     Each column is normalised with the mean and standard deviation (at least 1e-6) of the
     training range: every step of the training windows and their targets.

@@ -215,7 +215,7 @@ def load_series(spec, data, seed=0):
     says (``time_column``, ``value_columns``, ``missing``), or the built-in series (generated
     with ``seed``) when ``spec`` is None."""
     if spec is None:
-        from seqtasks.data.builtin import forecasting as builtin
+        from seqtasks.recipes.forecasting import builtin as builtin
 
         dates, values = builtin.generate(seed=seed)
         dates = [datetime.datetime.combine(d, datetime.time()) for d in dates]

@@ -6,7 +6,7 @@ import tensorflow as tf
 from seqtasks.layers.images import decode_image, decode_images
 from seqtasks.layers.text_decoder import END, START, target_lookup
 from seqtasks.layers.tokens import TextTokenizer, tokenize_texts, vocabulary_by_count
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.recipes.preprocessor import Preprocessor
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -97,7 +97,7 @@ class CaptioningPreprocessor(Preprocessor):
         return {"image": tf.TensorSpec([None], tf.string, name="image")}
 
     def raw_inputs(self, examples):
-        from seqtasks.data.captions import ImageBytes
+        from seqtasks.recipes.captioning.data import ImageBytes
 
         return {"image": ImageBytes([e.input for e in examples])}
 

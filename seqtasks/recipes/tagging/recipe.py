@@ -60,13 +60,13 @@ class Tagging(Recipe):
 
     # ----- reading -----------------------------------------------------------------------
     def builtin_splits(self, seed):
-        from seqtasks.data.builtin import tagging as builtin
+        from seqtasks.recipes.tagging import builtin as builtin
 
         return {split: [Example(tokens, tags, "built-in data") for tokens, tags in examples]
                 for split, examples in builtin.splits(seed).items()}
 
     def read_file(self, path, split):
-        from seqtasks.data.conll import conll_format, read_tagged
+        from seqtasks.recipes.tagging.data import conll_format, read_tagged
 
         data = self.config["data"]
         if conll_format(path) == "conllu":
@@ -93,14 +93,14 @@ class Tagging(Recipe):
                 yield Example(tokens, tags, f"{where}[{i}]")
 
     def prediction_inputs(self, path):
-        from seqtasks.data.conll import iter_sentences
+        from seqtasks.recipes.tagging.data import iter_sentences
 
         for s in iter_sentences(path, self.config["data"]["token_column"]):
             yield f"{s.source}:{s.lines[0]}", {"text": " ".join(s.tokens)}
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
-        from seqtasks.preprocessors.tagging import TaggingPreprocessor
+        from seqtasks.recipes.tagging.preprocessor import TaggingPreprocessor
 
         data = self.config["data"]
         return TaggingPreprocessor(data["lowercase"], data["max_tokens"], data["min_count"],

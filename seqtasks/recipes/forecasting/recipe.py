@@ -6,7 +6,7 @@ prediction head with a linear output of ``horizon`` values (the target column, n
 denormalised forecasts. One CSV series is split by date: training range, then validation, then
 test (``data.test_start``, or the last ``data.test_fraction``); a window may reach back into the
 previous range, a target never crosses into it. An example is one target step: the raw window
-before it, what follows (:class:`~seqtasks.data.series.Future`) and its date.
+before it, what follows (:class:`~seqtasks.recipes.forecasting.data.Future`) and its date.
 """
 
 import datetime
@@ -61,18 +61,18 @@ class Forecasting(Recipe):
 
     def __init__(self, config=None):
         super().__init__(config)
-        #: The series :meth:`load_splits` read (:class:`~seqtasks.data.series.Series`).
+        #: The series :meth:`load_splits` read (:class:`~seqtasks.recipes.forecasting.data.Series`).
         self.series = None
 
     def cut(self, series, source):
         """``{split: [Example]}``: one example per target step, the series split by date."""
-        from seqtasks.data.series import split_windows
+        from seqtasks.recipes.forecasting.data import split_windows
 
         return {split: [Example(x, future, date) for date, x, future in triples]
                 for split, triples in split_windows(series, source, self.config["data"]).items()}
 
     def load_splits(self):
-        from seqtasks.data.series import describe_step, load_series
+        from seqtasks.recipes.forecasting.data import describe_step, load_series
 
         data = self.config["data"]
         for key in ("validation", "test"):
@@ -92,7 +92,7 @@ class Forecasting(Recipe):
 
     def read_file(self, path, split):
         """The ``split`` range of the CSV series at ``path``, split by date as in training."""
-        from seqtasks.data.series import load_series
+        from seqtasks.recipes.forecasting.data import load_series
 
         return self.cut(*load_series(path, self.config["data"]))[split]
 
@@ -100,21 +100,21 @@ class Forecasting(Recipe):
         """Every window of the CSV series at ``path``, named by the date it forecasts; the last
         one forecasts past the end of the file (``predict --csv`` prints that one). The series
         is read whole (gaps are filled from both sides), the windows yielded one at a time."""
-        from seqtasks.data.series import forecast_windows, load_series
+        from seqtasks.recipes.forecasting.data import forecast_windows, load_series
 
         series, _ = load_series(path, self.config["data"])
         for date, values in forecast_windows(series, path, self.config["data"]["window"]):
             yield date, {"values": values}
 
     def make_preprocessor(self):
-        from seqtasks.preprocessors.forecasting import ForecastingPreprocessor
+        from seqtasks.recipes.forecasting.preprocessor import ForecastingPreprocessor
 
         data = self.config["data"]
         return ForecastingPreprocessor(data["window"], self.series.columns,
                                        data["target_column"], name="preprocessor")
 
     def raw_inputs(self, examples):
-        from seqtasks.preprocessors.forecasting import raw_values
+        from seqtasks.recipes.forecasting.preprocessor import raw_values
 
         return {"values": raw_values(examples)}
 
@@ -129,7 +129,7 @@ class Forecasting(Recipe):
         return dataset.batch(self.global_batch_size()).prefetch(tf.data.AUTOTUNE)
 
     def data_summary(self, splits, datasets):
-        from seqtasks.data.series import describe_step, stamp
+        from seqtasks.recipes.forecasting.data import describe_step, stamp
 
         return {"steps": len(self.series.dates), "step": describe_step(self.series.step),
                 "filled_missing_steps": self.series.filled,
@@ -163,7 +163,7 @@ class Forecasting(Recipe):
         return {"forecast": outputs}
 
     def export_assets(self):
-        from seqtasks.data.series import describe_step, next_date
+        from seqtasks.recipes.forecasting.data import describe_step, next_date
 
         p, data, dates = self.require_preprocessor("export_assets"), self.config["data"], \
             self.series.dates
@@ -177,7 +177,7 @@ class Forecasting(Recipe):
         """MAE and RMSE of the forecasts beside persistence and seasonal naive."""
         import numpy as np
 
-        from seqtasks.data.series import check_columns, forecast_errors
+        from seqtasks.recipes.forecasting.data import check_columns, forecast_errors
         from seqtasks.scoring import Scored
 
         check_columns([e.input for e in examples[:1]], metadata["columns"])
@@ -190,7 +190,7 @@ class Forecasting(Recipe):
             "forecast": (dates, lines, metadata["target"])})
 
     def report(self, scored):
-        from seqtasks.data.series import error_table
+        from seqtasks.recipes.forecasting.data import error_table
 
         return error_table(scored.metrics)
 

@@ -18,7 +18,7 @@ from seqtasks.layers.tokens import (
     tokenize_texts,
     vocabulary_by_count,
 )
-from seqtasks.preprocessors.base import Preprocessor
+from seqtasks.recipes.preprocessor import Preprocessor
 
 #: Ids before the vocabulary's: the source side has padding (0) and unknown (1); the target
 #: side adds the start (2) and end (3) tokens the decoder reads and writes.

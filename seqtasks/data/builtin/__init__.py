@@ -1,1 +1,0 @@
-"""Small data sets the package generates itself, so every recipe runs offline."""
