@@ -43,9 +43,6 @@ class Abstaining:
                                "after training, before evaluating or exporting")
         return self.chosen_min_score
 
-    def check_split(self, preprocessor, examples):
-        preprocessor.check(examples, self.out_of_scope_label())
-
     def dataset(self, split, examples):
         # out-of-scope messages the model has no label for are scored, not fed to fit (every
         # training label is known: the training stream goes through as it is)
@@ -100,10 +97,10 @@ class Abstaining:
                 f"top_{metadata['top_k']}_accuracy": round(float(np.mean(hits)), 6) if hits
                 else 0.0, **scores, "examples": len(examples)}
 
-    @staticmethod
-    def reply_lines(replies, scores, abstained):
-        """``seqtasks predict``'s lines for one message's replies."""
-        if abstained:
-            return [f"  (no reply: best score {scores[0]:.3f} under export.min_score or out of "
-                    "scope)"]
-        return [f"  {s:.3f}  {r.decode('utf-8')}" for r, s in zip(replies, scores)]
+
+def reply_lines(replies, scores, abstained):
+    """``seqtasks predict``'s lines for one message's replies."""
+    if abstained:
+        return [f"  (no reply: best score {scores[0]:.3f} under export.min_score or out of "
+                "scope)"]
+    return [f"  {s:.3f}  {r.decode('utf-8')}" for r, s in zip(replies, scores)]

@@ -221,18 +221,19 @@ def predict(export_dir, inputs, input_path, output_path, csv_path, overrides, ba
     version = deployed.export_lib.resolve_export(export_dir)
     task, metadata = deployed.load_task(version, overrides)
     if csv_path is not None:
-        values = [raw for _, raw in task.prediction_inputs(csv_path)][-1:]
+        values = [raw for _, raw in task.reader.prediction_inputs(csv_path)][-1:]
     else:
         if not inputs:
             inputs = [line.rstrip("\n") for line in sys.stdin]
         # unreadable inputs fail before TensorFlow loads
-        values = [{metadata["input"]: value} for value in task.read_inputs(inputs)]
+        values = [{metadata["input"]: value} for value in task.reader.read_inputs(inputs)]
     _quiet_tensorflow_import()
     signature = deployed.load_signatures(version)["serving_default"]
     for start in range(0, len(values), batch_size):
         batch = values[start:start + batch_size]
         outputs = call_signature(signature, columns(batch), csv_path or "the inputs")
-        for line in task.format_prediction([raw[metadata["input"]] for raw in batch], outputs):
+        shown = [raw[metadata["input"]] for raw in batch]
+        for line in task.reader.format_prediction(shown, outputs):
             click.echo(line)
 
 

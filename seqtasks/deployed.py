@@ -78,7 +78,8 @@ def evaluate(target, data, overrides=(), output=None, echo=print):
         raise ConfigError(f"--output {output}: exists and is not a directory")
     if not output.parent.is_dir():
         raise ConfigError(f"--output {output}: the folder {output.parent} does not exist")
-    examples = task.read_split(str(data))  # a bad file fails here, before anything is written
+    # a bad file fails here, before anything is written
+    examples = task.reader.read_split(str(data))
     scored = task.score(load_signatures(version), examples,
                         export_lib.load_arrays(version, metadata))
     output.mkdir(exist_ok=True)
@@ -119,7 +120,7 @@ def predict_file(export_dir, input_path, output_path=None, overrides=(), batch_s
         folder = Path(output_path).parent
         if not folder.is_dir():
             raise ConfigError(f"--output {output_path}: the folder {folder} does not exist")
-    inputs = task.prediction_inputs(str(input_path))
+    inputs = task.reader.prediction_inputs(str(input_path))
     first = list(itertools.islice(inputs, batch_size))  # a malformed file fails before TF loads
     signature = load_signatures(version)["serving_default"]
     lines = _predicted_lines(signature, itertools.chain(first, inputs), batch_size)

@@ -17,6 +17,11 @@ class DataError(SeqtasksError):
     """Input data is missing, malformed or inconsistent."""
 
 
+class TrainingSetError(DataError):
+    """A fault of the training set as a whole, found while adapting on it; the recipe adds
+    which set (its file or key) to the message."""
+
+
 class ExportError(SeqtasksError):
     """An export directory is missing, incomplete or not a seqtasks export."""
 

@@ -25,9 +25,14 @@ class RunResult:
 DATA_STATE = "data_state.pkl"
 
 
+#: The layout of a data state; a state of another layout (an older seqtasks) is not reused.
+DATA_STATE_FORMAT = 2
+
+
 def _data_key(config):
     """What a data state depends on: the data section and the seed (carving)."""
-    return {"data": dict(config["data"]), "seed": config["train"]["seed"]}
+    return {"data": dict(config["data"]), "seed": config["train"]["seed"],
+            "format": DATA_STATE_FORMAT}
 
 
 def _save_data_state(run_dir, config, state):
@@ -107,14 +112,14 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
     task = recipe(config)
     # the on-disk cache of encoded training examples is the chief's, in the run directory
     task.cache_dir = run_dir / "cache" if role.chief else None
-    state = _load_data_state(run_dir, config) if task.streams else None
+    state = _load_data_state(run_dir, config) if task.reader.streams else None
     if state is not None:
         echo(f"{run_dir}: reusing the adapted preprocessor of {run_dir / DATA_STATE}")
-    elif task.streams and not role.chief:
+    elif task.reader.streams and not role.chief:
         state = _wait_for_data_state(run_dir, config, role, echo)
     datasets = task.build_datasets(state)  # bad data fails here, before the run dir exists
     new_dir = not run_dir.exists()
-    if task.streams and state is None:  # the chief's (or only) process: written once, first
+    if task.reader.streams and state is None:  # the chief's (or only) process: written once, first
         # (before the model: under multi_worker, building it waits for the other workers)
         _save_data_state(run_dir, config, task.data_state())
     echo(f"data: {json.dumps(task.summary)}")

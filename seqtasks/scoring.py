@@ -8,7 +8,8 @@ its test split) and ``seqtasks evaluate`` (on any file, from the export alone) b
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
 
 #: Lines of one sample value shown by :func:`sample_lines` (a generated text can be long).
 SAMPLE_LINES = 8
@@ -20,13 +21,13 @@ class Scored:
 
     ``metrics`` is what ``metrics.json`` holds. ``predictions`` has one entry per scored example
     (or is empty where the score reads the examples as one stream). ``samples`` are a few
-    examples shown after the metrics, each an ordered ``{label: text}``. ``details`` holds
-    what a recipe's :meth:`~seqtasks.recipes.base.Recipe.write_artifacts` draws."""
+    examples shown after the metrics, each an ordered ``{label: text}``. ``figures`` are
+    ``{file name: draw(path) -> path}``: the pictures written beside the metrics."""
 
     metrics: dict
     predictions: list = dataclasses.field(default_factory=list)
     samples: list = dataclasses.field(default_factory=list)
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    figures: dict[str, Callable[[Path], Path]] = dataclasses.field(default_factory=dict)
 
 
 def metrics_line(metrics):

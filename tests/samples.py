@@ -29,13 +29,13 @@ def tiny_task(name, export_dir, count=60, overrides=()):
 
     recipe = seqtasks.get_recipe(name)
     task = recipe(recipe.default_config([*TINY[name], f"export.dir={export_dir}", *overrides]))
-    builtin = task.builtin_splits
+    builtin = task.reader.builtin
 
     def first(seed):
         return {split: examples if split == "train" else examples[:count]
                 for split, examples in builtin(seed).items()}
 
-    task.builtin_splits = first
+    task.reader.builtin = first
     return task
 
 

@@ -109,7 +109,7 @@ def _below_unigram_entropy(test):
     import seqtasks
 
     recipe = seqtasks.get_recipe("language_model")
-    train = "".join(e.input for e in recipe(recipe.default_config()).load_splits()["train"])
+    train = "".join(e.input for e in recipe(recipe.default_config()).reader.splits()["train"])
     counts = np.array(list(collections.Counter(train).values()), float)
     unigram = float(-(counts / counts.sum() * np.log2(counts / counts.sum())).sum())
     return test["bits_per_char"] < 0.5 * unigram

@@ -205,7 +205,7 @@ def test_every_recipe_trains_with_two_workers_and_only_the_chief_writes(tmp_path
 
         for name, overrides in {jobs!r}.items():
             recipe = seqtasks.get_recipe(name)
-            recipe.builtin_splits = cut(recipe.builtin_splits)
+            recipe.reader_cls.builtin = cut(recipe.reader_cls.builtin)
             task = recipe(recipe.default_config(overrides))
             datasets = task.build_datasets()
             model = task.build_model()

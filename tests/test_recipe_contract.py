@@ -47,6 +47,39 @@ def test_no_recipe_overrides_the_inference_path(name):
     assert recipe.postprocess is not Recipe.postprocess  # each names its outputs
 
 
+def _overrides(cls, base):
+    """``{name: function}`` that ``cls`` (or a mixin it has before ``base``) defines over a
+    public method of ``base``."""
+    import inspect
+
+    found = {}
+    for klass in cls.__mro__[:cls.__mro__.index(base)]:
+        for name, value in vars(klass).items():
+            if (not name.startswith("_") and inspect.isfunction(getattr(base, name, None))
+                    and name not in found):
+                found[name] = value
+    return found
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipes_and_readers_override_only_hooks_and_keep_their_signatures(name):
+    import inspect
+
+    from seqtasks.recipes.base import Recipe
+    from seqtasks.recipes.reader import Reader
+
+    assert len(Recipe.hooks) <= 15
+    for base, cls in ((Recipe, seqtasks.get_recipe(name)),
+                      (Reader, seqtasks.get_recipe(name).reader_cls)):
+        overrides = _overrides(cls, base)
+        assert sorted(set(overrides) - set(base.hooks)) == [], f"{cls.__name__} overrides them"
+        for method, function in overrides.items():
+            expected = list(inspect.signature(getattr(base, method)).parameters)
+            assert list(inspect.signature(function).parameters) == expected, method
+    for base in (Recipe, Reader):  # each hook says when it runs
+        assert [h for h in base.hooks if "runs" not in getattr(base, h).__doc__.lower()] == []
+
+
 _TRAINED = {}  # one trained model per recipe, however pytest or xdist orders the tests
 
 
@@ -109,7 +142,7 @@ def test_export_without_seqtasks_equals_the_in_memory_signature(trained, tmp_pat
     """Loaded by TensorFlow alone: the same outputs, and serving_default keeps the names,
     dtypes and shapes the README documents."""
     examples = sample(trained)
-    raw = {k: np.asarray(v) for k, v in trained["task"].raw_inputs(examples).items()}
+    raw = {k: np.asarray(v) for k, v in trained["task"].reader.raw_inputs(examples).items()}
     (tmp_path / "inputs.pkl").write_bytes(pickle.dumps(raw))
     run_without_seqtasks(
         "import pickle, tensorflow as tf\n"
@@ -160,7 +193,7 @@ def test_keras_file_round_trips(trained):
     task = trained["task"]
     loaded = keras.models.load_model(trained["version"] / "assets.extra" / "model.keras")
     inference = task.inference_model(trained["model"])
-    raw = task.raw_inputs(sample(trained))
+    raw = task.reader.raw_inputs(sample(trained))
     feed = {k: np.asarray(v) for k, v in raw.items()}
     if len(feed) == 1:
         feed = next(iter(feed.values()))

@@ -69,7 +69,8 @@ def test_the_preprocessor_gives_the_same_ids_eagerly_in_tf_data_in_a_model_and_r
     task.build_datasets()
     p = task.preprocessor
     signature = p.input_signature()
-    raw = {k: tf.constant(np.asarray(v)) for k, v in task.raw_inputs(task.splits["test"]).items()}
+    raw = {k: tf.constant(np.asarray(v))
+           for k, v in task.reader.raw_inputs(task.splits["test"]).items()}
 
     def plain(outputs):
         return [np.asarray(t) for t in keras.tree.flatten(outputs)]

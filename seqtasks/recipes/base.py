@@ -22,11 +22,10 @@ evaluate`` on the exported SavedModel gives the run's own numbers.
 from __future__ import annotations
 
 import inspect
-import random
 from typing import Any, NamedTuple
 
 from seqtasks import config as config_lib
-from seqtasks.errors import ConfigError, DataError
+from seqtasks.errors import DataError, TrainingSetError
 
 SPLITS = ("train", "validation", "test")
 
@@ -58,6 +57,23 @@ class Recipe:
     loss = "sparse_categorical_crossentropy"
     #: Inputs per batch when the signatures run over examples (evaluation, predict).
     inference_batch_size = 64
+    #: The :class:`~seqtasks.recipes.reader.Reader` subclass that reads the recipe's data.
+    reader_cls = None
+    #: The methods a recipe may override (the rest is written once, here): each keeps the
+    #: signature it has here, and its docstring says when it runs.
+    hooks = ("make_preprocessor", "dataset", "batch", "data_summary", "network", "metrics",
+             "callbacks", "calibrate", "diagnostic", "inference_network", "postprocess",
+             "extra_endpoints", "export_assets", "score", "report")
+
+    @property
+    def warnings(self):
+        """One line each about the data that the run goes on with but the user should know
+        (printed as ``warning: ...`` after the data summary)."""
+        return self.reader.warnings
+
+    @warnings.setter
+    def warnings(self, lines):
+        self.reader.warnings = list(lines)
 
     @classmethod
     def schema(cls):
@@ -70,58 +86,15 @@ class Recipe:
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.default_config()
+        #: The recipe's :class:`~seqtasks.recipes.reader.Reader`: where its examples come from.
+        self.reader = self.reader_cls(self.config, self.name)
         #: Set by :meth:`build_datasets` (or :meth:`adapt`).
         self.preprocessor = None
         self.splits = None
         self.summary = None
-        #: One line each about the data that the run goes on with but the user should know
-        #: (printed as ``warning: ...`` after the data summary).
-        self.warnings = []
         #: ``(model, portable copy, inference model, endpoints)`` of :meth:`deployable`.
         self._deployable = None
 
-    # ----- reading ---------------------------------------------------------------------------
-    def builtin_splits(self, seed):
-        """``{split: [Example]}`` of the built-in data set used when ``data.train`` is unset."""
-        raise NotImplementedError
-
-    def read_file(self, path, split):
-        """``[Example]`` read from a file in one of the recipe's formats."""
-        raise NotImplementedError
-
-    def tfds_examples(self, rows, info, where):
-        """``[Example]`` from the NumPy rows of a TFDS split; ``where`` names the split."""
-        raise ConfigError(f"{where}: the {self.name} recipe does not read TFDS datasets")
-
-    def tfds_decoders(self):
-        """TFDS ``decoders=`` argument (e.g. to keep image bytes encoded)."""
-        return None
-
-    def read_tfds(self, name, split):
-        import tensorflow_datasets as tfds
-
-        where = f"tfds:{name}:{split}"
-        try:
-            dataset, info = tfds.load(name, split=split, with_info=True,
-                                      decoders=self.tfds_decoders())
-        except Exception as e:  # TFDS raises many types; report one line
-            raise DataError(f"{where}: cannot load ({type(e).__name__}: {e})") from None
-        return self.tfds_examples(tfds.as_numpy(dataset), info, where)
-
-    def read_source(self, spec, split):
-        if isinstance(spec, str) and spec.startswith("tfds:"):
-            parts = spec.split(":")
-            if len(parts) not in (2, 3) or not parts[1]:
-                raise ConfigError(
-                    f"data.{split}: expected tfds:<name> or tfds:<name>:<split>, found {spec!r}"
-                )
-            return self.read_tfds(parts[1], parts[2] if len(parts) == 3 else split)
-        return self.read_file(spec, split)
-
-    #: Whether the training split streams from its files (:class:`~seqtasks.data.stream.Stream`,
-    #: read again on every pass, never held in memory) or is read into a list (recipes whose
-    #: training data is small by nature: forecasting series; and those not streamed yet).
-    streams = True
     #: With ``data.cache = "auto"``: training sets up to this many examples are cached in
     #: memory after the first epoch, larger ones on disk.
     memory_cache_limit = 200_000
@@ -129,117 +102,17 @@ class Recipe:
     #: cached on disk (a pass of its own; the whole set when it is cached in memory).
     summary_examples = 20_000
 
-    def carve(self, examples, fraction, rng):
-        """``(carved, rest)``: a held-out share of the training examples (seeded shuffle);
-        recipes that do not stream (:attr:`streams`)."""
-        examples = list(examples)
-        rng.shuffle(examples)
-        cut = max(1, int(len(examples) * fraction))
-        return examples[:cut], examples[cut:]
-
-    def carve_fraction(self, split):
-        """The share of train that :meth:`carve` holds out for a missing ``split``."""
-        return self.config["data"]["validation_fraction"]
-
-    def source_files(self, spec, split):
-        """What :meth:`read_file` takes, one item per file of ``spec`` (a path, a glob or a
-        list of them)."""
-        from seqtasks.data.stream import expand_files
-
-        return expand_files(spec, f"data.{split}")
-
-    def source_stream(self, spec, split, carving=None):
-        """A :class:`~seqtasks.data.stream.Stream` of the examples ``spec`` names."""
-        from seqtasks.data.stream import Stream
-
-        if isinstance(spec, str) and spec.startswith("tfds:"):
-            return Stream([spec], lambda s: self.read_source(s, split), carving, f"data.{split}")
-        return Stream(self.source_files(spec, split), lambda f: self.read_file(f, split),
-                      carving, f"data.{split}")
-
-    def read_examples(self, spec, split):
-        """``[Example]`` of a held-out split (every file of ``spec``), in memory."""
-        return list(self.source_stream(spec, split))
-
-    def load_splits(self):
-        """``{split: examples}``: train, validation and test read (or built in); a missing
-        validation or test split is carved from train.
-
-        For recipes that stream (:attr:`streams`) train is a
-        :class:`~seqtasks.data.stream.Stream`, and carved splits are filled by its first pass
-        (:meth:`adapt`); the held-out splits are lists."""
-        data = self.config["data"]
-        seed = self.config["train"]["seed"]
-        if data["train"] is None:
-            self._check_builtin_only()
-            splits = self.builtin_splits(seed)
-        else:  # in this order: the datasets' random ops take their seeds in it
-            splits = {"train": data["train"], **{s: self.read_examples(data[s], s)
-                                                for s in ("validation", "test")
-                                                if data[s] is not None}}
-        missing = [s for s in ("test", "validation") if s not in splits]
-        if self.streams:
-            from seqtasks.data.stream import Carving, Stream
-
-            carving = (Carving({s: self.carve_fraction(s) for s in missing}, seed,
-                               data["carve_limit"]) if missing else None)
-            train = splits["train"]
-            if data["train"] is None:
-                stream = Stream([list(train)], iter, carving, "built-in data")
-            else:
-                stream = self.source_stream(train, "train", carving)
-            splits["train"] = stream
-            splits.update(stream.carved)
-            return splits
-        if data["train"] is not None:
-            splits["train"] = self.read_examples(data["train"], "train")
-        train = list(splits["train"])
-        if not train:
-            raise DataError(f"{self.describe('train')}: the training set is empty")
-        rng = random.Random(seed)
-        for split in missing:
-            splits[split], rest = self.carve(train, self.carve_fraction(split), rng)
-            if not rest or not splits[split]:
-                raise self._too_few(len(train), split)
-            train = rest
-        splits["train"] = train
-        self._check_not_empty(splits)
-        return splits
-
-    def _check_builtin_only(self):
-        data = self.config["data"]
-        if data["validation"] is not None or data["test"] is not None:
-            raise ConfigError("data.train: must be set when data.validation or data.test is")
-
-    def _too_few(self, count, split):
-        return DataError(f"{self.describe('train')}: {count} examples are too few to carve a "
-                         f"{split} split from; give data.{split}")
-
-    def _check_not_empty(self, splits):
-        for split in ("validation", "test"):
-            if not splits[split]:
-                raise DataError(f"{self.describe(split)}: the {split} set is empty")
-
-    def read_split(self, spec, split="test"):
-        """``[Example]`` of one file (or TFDS split) scored on its own (``seqtasks evaluate``)."""
-        examples = self.read_examples(spec, split)
-        if not examples:
-            raise DataError(f"{spec}: no examples")
-        return examples
-
-    def describe(self, split):
-        spec = self.config["data"].get(split)
-        return str(spec) if spec is not None else f"data.{split}"
-
     # ----- data ------------------------------------------------------------------------------
     def make_preprocessor(self):
-        """The recipe's :class:`Preprocessor`, configured but not adapted."""
+        """The recipe's :class:`~seqtasks.recipes.preprocessor.Preprocessor`, configured but
+        not adapted. Runs at the start of the adaptation pass (:meth:`build_datasets`)."""
         raise NotImplementedError
 
     def adapt(self, splits):
-        """Adapt a new preprocessor on ``splits['train']`` in one pass over it (which also
-        carves the missing held-out splits, counts the examples and their lengths, with
-        progress shown); then check the other splits against it."""
+        """Adapt a new preprocessor on ``splits['train']`` in one pass over it (the reader's
+        :meth:`~seqtasks.recipes.reader.Reader.adapt`, which also fills the held-out splits
+        it carves), counting the examples and their lengths with progress shown; then check
+        the other splits against it."""
         import collections
 
         from seqtasks.progress import Progress
@@ -247,12 +120,11 @@ class Recipe:
         preprocessor = self.make_preprocessor()
         train = splits["train"]
         lengths = self.length_counts = collections.Counter()
-        progress = Progress(f"reading {self.describe('train')}")
-
+        progress = Progress(f"reading {self.reader.describe('train')}", unit=self.reader.unit)
         measure = not getattr(preprocessor, "measures_lengths", False)
 
-        def observed():
-            for example in train:
+        def observed(examples):
+            for example in examples:
                 progress.add()
                 if measure:
                     lengths[preprocessor.length(example)] += 1
@@ -262,34 +134,17 @@ class Recipe:
             preprocessor.adapt(train)
             lengths.update(preprocessor.length(e) for e in train if measure)
         else:
-            stream = observed()
-            preprocessor.adapt(stream)
-            for _ in stream:  # an adapter that stopped early still sees the whole pass
-                pass
+            try:
+                self.reader.adapt(splits, preprocessor, observed)
+            except TrainingSetError as e:
+                raise DataError(f"{self.reader.describe('train')}: {e}") from None
             progress.done()
-        if self.streams:
-            self._check_carved(splits)
         if not measure:  # the preprocessor measured the lengths while adapting
             self.length_counts = collections.Counter(dict(preprocessor.length_counts))
-        for split in ("validation", "test"):
-            self.check_split(preprocessor, splits[split])
+        for split in ("validation", "test"):  # raises, or warns of what is scored anyway
+            self.warnings += preprocessor.check(splits[split])
         self.preprocessor, self.splits = preprocessor, splits
         return preprocessor
-
-    def _check_carved(self, splits):
-        train = splits["train"]
-        if not len(train):
-            raise DataError(f"{self.describe('train')}: the training set is empty")
-        carved = train.carved
-        for split, held in carved.items():
-            if not held:
-                raise self._too_few(len(train) + sum(map(len, carved.values())), split)
-        self._check_not_empty(splits)
-
-    def check_split(self, preprocessor, examples):
-        """Raise :class:`DataError` (naming the file and line) for a held-out example the
-        adapted preprocessor cannot represent (a label never seen in training...)."""
-        preprocessor.check(examples)
 
     def encoded(self, examples):
         """Unbatched ``(x, y[, sample_weight])`` elements of ``examples`` (a list, or a stream
@@ -301,7 +156,7 @@ class Recipe:
         p = self.preprocessor
 
         def raw(chunk):
-            return p.raw_inputs(chunk), p.raw_targets(chunk)
+            return self.reader.raw_inputs(chunk), p.raw_targets(chunk)
 
         if isinstance(examples, list):
             dataset = tf.data.Dataset.from_tensor_slices(raw(examples))
@@ -325,9 +180,18 @@ class Recipe:
         examples = examples if examples is not None else self.splits["train"]
         return "memory" if self.fits_in_memory(examples) else "disk"
 
+    #: With ``data.cache = "auto"``: encoded training examples whose preprocessor gives their
+    #: size (``example_bytes``: decoded images) are kept in memory up to this many bytes.
+    memory_cache_bytes = 2 * 2**30
+
     def fits_in_memory(self, examples):
         """Whether ``data.cache = "auto"`` keeps these encoded training examples in memory:
-        a list (read into memory already), or at most :attr:`memory_cache_limit` of them."""
+        at most :attr:`memory_cache_bytes` of them where the preprocessor knows their size
+        (8,000 images of 128 px take 393 MB); otherwise a list (read into memory already),
+        or at most :attr:`memory_cache_limit` examples."""
+        size = getattr(self.preprocessor, "example_bytes", None)
+        if size is not None:
+            return len(examples) * size <= self.memory_cache_bytes
         return isinstance(examples, list) or len(examples) <= self.memory_cache_limit
 
     #: Folder of the on-disk cache (``data.cache = "disk"``); the runner sets it to
@@ -345,13 +209,10 @@ class Recipe:
         return dataset
 
     def dataset(self, split, examples):
-        """Unbatched ``(x, y[, sample_weight])`` elements of ``examples``, cached as
-        :meth:`cache_mode` says."""
+        """Unbatched ``(x, y[, sample_weight])`` elements of ``split``'s ``examples``, cached
+        as :meth:`cache_mode` says; training-only changes (word dropout, augmentation) go here
+        for ``split == "train"``. Runs once per split in :meth:`build_datasets`."""
         return self.cached(self.encoded(examples), split, examples)
-
-    def augment(self, dataset):
-        """Training-only transformations of the unbatched elements (word dropout...)."""
-        return dataset
 
     def global_batch_size(self):
         """Examples per training step: ``train.batch_size`` per worker, times the workers of
@@ -366,7 +227,7 @@ class Recipe:
         a ``multi_worker`` cluster, for recipes that stream (:attr:`streams`)."""
         from seqtasks.distribute import workers
 
-        return self.streams and workers(self.config["train"]["strategy"]) > 1
+        return self.reader.streams and workers(self.config["train"]["strategy"]) > 1
 
     def train_share(self):
         """What this process trains on: the training split, or under ``multi_worker`` its
@@ -375,7 +236,7 @@ class Recipe:
         from seqtasks.distribute import role
 
         train = self.splits["train"]
-        if not self.reads_share():
+        if not self.reads_share() or not self.reader.shards:
             return train
         me = role(self.config["train"]["strategy"])
         return train.shard(me.index, me.workers)
@@ -391,9 +252,10 @@ class Recipe:
         count = workers(train["strategy"])
         smallest = self.splits["train"].smallest_share(count)
         if smallest < size:
-            raise DataError(f"{self.describe('train')}: {len(self.splits['train'])} training "
-                            f"examples are too few for {count} workers with train.batch_size="
-                            f"{size} (the smallest worker's share is {smallest})")
+            raise DataError(f"{self.reader.describe('train')}: {len(self.splits['train'])} "
+                            f"training examples are too few for {count} workers with "
+                            f"train.batch_size={size} (the smallest worker's share is "
+                            f"{smallest})")
         return smallest // size
 
     #: Length buckets of the training lengths (see :func:`seqtasks.data.batching`).
@@ -403,7 +265,8 @@ class Recipe:
         """Batches of the unbatched elements: shuffled (train), length-bucketed, padded.
         A worker reading its own share (:meth:`reads_share`) batches ``train.batch_size``
         of it per step, :meth:`steps_per_worker` steps an epoch; otherwise batches are
-        global (:meth:`global_batch_size`), each worker training on its rows of each."""
+        global (:meth:`global_batch_size`), each worker training on its rows of each. Runs
+        once per split in :meth:`build_datasets`, after :meth:`dataset`."""
         from seqtasks.data.batching import batch_sequences, length_boundaries
 
         train = self.config["train"]
@@ -429,7 +292,9 @@ class Recipe:
                           .map(lambda _, batch: batch).prefetch(-1))
 
     def data_summary(self, splits, datasets):
-        """Facts about the data for the run's summary, beside the split sizes."""
+        """Facts about the data for the run's summary, beside the split sizes and the
+        preprocessor's own; runs at the end of :meth:`build_datasets` (not on a resumed run,
+        which takes the summary it saved)."""
         from seqtasks.data.batching import padded_fraction
 
         train = datasets["train"]
@@ -442,54 +307,41 @@ class Recipe:
         """``{split: tf.data.Dataset}`` of batches; adapts the preprocessor on train, or
         takes it (and what the adaptation pass learned) from ``state``, a :meth:`data_state`
         of the same configuration: a resumed run reads no training data before training."""
+        import collections
+
         self.warnings = []
-        splits = self.load_splits()
+        if state is not None:  # what reading learned, known before any split is read
+            self.reader.restore(state["reader"])
+        splits = self.reader.splits()
         if state is None:
             self.adapt(splits)
         else:
-            self.restore_data(splits, state)
+            self.length_counts = collections.Counter(dict(state["length_counts"]))
+            self.preprocessor = self.restored_preprocessor(state)
+            self.splits, self.warnings = splits, list(state["warnings"])
+            self.restored_summary = state["summary"]
         return self._batched(splits)
 
     def data_state(self):
         """What the adaptation pass learned, for :meth:`build_datasets` to take instead of a
-        second pass: JSON-ready, except the carved held-out examples (``"carved"``)."""
+        second pass (pickled; the reader's part holds the carved held-out examples)."""
         import keras
 
-        train = self.splits["train"]
         return {"preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
                 "length_counts": sorted(self.length_counts.items(), key=str),
-                "train_examples": len(train), "summary": self.summary,
-                "warnings": self.warnings,
-                "carving": train.carving.state() if train.carving else None,
-                "carved": {s: list(e) for s, e in train.carved.items()},
-                "head": list(train.head), "file_counts": list(train.file_counts)}
-
-    def restore_data(self, splits, state):
-        import collections
-
-        from seqtasks.data.stream import Carving
-
-        train = splits["train"]
-        if state["carving"] is not None:
-            train.carving = Carving.from_state(state["carving"])
-        train.restore(state["train_examples"], state["carved"], state["head"],
-                      state["file_counts"])
-        splits.update(train.carved)
-        self.length_counts = collections.Counter(
-            {length: count for length, count in state["length_counts"]})
-        self.preprocessor = self.restored_preprocessor(state)
-        self.splits, self.warnings = splits, list(state["warnings"])
-        self.restored_summary = state["summary"]
+                "summary": self.summary, "warnings": self.warnings,
+                "reader": self.reader.state()}
 
     def restored_preprocessor(self, state):
         """The adapted preprocessor of a :meth:`data_state`."""
+        import importlib
+
         import keras
 
-        kind = type(self.make_preprocessor())  # imports (and registers) its class
-        return keras.saving.deserialize_keras_object(state["preprocessor"],
-                                                     custom_objects={kind.__name__: kind})
+        importlib.import_module(f"seqtasks.recipes.{self.name}.preprocessor")  # registers it
+        return keras.saving.deserialize_keras_object(state["preprocessor"])
 
-    #: The summary of a run whose data state was restored (see :meth:`restore_data`).
+    #: The summary of a run whose data state was restored (see :meth:`build_datasets`).
     restored_summary = None
 
     def _batched(self, splits):
@@ -503,8 +355,6 @@ class Recipe:
                     # per step on small sets, docs/benchmarks.md "Data at any size")
                     examples = list(examples)
             dataset = self.dataset(split, examples)
-            if split == "train":
-                dataset = self.augment(dataset)
             datasets[split] = self.batch(dataset, split)
         self.summary = self.restored_summary or {
             "examples": {s: len(e) for s, e in splits.items()},
@@ -513,11 +363,13 @@ class Recipe:
 
     # ----- model -----------------------------------------------------------------------------
     def network(self):
-        """The trainable Keras model from the preprocessor's outputs to predictions."""
+        """The trainable Keras model from the preprocessor's outputs to predictions; runs in
+        :meth:`build_model`, under the distribution strategy, after the adaptation pass."""
         raise NotImplementedError
 
     def metrics(self):
-        """``(metrics, weighted_metrics)`` compiled into the training model."""
+        """``(metrics, weighted_metrics)`` compiled into the training model; runs in
+        :meth:`build_model`."""
         return (), ()
 
     def require_preprocessor(self, what):
@@ -541,20 +393,21 @@ class Recipe:
         return model
 
     def callbacks(self):
-        """Extra Keras callbacks for training (e.g. resetting stateful RNNs)."""
+        """Extra Keras callbacks for training (e.g. resetting stateful RNNs); runs when the
+        runner starts training."""
         return []
 
     def calibrate(self, model):
-        """Choices made on the validation split once training is over, before anything is
-        evaluated or exported (smart_reply's abstain threshold); returns lines saying what
-        was chosen. Nothing by default."""
+        """Choices made on the validation split (smart_reply's abstain threshold); runs once
+        training is over, before anything is evaluated or exported. Returns lines saying
+        what was chosen; nothing by default."""
         return []
 
     def diagnostic(self, model, datasets):
         """``(forward, inputs, targets)`` for ``seqtasks diagnose``: float ``inputs [batch,
         steps, features]``, ``forward(inputs, training=False)`` the prediction after the last
         step and ``targets`` what the loss compares it with (recipes without one are not
-        diagnosable)."""
+        diagnosable). Runs in ``seqtasks diagnose`` on a trained model."""
         raise NotImplementedError
 
     # ----- inference and export --------------------------------------------------------------
@@ -575,16 +428,18 @@ class Recipe:
         """What runs on the preprocessor's outputs in the inference model (built when a trained
         model is first scored or exported): the trained ``model`` itself by default; a recipe
         that infers differently returns a callable of Keras tensors (a layer that decodes,
-        say, or a function of layers)."""
+        say, or a function of layers). Runs once per trained model, in :meth:`deployable`."""
         return model
 
     def postprocess(self, outputs, inputs):
         """The inference network's outputs -> the ``serving_default`` signature's named outputs
-        (strings, scores...), in graph; ``inputs`` are the signature's raw inputs by name."""
+        (strings, scores...), in graph; ``inputs`` are the signature's raw inputs by name.
+        Runs while the ``serving_default`` function is traced (:meth:`endpoints`)."""
         raise NotImplementedError
 
     def extra_endpoints(self, inference_model):
-        """``{name: tf.function}``: signatures exported beside ``serving_default``."""
+        """``{name: tf.function}``: signatures exported beside ``serving_default``; runs once
+        per trained model, in :meth:`endpoints`."""
         return {}
 
     def endpoints(self, inference_model):
@@ -623,7 +478,9 @@ class Recipe:
         return self._deployable[2:]
 
     def export_assets(self):
-        """Facts written into the export's ``seqtasks.json`` and handed to :meth:`score`."""
+        """Facts written into the export's ``seqtasks.json`` (NumPy arrays: ``.npy`` files in
+        ``assets.extra``) and handed to :meth:`score`; runs when a trained model is evaluated
+        and when it is exported."""
         return {}
 
     # ----- scoring ---------------------------------------------------------------------------
@@ -640,18 +497,15 @@ class Recipe:
         nothing but its arguments."""
         raise NotImplementedError
 
-    def raw_inputs(self, examples):
-        """``{name: values}`` the serving signature takes for ``examples``."""
-        return self.make_preprocessor().raw_inputs(examples)
-
     def run_signature(self, signature, examples, batch_size=None, raw=None):
         """``{output: [row, ...]}`` of ``signature`` run over ``examples`` in batches (rows are
         NumPy values; outputs padded per batch keep each batch's padding). ``raw``:
-        ``{name: values}`` fed instead of :meth:`raw_inputs` (a signature with other inputs)."""
+        ``{name: values}`` fed instead of the reader's ``raw_inputs`` (a signature with other
+        inputs)."""
         from seqtasks.signatures import call_signature
 
         batch_size = batch_size or self.inference_batch_size
-        raw = raw if raw is not None else self.raw_inputs(examples)
+        raw = raw if raw is not None else self.reader.raw_inputs(examples)
         rows = {}
         for start in range(0, len(examples), batch_size):
             batch = {name: values[start:start + batch_size] for name, values in raw.items()}
@@ -661,34 +515,13 @@ class Recipe:
 
     def report(self, scored):
         """Lines printed after the metrics of a :class:`~seqtasks.scoring.Scored` (by
-        ``seqtasks run`` and ``seqtasks evaluate`` alike): its samples by default."""
+        ``seqtasks run`` and ``seqtasks evaluate`` alike: it runs after :meth:`score`): its
+        samples by default."""
         from seqtasks.scoring import sample_lines
 
         return sample_lines(scored.samples)
 
     def write_artifacts(self, folder, scored):
-        """Files (plots) written into ``folder`` (the run directory, or ``seqtasks evaluate
-        --output``) from a :class:`~seqtasks.scoring.Scored`; returns their paths."""
-        return []
-
-    # ----- predict ---------------------------------------------------------------------------
-    def prediction_inputs(self, path):
-        """Yield ``(where, {name: value})``: the raw signature inputs of each input in a file
-        of one of the recipe's formats, for ``seqtasks predict --input``. Recipes whose
-        readers can stream override this so that a large file is never held in memory; the
-        default reads the file whole."""
-        examples = self.read_file(path, "input")
-        raw = self.raw_inputs(examples)
-        for i, example in enumerate(examples):
-            yield example.where, {name: values[i] for name, values in raw.items()}
-
-    @classmethod
-    def read_inputs(cls, items):
-        """The values ``seqtasks predict`` feeds the signature for its arguments (or stdin
-        lines): the texts themselves by default; a recipe taking files reads them here."""
-        return list(items)
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        """Lines that ``seqtasks predict`` prints for one batch of signature outputs."""
-        raise NotImplementedError
+        """The figures of a :class:`~seqtasks.scoring.Scored` drawn into ``folder`` (the run
+        directory, or ``seqtasks evaluate --output``); returns their paths."""
+        return [draw(folder / name) for name, draw in scored.figures.items()]

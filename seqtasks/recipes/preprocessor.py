@@ -47,8 +47,10 @@ class Preprocessor(keras.layers.Layer):
                                "training examples (Recipe.build_datasets does)")
 
     def check(self, examples):
-        """Raise :class:`~seqtasks.errors.DataError` naming the file and line of the first
-        held-out example the adapted preprocessor cannot represent."""
+        """Runs on each held-out split once the preprocessor is adapted: raises
+        :class:`~seqtasks.errors.DataError` naming the file and line of the first example it
+        cannot represent; returns warning lines about what is scored anyway (a list)."""
+        return []
 
     def summary(self):
         """Facts for the run's data summary (vocabulary sizes...)."""
@@ -57,11 +59,6 @@ class Preprocessor(keras.layers.Layer):
     # ----- the serving boundary ------------------------------------------------------------
     def input_signature(self):
         """``{name: tf.TensorSpec}`` of the raw inputs, batch axis first."""
-        raise NotImplementedError
-
-    def raw_inputs(self, examples):
-        """``{name: array}`` raw inputs of ``examples``, as the export's signature takes them
-        (lists or NumPy arrays; ragged where lengths differ)."""
         raise NotImplementedError
 
     def call(self, inputs):

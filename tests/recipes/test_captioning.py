@@ -232,7 +232,7 @@ def test_padding_never_changes_a_caption_probability(flickr):
     task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr))))
     task.build_datasets()
     model = task.build_model()
-    raw = task.preprocessor.raw_inputs(list(itertools.islice(task.splits["train"], 2)))["image"]
+    raw = task.reader.raw_inputs(list(itertools.islice(task.splits["train"], 2)))["image"]
     images = task.preprocessor({"image": tf.constant(raw[:2])}).numpy()
     short = np.array([[[2, 5, 6, 3]]])
     alone = model.predict_on_batch([images[:1], short])
@@ -463,7 +463,8 @@ def test_preprocessor_owns_the_special_ids_and_round_trips():
     targets = copy.raw_targets([Example(b"", ["a green circle"], "z")]).to_list()
     ids = targets[0][0]
     assert ids[0] == START_ID and ids[-1] == END_ID and ids[2] == 1
-    assert len(copy.raw_targets(examples, max_length=3).to_list()[0]) == 1
+    assert len(copy.training_targets(examples).to_list()[0]) == 1
+    assert len(copy.raw_targets(examples).to_list()[0]) == 2
 
 
 def test_augment_shifts_and_jitters_but_never_mirrors():

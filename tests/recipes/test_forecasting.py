@@ -86,7 +86,7 @@ def test_windows_and_baselines_against_numpy(tmp_path):
     import tensorflow as tf
 
     path, dates, values = series_csv(tmp_path / "s.csv", days=2 * 365 + 30)
-    test = task_on(path, "data.horizon=2", "data.test_start=2002-12-01").load_splits()["test"]
+    test = task_on(path, "data.horizon=2", "data.test_start=2002-12-01").reader.splits()["test"]
     start = 2 * 365 - 31  # index of 2002-12-01 (2001 and 2002 are not leap years)
     assert dates[start].isoformat() == "2002-12-01" == test[0].where
     values = np.round(values.astype(np.float64), 2)  # the CSV keeps two decimals

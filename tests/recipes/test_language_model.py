@@ -47,7 +47,7 @@ def stateless_copy(task, model):
     returns it and its ``(preprocessor, embedding, rnns, head)`` (rnns return their states)."""
     from seqtasks.generation import parts
 
-    stateless = task.network(stateful=False)
+    stateless = task.recurrent_network(stateful=False)
     stateless.set_weights(model.get_weights())
     return stateless, parts(stateless)
 
@@ -252,7 +252,7 @@ def test_word_level_and_evaluate_of_the_export(text_file, tmp_path):
 def adapted_splits(recipe, overrides):
     """The splits after the adaptation pass (which cuts the held-out texts)."""
     task = recipe(recipe.default_config(overrides))
-    splits = task.load_splits()
+    splits = task.reader.splits()
     task.adapt(splits)
     return {split: list(examples) for split, examples in splits.items()}
 

@@ -365,13 +365,14 @@ def test_a_validation_tag_never_seen_in_training_weighs_nothing_in_the_loss():
     from seqtasks.recipes.base import Example
     from seqtasks.recipes.tagging.preprocessor import TaggingPreprocessor
 
-    preprocessor = TaggingPreprocessor()
+    preprocessor = TaggingPreprocessor(unseen_tags="score")
     preprocessor.adapt([Example(["a", "b"], ["X", "Y"], "train.conll", [1, 2])])
     held_out = [Example(["a", "b", "c"], ["Y", "NEW", "NEW"], "dev.conll", [5, 6, 7])]
-    assert preprocessor.check(held_out, "score") == {"NEW": (2, "dev.conll:6")}
+    [warning] = preprocessor.check(held_out)
+    assert warning.startswith("dev.conll:6: tag 'NEW' never appears") and "its 2 tokens" in warning
     targets = preprocessor.raw_targets(held_out)
     assert targets.to_list() == [[1, -1, -1]]
-    text = tf.constant(preprocessor.raw_inputs(held_out)["text"][0])
+    text = tf.constant(" ".join(held_out[0].input))
     _, tags, weights = preprocessor.encode({"text": text}, targets[0])
     assert tags.numpy().tolist() == [1, 0, 0] and weights.numpy().tolist() == [1.0, 0.0, 0.0]
 

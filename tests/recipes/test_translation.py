@@ -135,11 +135,11 @@ def test_predict_prints_one_translation_per_input(finished_run, tmp_path):
 def test_prediction_inputs_stream_the_source_column(tmp_path):
     task = task_for("data.source_column=1", "data.target_column=0")
     path = write(tmp_path / "p.tsv", "hallo\thello\n\nwelt\tworld\n")
-    assert list(task.prediction_inputs(path)) == [
+    assert list(task.reader.prediction_inputs(path)) == [
         (f"{path}:1", {"text": "hello"}), (f"{path}:3", {"text": "world"})]
     bad = write(tmp_path / "bad.tsv", "hallo\thello\nkein tab\n")
     with pytest.raises(seqtasks.errors.DataError, match=r"bad.tsv:2: expected at least 2 "):
-        list(task.prediction_inputs(bad))
+        list(task.reader.prediction_inputs(bad))
 
 
 @pytest.mark.slow

@@ -36,7 +36,9 @@ import json
 import os
 
 from seqtasks.data.readers import iter_lines, read_text
-from seqtasks.errors import DataError
+from seqtasks.errors import ConfigError, DataError
+from seqtasks.recipes import base
+from seqtasks.recipes.reader import Reader
 
 Example = collections.namedtuple("Example", "image captions where")
 
@@ -604,3 +606,101 @@ def nearest_captions(train_features, query_features, train_captions, lowercase=T
             for i, c in enumerate(captions)]
         chosen[index] = captions[int(np.argmax(agreement))]
     return [chosen[i] for i in nearest.tolist()]
+
+
+class CaptioningReader(Reader):
+    """Flickr8k and COCO captions files with their images, TFDS captioning datasets and the
+    built-in scenes; an image that does not decode stops the run or is left out and counted
+    (``data.corrupt_images``)."""
+
+    def __init__(self, config, recipe):
+        super().__init__(config, recipe)
+        #: Unreadable images left out of each split (``data.corrupt_images = "skip"``), by
+        #: name, found when each file is first read (see :meth:`readable`).
+        self.skipped = {}
+        #: ``(split, file)`` read through once, their unreadable images known.
+        self.checked = set()
+
+    def builtin(self, seed):
+        import tensorflow as tf
+
+        from seqtasks.recipes.captioning import builtin
+
+        return {split: [base.Example(tf.io.encode_png(image).numpy(), texts,
+                                f"built-in {split} image {i}")
+                        for i, (image, texts) in enumerate(examples)]
+                for split, examples in builtin.splits(seed).items()}
+
+    def read_file(self, path, split):
+        """The examples of a captions file, yielded as read (see
+        :func:`iter_captions`)."""
+        data, split_list = self.config["data"], self.config["data"].get(f"{split}_images")
+        if not isinstance(path, str):
+            raise ConfigError(f"data.{split}: expected a captions file path, found {path!r}")
+        if not os.path.isfile(path):
+            raise DataError(f"data.{split}: no such file {path}")
+        if data["image_dir"] is not None and not os.path.isdir(data["image_dir"]):
+            raise ConfigError(f"data.image_dir: no such folder {data['image_dir']}")
+        if split_list is not None and not os.path.isfile(split_list):
+            raise DataError(f"data.{split}_images: no such file {split_list}")
+        return (base.Example(*e) for e in iter_captions(path, data["image_dir"], split_list))
+
+    def tfds_decoders(self):
+        import tensorflow_datasets as tfds
+
+        return {"image": tfds.decode.SkipDecoding()}
+
+    def tfds_examples(self, rows, info, where):
+        return (base.Example(*e) for e in from_tfds(rows, where))
+
+    def stream(self, spec, split, carving=None):
+        """The examples of ``spec`` whose image decodes (see :meth:`readable`)."""
+        stream = super().stream(spec, split, carving)
+        read = stream.read
+        stream.read = lambda item: self.readable(read(item), split, item)
+        return stream
+
+    def readable(self, examples, split, item):
+        """The examples of one file (``item``) of ``split`` whose image decodes. The first
+        read through a file (for train, the adaptation pass) decodes every image and stops
+        at an unreadable one (``data.corrupt_images = "error"``) or records its name; later
+        reads leave the recorded images out without decoding them."""
+        skipped = self.skipped.setdefault(split, [])
+        if (split, item) in self.checked:
+            bad = set(skipped)
+            return (e for e in examples if source_name(e) not in bad)
+        return self._first_read(examples, split, item, skipped)
+
+    def _first_read(self, examples, split, item, skipped):
+        data = self.config["data"]
+        yield from readable(examples, data["image_size"], data["corrupt_images"], skipped,
+                            self.describe(split))
+        self.checked.add((split, item))
+
+    def read_examples(self, spec, split):
+        """A held-out split in memory, the captions of each image merged into one example."""
+        return merged(super().read_examples(spec, split))
+
+    def state(self):
+        return {**super().state(), "skipped": self.skipped,
+                "checked": sorted(self.checked, key=str)}
+
+    def restore(self, state):
+        super().restore(state)
+        self.skipped.update({s: list(names) for s, names in state["skipped"].items()})
+        self.checked.update(tuple(item) for item in state["checked"])
+
+    def raw_inputs(self, examples):
+        return {"image": ImageBytes([e.input for e in examples])}
+
+    def prediction_inputs(self, path):
+        """The image of each example of a captions file, read when its turn comes."""
+        for example in self.read_file(path, "input"):
+            yield example.where, {"image": ImageBytes([example.input])[0]}
+
+    def read_inputs(self, items):
+        """The bytes of each image file named on the command line (JPEG or PNG)."""
+        return read_image_files(items)
+
+    def format_prediction(self, inputs, outputs):
+        return [t.decode("utf-8") for t in outputs["caption"]]

@@ -96,11 +96,6 @@ class CaptioningPreprocessor(Preprocessor):
     def input_signature(self):
         return {"image": tf.TensorSpec([None], tf.string, name="image")}
 
-    def raw_inputs(self, examples):
-        from seqtasks.recipes.captioning.data import ImageBytes
-
-        return {"image": ImageBytes([e.input for e in examples])}
-
     def call(self, inputs):
         return decode_images(inputs["image"], self.image_size)
 
@@ -109,9 +104,20 @@ class CaptioningPreprocessor(Preprocessor):
         return keras.KerasTensor((inputs["image"].shape[0], size, size, 3), dtype="uint8")
 
     # ----- training ------------------------------------------------------------------------
-    def raw_targets(self, examples, max_length=None):
-        """Ragged int ``[images, captions, steps]`` ids; captions longer than ``max_length``
-        tokens (if given) are left out."""
+    def raw_targets(self, examples):
+        """Ragged int ``[images, captions, steps]`` ids of every caption."""
+        return self._targets(examples)
+
+    def training_targets(self, examples):
+        """:meth:`raw_targets` without the captions longer than ``max_length`` tokens."""
+        return self._targets(examples, self.max_length)
+
+    @property
+    def example_bytes(self):
+        """Bytes of one decoded image: what the training cache holds per example."""
+        return self.image_size * self.image_size * 3
+
+    def _targets(self, examples, max_length=None):
         self.check_adapted()
         tokens = [[t for t in caps if max_length is None or len(t) <= max_length]
                   for caps in self.tokens(examples)]

@@ -8,13 +8,13 @@ flattened features) lets :meth:`Captioning.score` find the nearest-caption basel
 image stops a run with its name (``data.corrupt_images = "error"``) or is left out and counted.
 """
 
-import os
 
 from seqtasks.config import Key, Unsupported, decode_section, fraction, positive
-from seqtasks.errors import ConfigError, DataError
+from seqtasks.errors import ConfigError
 from seqtasks.recipes import register
-from seqtasks.recipes.base import SPLITS, Example, Recipe
+from seqtasks.recipes.base import SPLITS, Recipe
 from seqtasks.recipes.captioning import data as captions
+from seqtasks.recipes.captioning.data import CaptioningReader
 
 _ENCODERS = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
              "efficientnetv2_b0")
@@ -77,87 +77,10 @@ class Captioning(Recipe):
     #: ``seqtasks evaluate`` needs nothing but the export and the file.
     nearest_pool = 50_000
     nearest_pool_bytes = 256 * 2**20
+    reader_cls = CaptioningReader
+    #: ``(encoder weights digest, arrays)`` of :meth:`nearest_pool_arrays`.
+    _nearest = None
 
-    def __init__(self, config=None):
-        super().__init__(config)
-        #: Unreadable images left out of each split (``data.corrupt_images = "skip"``), by
-        #: name, found when each file is first read (see :meth:`readable`).
-        self.skipped = {}
-        #: ``(split, file)`` read through once, their unreadable images known.
-        self.checked = set()
-        #: ``(encoder weights digest, arrays)`` of :meth:`nearest_pool_arrays`.
-        self._nearest = None
-
-    # ----- reading -----------------------------------------------------------------------
-    def builtin_splits(self, seed):
-        import tensorflow as tf
-
-        from seqtasks.recipes.captioning import builtin as builtin
-
-        return {split: [Example(tf.io.encode_png(image).numpy(), texts,
-                                f"built-in {split} image {i}")
-                        for i, (image, texts) in enumerate(examples)]
-                for split, examples in builtin.splits(seed).items()}
-
-    def read_file(self, path, split):
-        """The examples of a captions file, yielded as read (see
-        :func:`.data.iter_captions`)."""
-        data, split_list = self.config["data"], self.config["data"].get(f"{split}_images")
-        if not isinstance(path, str):
-            raise ConfigError(f"data.{split}: expected a captions file path, found {path!r}")
-        if not os.path.isfile(path):
-            raise DataError(f"data.{split}: no such file {path}")
-        if data["image_dir"] is not None and not os.path.isdir(data["image_dir"]):
-            raise ConfigError(f"data.image_dir: no such folder {data['image_dir']}")
-        if split_list is not None and not os.path.isfile(split_list):
-            raise DataError(f"data.{split}_images: no such file {split_list}")
-        return (Example(*e) for e in captions.iter_captions(path, data["image_dir"], split_list))
-
-    def tfds_decoders(self):
-        import tensorflow_datasets as tfds
-
-        return {"image": tfds.decode.SkipDecoding()}
-
-    def tfds_examples(self, rows, info, where):
-        return (Example(*e) for e in captions.from_tfds(rows, where))
-
-    def source_stream(self, spec, split, carving=None):
-        """The examples of ``spec`` whose image decodes (see :meth:`readable`)."""
-        stream = super().source_stream(spec, split, carving)
-        read = stream.read
-        stream.read = lambda item: self.readable(read(item), split, item)
-        return stream
-
-    def readable(self, examples, split, item):
-        """The examples of one file (``item``) of ``split`` whose image decodes. The first
-        read through a file (for train, the adaptation pass) decodes every image and stops
-        at an unreadable one (``data.corrupt_images = "error"``) or records its name; later
-        reads leave the recorded images out without decoding them."""
-        skipped = self.skipped.setdefault(split, [])
-        if (split, item) in self.checked:
-            bad = set(skipped)
-            return (e for e in examples if captions.source_name(e) not in bad)
-        return self._first_read(examples, split, item, skipped)
-
-    def _first_read(self, examples, split, item, skipped):
-        data = self.config["data"]
-        yield from captions.readable(examples, data["image_size"], data["corrupt_images"],
-                                     skipped, self.describe(split))
-        self.checked.add((split, item))
-
-    def read_examples(self, spec, split):
-        """A held-out split in memory, the captions of each image merged into one example."""
-        return captions.merged(super().read_examples(spec, split))
-
-    def data_state(self):
-        return {**super().data_state(), "skipped": self.skipped,
-                "checked": sorted(self.checked, key=str)}
-
-    def build_datasets(self, state=None):
-        if state is not None:  # known before any split is read
-            self.skipped.update({s: list(names) for s, names in state["skipped"].items()})
-            self.checked.update(tuple(item) for item in state["checked"])
-        return super().build_datasets(state)
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
@@ -169,45 +92,36 @@ class Captioning(Recipe):
             data["max_tokens"], data["min_count"], data["max_length"], name="preprocessor")
 
     def dataset(self, split, examples):
+        """Images with all their captions (in training: those of at most ``data.max_length``
+        tokens), decoded and cached; training images shuffled every epoch, and shifted and
+        jittered if ``data.augment``."""
         import tensorflow as tf
 
+        from seqtasks.data.batching import shuffle_every_epoch
+        from seqtasks.layers.images import augment_image
+
         p = self.preprocessor
-        max_length = p.max_length if split == "train" else None
+        targets = p.training_targets if split == "train" else p.raw_targets
         if isinstance(examples, list):
             data = tf.data.Dataset.zip(captions.image_dataset(examples),
-                                       tf.data.Dataset.from_tensor_slices(
-                                           p.raw_targets(examples, max_length)))
+                                       tf.data.Dataset.from_tensor_slices(targets(examples)))
         else:  # a stream, read a chunk at a time
-            data = captions.image_stream(examples, lambda c: p.raw_targets(c, max_length))
-        return self.cached(data.map(lambda image, ids: p.encode({"image": image}, ids),
+            data = captions.image_stream(examples, targets)
+        data = self.cached(data.map(lambda image, ids: p.encode({"image": image}, ids),
                                     num_parallel_calls=tf.data.AUTOTUNE), split, examples)
-
-    #: With ``data.cache = "auto"``: decoded training images up to this many bytes are kept
-    #: in memory after the first epoch, more on disk (``<run>/cache``).
-    memory_cache_bytes = 2 * 2**30
-
-    def fits_in_memory(self, examples):
-        """Decoded images, not the list of their paths, are what the cache holds: at most
-        :attr:`memory_cache_bytes` of them (8,000 images of 128 px take 393 MB)."""
+        if split != "train":
+            return data
         size = self.config["data"]["image_size"]
-        return len(examples) * size * size * 3 <= self.memory_cache_bytes
+        buffer = min(len(self.splits["train"]), max(1024, self.shuffle_bytes // (3 * size**2)))
+        data = shuffle_every_epoch(data, buffer, self.config["train"]["seed"])
+        if not self.config["data"]["augment"]:
+            return data
+        return data.map(lambda x, y, w: ((augment_image(x[0]), x[1]), y, w),
+                        num_parallel_calls=-1)
 
     #: Most bytes of decoded images in the training shuffle buffer (a buffer of the whole
     #: training set up to that size: 8,000 images of 128 px take 393 MB).
     shuffle_bytes = 2**30
-
-    def augment(self, dataset):
-        """Training images: shuffled every epoch; shifted and jittered if data.augment."""
-        from seqtasks.data.batching import shuffle_every_epoch
-        from seqtasks.layers.images import augment_image
-
-        size = self.config["data"]["image_size"]
-        buffer = min(len(self.splits["train"]), max(1024, self.shuffle_bytes // (3 * size**2)))
-        dataset = shuffle_every_epoch(dataset, buffer, self.config["train"]["seed"])
-        if not self.config["data"]["augment"]:
-            return dataset
-        return dataset.map(lambda x, y, w: ((augment_image(x[0]), x[1]), y, w),
-                           num_parallel_calls=-1)
 
     def batch(self, dataset, split):
         """Images with all their captions, padded; a worker reading its own share batches
@@ -218,7 +132,7 @@ class Captioning(Recipe):
         return self.own_share_batches(batches) if own else batches
 
     def data_summary(self, splits, datasets):
-        p, skipped = self.preprocessor, captions.skipped_summary(self.skipped)
+        p, skipped = self.preprocessor, captions.skipped_summary(self.reader.skipped)
         counts = {s: sum(len(e.target) for e in examples) for s, examples in splits.items()
                   if s != "train"}
         return {"images": {s: len(e) for s, e in splits.items()},
@@ -266,8 +180,8 @@ class Captioning(Recipe):
         captioner = next(layer for layer in model.layers if isinstance(layer, Captioner))
         return lambda pixels: captioner(pixels)[0]
 
-    def postprocess(self, texts, inputs):
-        return {"caption": texts}
+    def postprocess(self, outputs, inputs):
+        return {"caption": outputs}
 
     def extra_endpoints(self, inference_model):
         """``features``: image bytes -> the encoder's flattened features (nearest captions)."""
@@ -329,7 +243,7 @@ class Captioning(Recipe):
         import numpy as np
 
         if "nearest_features" not in metadata:  # an export made before the pool travelled in it
-            metadata = self._pool(signatures["features"], self.load_splits()["train"])
+            metadata = self._pool(signatures["features"], self.reader.splits()["train"])
         grouped = np.split(metadata["nearest_captions"],
                            np.cumsum(metadata["nearest_counts"])[:-1])
         return captions.nearest_captions(
@@ -362,17 +276,3 @@ class Captioning(Recipe):
                 "  nearest   " + "  ".join(f"{metrics[f'nearest_bleu_{n}']:6.2f}"
                                            for n in range(1, 5)),
                 *super().report(scored)]
-
-    # ----- predict -----------------------------------------------------------------------
-    def prediction_inputs(self, path):
-        """The image of each example of a captions file, read when its turn comes."""
-        for example in self.read_file(path, "input"):
-            yield example.where, {"image": captions.ImageBytes([example.input])[0]}
-
-    #: The bytes of each image file named on the command line (JPEG or PNG).
-    read_inputs = staticmethod(captions.read_image_files)
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        return [t.decode("utf-8") for t in outputs["caption"]]
-

@@ -28,6 +28,8 @@ import numpy as np
 
 from seqtasks.data.readers import delimited_rows, read_text
 from seqtasks.errors import ConfigError, DataError
+from seqtasks.recipes.base import Example
+from seqtasks.recipes.reader import Reader
 
 #: ``step``: a ``datetime.timedelta``, ``BUSINESS_DAY`` or ``ROW`` (every row one step).
 Series = collections.namedtuple("Series", "dates values columns filled step")
@@ -354,3 +356,59 @@ def error_table(metrics):
 def stamp(date):
     """A step's date as ISO text: the day alone for a step at midnight."""
     return date.date().isoformat() if date.time() == datetime.time() else date.isoformat()
+
+
+#: Above this share of interpolated steps, the run warns that the step may be wrong.
+MOST_INTERPOLATED = 0.1
+
+
+class ForecastingReader(Reader):
+    """One CSV series (or the built-in one), its windows split by date into the three splits
+    (:meth:`splits`); ``seqtasks predict --input`` reads every window of a series."""
+
+    streams = False  # a series is small and windows are cut from it whole
+    #: The series :meth:`splits` read (:class:`Series`).
+    series = None
+
+    def cut(self, series, source):
+        """``{split: [Example]}``: one example per target step, the series split by date."""
+        return {split: [Example(x, future, date) for date, x, future in triples]
+                for split, triples in split_windows(series, source, self.config["data"]).items()}
+
+    def splits(self):
+        data = self.config["data"]
+        for key in ("validation", "test"):
+            if data[key] is not None:
+                raise ConfigError(f"data.{key}: forecasting splits one series by date; give "
+                                  "the whole series as data.train and set data.test_start")
+        self.series, source = load_series(data["train"], data, self.config["train"]["seed"])
+        share = self.series.filled / len(self.series.dates)
+        if share > MOST_INTERPOLATED:
+            self.warnings.append(
+                f"{source}: {self.series.filled} of {len(self.series.dates)} steps ({share:.0%}) "
+                f"had no value and were interpolated on a grid of one "
+                f"{describe_step(self.series.step)}; if the series has no values on those "
+                "dates by nature (trading days, say), set data.step = \"row\" or the step "
+                "it has")
+        return self.cut(self.series, source)
+
+    def read_file(self, path, split):
+        """The ``split`` range of the CSV series at ``path``, split by date as in training."""
+        return self.cut(*load_series(path, self.config["data"]))[split]
+
+    def prediction_inputs(self, path):
+        """Every window of the CSV series at ``path``, named by the date it forecasts; the last
+        one forecasts past the end of the file (``predict --csv`` prints that one). The series
+        is read whole (gaps are filled from both sides), the windows yielded one at a time."""
+        series, _ = load_series(path, self.config["data"])
+        for date, values in forecast_windows(series, path, self.config["data"]["window"]):
+            yield date, {"values": values}
+
+    def raw_inputs(self, examples):
+        """The signature's ``values``: ``[n, window]``, or ``[n, window, columns]`` for
+        several value columns."""
+        values = np.stack([e.input for e in examples]).astype(np.float32)
+        return {"values": values[..., 0] if values.shape[-1] == 1 else values}
+
+    def format_prediction(self, inputs, outputs):
+        return [" ".join(f"{v:.4f}" for v in row) for row in outputs["forecast"]]

@@ -18,13 +18,6 @@ def stitch(examples):
                            last.target.values[1:]])
 
 
-def raw_values(examples):
-    """The signature's ``values`` of ``examples``: ``[n, window]``, or ``[n, window, columns]``
-    for several value columns."""
-    values = np.stack([e.input for e in examples]).astype(np.float32)
-    return values[..., 0] if values.shape[-1] == 1 else values
-
-
 @keras.saving.register_keras_serializable(package="seqtasks")
 class ForecastingPreprocessor(Preprocessor):
     """``{"values": (batch, window) float32}`` (``(batch, window, columns)`` for several
@@ -80,9 +73,6 @@ class ForecastingPreprocessor(Preprocessor):
     def input_signature(self):
         shape = [None, self.window] + ([len(self.columns)] if len(self.columns) > 1 else [])
         return {"values": tf.TensorSpec(shape, tf.float32, name="values")}
-
-    def raw_inputs(self, examples):
-        return {"values": raw_values(examples)}
 
     def raw_targets(self, examples):
         return np.stack([e.target.values for e in examples]).astype(np.float32)

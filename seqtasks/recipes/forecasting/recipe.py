@@ -12,20 +12,17 @@ before it, what follows (:class:`~seqtasks.recipes.forecasting.data.Future`) and
 import datetime
 
 from seqtasks.config import Key, Unsupported, fraction, positive
-from seqtasks.errors import ConfigError
 from seqtasks.recipes import register
-from seqtasks.recipes.base import Example, Recipe
-
-#: Above this share of interpolated steps, the run warns that the step may be wrong.
-MOST_INTERPOLATED = 0.1
+from seqtasks.recipes.base import Recipe
+from seqtasks.recipes.forecasting.data import ForecastingReader
 
 
 @register
 class Forecasting(Recipe):
     name = "forecasting"
-    streams = False  # a series is small and windows are cut from it whole
     description = "sequence -> value: the last days of a series -> the next ones"
     loss = "mse"
+    reader_cls = ForecastingReader
     inference_batch_size = 512  # the whole test range in one call where it fits
     schema_extra = {
         "data": {
@@ -59,64 +56,12 @@ class Forecasting(Recipe):
                   "bucketing": Unsupported("every window has data.window steps")},
     }
 
-    def __init__(self, config=None):
-        super().__init__(config)
-        #: The series :meth:`load_splits` read (:class:`~seqtasks.recipes.forecasting.data.Series`).
-        self.series = None
-
-    def cut(self, series, source):
-        """``{split: [Example]}``: one example per target step, the series split by date."""
-        from seqtasks.recipes.forecasting.data import split_windows
-
-        return {split: [Example(x, future, date) for date, x, future in triples]
-                for split, triples in split_windows(series, source, self.config["data"]).items()}
-
-    def load_splits(self):
-        from seqtasks.recipes.forecasting.data import describe_step, load_series
-
-        data = self.config["data"]
-        for key in ("validation", "test"):
-            if data[key] is not None:
-                raise ConfigError(f"data.{key}: forecasting splits one series by date; give "
-                                  "the whole series as data.train and set data.test_start")
-        self.series, source = load_series(data["train"], data, self.config["train"]["seed"])
-        share = self.series.filled / len(self.series.dates)
-        if share > MOST_INTERPOLATED:
-            self.warnings.append(
-                f"{source}: {self.series.filled} of {len(self.series.dates)} steps ({share:.0%}) "
-                f"had no value and were interpolated on a grid of one "
-                f"{describe_step(self.series.step)}; if the series has no values on those "
-                "dates by nature (trading days, say), set data.step = \"row\" or the step "
-                "it has")
-        return self.cut(self.series, source)
-
-    def read_file(self, path, split):
-        """The ``split`` range of the CSV series at ``path``, split by date as in training."""
-        from seqtasks.recipes.forecasting.data import load_series
-
-        return self.cut(*load_series(path, self.config["data"]))[split]
-
-    def prediction_inputs(self, path):
-        """Every window of the CSV series at ``path``, named by the date it forecasts; the last
-        one forecasts past the end of the file (``predict --csv`` prints that one). The series
-        is read whole (gaps are filled from both sides), the windows yielded one at a time."""
-        from seqtasks.recipes.forecasting.data import forecast_windows, load_series
-
-        series, _ = load_series(path, self.config["data"])
-        for date, values in forecast_windows(series, path, self.config["data"]["window"]):
-            yield date, {"values": values}
-
     def make_preprocessor(self):
         from seqtasks.recipes.forecasting.preprocessor import ForecastingPreprocessor
 
         data = self.config["data"]
-        return ForecastingPreprocessor(data["window"], self.series.columns,
+        return ForecastingPreprocessor(data["window"], self.reader.series.columns,
                                        data["target_column"], name="preprocessor")
-
-    def raw_inputs(self, examples):
-        from seqtasks.recipes.forecasting.preprocessor import raw_values
-
-        return {"values": raw_values(examples)}
 
     def dataset(self, split, examples):
         """The windows cut inside tf.data from the series (start steps mapped to slices)."""
@@ -131,10 +76,11 @@ class Forecasting(Recipe):
     def data_summary(self, splits, datasets):
         from seqtasks.recipes.forecasting.data import describe_step, stamp
 
-        return {"steps": len(self.series.dates), "step": describe_step(self.series.step),
-                "filled_missing_steps": self.series.filled,
-                "interpolated_fraction": round(self.series.filled / len(self.series.dates), 4),
-                "test_range": [splits["test"][0].where, stamp(self.series.dates[-1])]}
+        series = self.reader.series
+        return {"steps": len(series.dates), "step": describe_step(series.step),
+                "filled_missing_steps": series.filled,
+                "interpolated_fraction": round(series.filled / len(series.dates), 4),
+                "test_range": [splits["test"][0].where, stamp(series.dates[-1])]}
 
     def network(self):
         import keras
@@ -166,11 +112,11 @@ class Forecasting(Recipe):
         from seqtasks.recipes.forecasting.data import describe_step, next_date
 
         p, data, dates = self.require_preprocessor("export_assets"), self.config["data"], \
-            self.series.dates
+            self.reader.series.dates
         return {"window": data["window"], "horizon": data["horizon"], "columns": p.columns,
                 "target": p.columns[p.target], "time_column": data["time_column"],
-                "step_days": (next_date(self.series) - dates[-1]).total_seconds() / 86400,
-                "step": describe_step(self.series.step),
+                "step_days": (next_date(self.reader.series) - dates[-1]).total_seconds() / 86400,
+                "step": describe_step(self.reader.series.step),
                 "last_date": dates[-1].date().isoformat()}
 
     def score(self, signatures, examples, metadata):
@@ -186,23 +132,18 @@ class Forecasting(Recipe):
             np.stack(forecast), [e.input for e in examples], [e.target for e in examples],
             metadata["columns"].index(metadata["target"]))
         dates = [datetime.datetime.fromisoformat(e.where) for e in examples]
-        return Scored(metrics, predictions=[np.asarray(row).tolist() for row in forecast], details={
-            "forecast": (dates, lines, metadata["target"])})
+        column = metadata["target"]
+
+        def draw(path):  # the scored range, actual against the first step and persistence
+            from seqtasks.plots import line_plot
+
+            return line_plot(path, dates, lines, ylabel=column,
+                             title=f"{column}: test range, one step ahead")
+
+        return Scored(metrics, predictions=[np.asarray(row).tolist() for row in forecast],
+                      figures={"forecast.png": draw})
 
     def report(self, scored):
         from seqtasks.recipes.forecasting.data import error_table
 
         return error_table(scored.metrics)
-
-    def write_artifacts(self, folder, scored):
-        """``forecast.png``: the scored range, actual against the first forecast step and
-        persistence."""
-        from seqtasks.plots import line_plot
-
-        dates, lines, column = scored.details["forecast"]
-        return [line_plot(folder / "forecast.png", dates, lines, ylabel=column,
-                          title=f"{column}: test range, one step ahead")]
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        return [" ".join(f"{v:.4f}" for v in row) for row in outputs["forecast"]]

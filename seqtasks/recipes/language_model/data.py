@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import collections
 
+from seqtasks.errors import DataError
+from seqtasks.recipes.base import Example
+from seqtasks.recipes.reader import Reader
+
 #: The held-out splits in the order they are cut from the end of the text.
 ORDER = ("test", "validation")
 
@@ -90,3 +94,112 @@ class TextPrefix:
             text = example.input
             yield example if len(text) <= left else example._replace(input=text[:left])
             left -= len(text)
+
+
+class LanguageModelReader(Reader):
+    """The lines of text files, TFDS text datasets (their ``text`` feature, joined by line
+    breaks) and the built-in text; ``seqtasks predict --input`` reads one prompt per line."""
+
+    def builtin(self, seed):
+        from seqtasks.recipes.translation import builtin as translation
+
+        lines = [source + "\n" for source, _ in translation.generate(4000, seed)]
+        return {"train": [Example(line, None, f"built-in text:{i}")
+                          for i, line in enumerate(lines, 1)]}
+
+    def read_file(self, path, split):
+        """The lines of a text file, one ``Example`` each, read as they are taken."""
+        from seqtasks.data.readers import iter_lines
+
+        for i, line in enumerate(iter_lines(path), 1):
+            yield Example(line, None, f"{path}:{i}")
+
+    def read_examples(self, spec, split):
+        examples = super().read_examples(spec, split)
+        if not any(e.input.strip() for e in examples):
+            raise DataError(f"{spec}: no text found")
+        return examples
+
+    def tfds_examples(self, rows, info, where):
+        from seqtasks.data.readers import decoded
+
+        texts = [decoded(row["text"]) for row in rows]  # joined by newlines
+        return [Example(text + "\n" * (i < len(texts) - 1), None, f"{where}[{i}]")
+                for i, text in enumerate(texts)]
+
+    def carve_fraction(self, split):
+        return self.config["data"]["test_fraction" if split == "test" else "validation_fraction"]
+
+    #: A worker's share of the text is a range of its tokens, taken by the recipe's dataset.
+    shards = False
+    unit = "lines"
+
+    def splits(self):
+        """``{split: examples}``: the training text as a stream of lines
+        (:class:`~seqtasks.data.stream.Stream`), given held-out texts in memory. Missing
+        held-out texts are cut from the end of the training text by :meth:`adapt`; after it
+        (or restored from its :meth:`state`) the training text is the stream's prefix before
+        them (:class:`TextPrefix`)."""
+        from seqtasks.data.stream import Stream
+
+        data = self.config["data"]
+        if data["train"] is None:
+            self.check_builtin_only()
+            stream = Stream.of(self.builtin(self.config["train"]["seed"])["train"],
+                               "built-in data")
+        else:
+            stream = self.stream(data["train"], "train")
+        splits = {"train": stream, **{s: self.read_examples(data[s], s)
+                                      for s in ("validation", "test") if data[s] is not None}}
+        if self.restored is not None:
+            self.held_out = self.restored["held_out"]
+            splits.update(self.held_out)
+            splits["train"] = TextPrefix(stream, *self.restored["train"])
+        self.train = splits["train"]
+        return splits
+
+    def adapt(self, splits, preprocessor, observed):
+        """One pass over the training text: counts its tokens (the vocabulary) and holds out
+        the missing validation and test texts from its end (:class:`TextTail`: the last
+        ``fraction`` of the characters, at most ``data.held_out_limit`` each, a line cut where
+        a share starts). The training text is then the stream's prefix before them."""
+        stream = splits["train"]
+        missing = {s: self.carve_fraction(s) for s in ("test", "validation") if s not in splits}
+        tail = TextTail(missing, self.config["data"]["held_out_limit"])
+        text_seen = []
+
+        def seen(lines):
+            for example in lines:
+                if not text_seen and example.input.strip():
+                    text_seen.append(True)
+                yield example
+
+        preprocessor.adapt(tail.training_lines(seen(observed(stream))))
+        if not text_seen:
+            raise DataError(f"{self.describe('train')}: no text found")
+        for split, held in tail.held.items():
+            if not held or not tail.train_chars:
+                raise self.too_few(tail.total_lines, split)
+        splits.update(tail.held)
+        splits["train"] = self.train = TextPrefix(stream, tail.train_chars, tail.train_lines)
+        self.check_not_empty(splits)
+        self.held_out = tail.held
+
+    def state(self):
+        """The held-out texts cut from the end and the training part's size."""
+        train = self.train
+        return {"held_out": {s: list(e) for s, e in self.held_out.items()},
+                "train": (train.chars, train.count)}
+
+    def raw_inputs(self, examples):
+        return {"prompt": [e.input for e in examples]}
+
+    def prediction_inputs(self, path):
+        """One prompt per line of a text file (without its line break), streamed."""
+        from seqtasks.data.readers import iter_lines
+
+        for i, line in enumerate(iter_lines(path), 1):
+            yield f"{path}:{i}", {"prompt": line.rstrip("\r\n")}
+
+    def format_prediction(self, inputs, outputs):
+        return [t.decode("utf-8") for t in outputs["text"]]

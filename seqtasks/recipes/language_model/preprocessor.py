@@ -85,7 +85,7 @@ class LanguageModelPreprocessor(Preprocessor):
     unknown_id = 0
 
     def __init__(self, level="char", lowercase=False, max_tokens=20000, min_count=1,
-                 vocabulary=None, **kwargs):
+                 vocabulary=None, token_count=None, token_marks=None, **kwargs):
         if level not in LEVELS:
             raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
         super().__init__(**kwargs)
@@ -94,6 +94,10 @@ class LanguageModelPreprocessor(Preprocessor):
         self.max_tokens = max_tokens
         self.min_count = min_count
         self.vocabulary = None if vocabulary is None else list(vocabulary)
+        #: Set by :meth:`adapt`: the tokens of the training text and where a worker may
+        #: start reading its share (see :meth:`share_ids`).
+        self.token_count = token_count
+        self.token_marks = None if token_marks is None else [tuple(m) for m in token_marks]
         self._make_lookup()
 
     def _make_lookup(self):
@@ -205,9 +209,6 @@ class LanguageModelPreprocessor(Preprocessor):
     def input_signature(self):
         return {"prompt": tf.TensorSpec([None], tf.string, name="prompt")}
 
-    def raw_inputs(self, examples):
-        return {"prompt": [e.input for e in examples]}
-
     def call(self, inputs):
         return self.prompt_ids(inputs["prompt"])
 
@@ -219,4 +220,6 @@ class LanguageModelPreprocessor(Preprocessor):
     def get_config(self):
         return {**super().get_config(), "level": self.level, "lowercase": self.lowercase,
                 "max_tokens": self.max_tokens, "min_count": self.min_count,
-                "vocabulary": self.vocabulary}
+                "vocabulary": self.vocabulary, "token_count": self.token_count,
+                "token_marks": None if self.token_marks is None else
+                [list(m) for m in self.token_marks]}

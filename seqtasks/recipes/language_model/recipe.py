@@ -12,7 +12,8 @@ stream scoring of the test metrics run inside the graph (:mod:`seqtasks.generati
 from seqtasks.config import Key, Unsupported, Variant, fraction, positive
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
-from seqtasks.recipes.base import Example, Recipe
+from seqtasks.recipes.base import Recipe
+from seqtasks.recipes.language_model.data import LanguageModelReader
 
 
 @register
@@ -59,56 +60,11 @@ class LanguageModel(Recipe):
         "model": {"embedding_dim": 256, "dropout": 0.25},
         "train": {"bptt": 35, "epochs": 8},
     }),)
+    reader_cls = LanguageModelReader
     #: Tokens per call of the ``score`` signature when a text is scored.
     chunk = 1024
     #: Lines generated from the first test token by :meth:`score`, shown by :meth:`report`.
     sample = ""
-
-    # ----- reading -----------------------------------------------------------------------
-    def builtin_splits(self, seed):
-        from seqtasks.recipes.translation import builtin as translation
-
-        lines = [source + "\n" for source, _ in translation.generate(4000, seed)]
-        return {"train": [Example(line, None, f"built-in text:{i}")
-                          for i, line in enumerate(lines, 1)]}
-
-    def read_file(self, path, split):
-        """The lines of a text file, one ``Example`` each, read as they are taken."""
-        from seqtasks.data.readers import iter_lines
-
-        for i, line in enumerate(iter_lines(path), 1):
-            yield Example(line, None, f"{path}:{i}")
-
-    def read_examples(self, spec, split):
-        examples = super().read_examples(spec, split)
-        if not any(e.input.strip() for e in examples):
-            raise DataError(f"{spec}: no text found")
-        return examples
-
-    def tfds_examples(self, rows, info, where):
-        from seqtasks.data.readers import decoded
-
-        texts = [decoded(row["text"]) for row in rows]  # joined by newlines
-        return [Example(text + "\n" * (i < len(texts) - 1), None, f"{where}[{i}]")
-                for i, text in enumerate(texts)]
-
-    def carve_fraction(self, split):
-        return self.config["data"]["test_fraction" if split == "test" else "validation_fraction"]
-
-    def load_splits(self):
-        """``{split: examples}``: the training text as a stream of lines
-        (:class:`~seqtasks.data.stream.Stream`), given held-out texts in memory. Missing
-        held-out texts are cut from the end of the training text by :meth:`adapt`'s pass."""
-        from seqtasks.data.stream import Stream
-
-        data = self.config["data"]
-        if data["train"] is None:
-            self._check_builtin_only()
-            return {"train": Stream.of(self.builtin_splits(self.config["train"]["seed"])
-                                       ["train"], "built-in data")}
-        return {"train": self.source_stream(data["train"], "train"),
-                **{s: self.read_examples(data[s], s)
-                   for s in ("validation", "test") if data[s] is not None}}
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
@@ -117,69 +73,6 @@ class LanguageModel(Recipe):
         data = self.config["data"]
         return LanguageModelPreprocessor(data["level"], data["lowercase"], data["max_tokens"],
                                          data["min_count"], name="preprocessor")
-
-    def adapt(self, splits):
-        """One pass over the training text: counts its tokens (the vocabulary) and holds out
-        the missing validation and test texts from its end (:class:`.data.TextTail`: the last
-        ``fraction`` of the characters, at most ``data.held_out_limit`` each, a line cut where
-        a share starts). The training text is then the stream's prefix before them
-        (:class:`.data.TextPrefix`)."""
-        from seqtasks.progress import Progress
-        from seqtasks.recipes.language_model.data import TextPrefix, TextTail
-
-        data, stream = self.config["data"], splits["train"]
-        missing = {s: self.carve_fraction(s) for s in ("test", "validation") if s not in splits}
-        tail = TextTail(missing, data["held_out_limit"])
-        text_seen = []
-
-        def observed(progress):
-            for example in progress.wrap(stream):
-                if not text_seen and example.input.strip():
-                    text_seen.append(True)
-                yield example
-
-        preprocessor = self.make_preprocessor()
-        progress = Progress(f"reading {self.describe('train')}", unit="lines")
-        preprocessor.adapt(tail.training_lines(observed(progress)))
-        if not text_seen:
-            raise DataError(f"{self.describe('train')}: no text found")
-        for split, held in tail.held.items():
-            if not held or not tail.train_chars:
-                raise self._too_few(tail.total_lines, split)
-        splits.update(tail.held)
-        splits["train"] = TextPrefix(stream, tail.train_chars, tail.train_lines)
-        self._check_not_empty(splits)
-        self.held_out, self.token_counts = tail.held, {}
-        self.preprocessor, self.splits = preprocessor, splits
-        return preprocessor
-
-    def data_state(self):
-        """What :meth:`adapt` learned: the vocabulary, the held-out texts cut from the end,
-        the training part's size and the token marks that let a worker skip to its share."""
-        import keras
-
-        train, p = self.splits["train"], self.preprocessor
-        return {"preprocessor": keras.saving.serialize_keras_object(p),
-                "held_out": {s: list(e) for s, e in self.held_out.items()},
-                "train": (train.chars, train.count), "token_count": p.token_count,
-                "token_marks": [tuple(m) for m in p.token_marks],  # not the layer's list
-                "summary": self.summary,
-                "warnings": self.warnings}
-
-    def restore_data(self, splits, state):
-        from seqtasks.recipes.language_model.data import TextPrefix
-
-        splits.update(state["held_out"])
-        splits["train"] = TextPrefix(splits["train"], *state["train"])
-        self.held_out, self.token_counts = state["held_out"], {}
-        self.preprocessor = self.restored_preprocessor(state)
-        self.preprocessor.token_count = state["token_count"]
-        self.preprocessor.token_marks = [tuple(m) for m in state["token_marks"]]
-        self.splits, self.warnings = splits, list(state["warnings"])
-        self.restored_summary = state["summary"]
-
-    def train_share(self):
-        return self.splits["train"]  # a worker's share is a range of tokens: see dataset()
 
     def share_range(self):
         """``(name, start, stop)``: this worker's share of the training text, the tokens
@@ -213,7 +106,7 @@ class LanguageModel(Recipe):
             name, pieces = split, p.id_chunks(examples)
         on_disk = split == "train" and self.cache_mode(split, examples) != "memory"
         ids = self._ids_on_disk(name, pieces) if on_disk else joined_ids(pieces)
-        self.token_counts[split] = p.token_count if own else len(ids)
+        self.__dict__.setdefault("token_counts", {})[split] = p.token_count if own else len(ids)
         streams = self.config["train"]["batch_size"] if own else self.global_batch_size()
         try:
             if on_disk:
@@ -237,7 +130,7 @@ class LanguageModel(Recipe):
         path = cache_folder(self.cache_dir) / f"{name}.ids"
         if not path.exists():
             partial = path.with_name(path.name + ".partial")
-            progress = Progress(f"encoding {self.describe('train')}", unit="tokens")
+            progress = Progress(f"encoding {self.reader.describe('train')}", unit="tokens")
             with open(partial, "wb") as f:
                 for ids in pieces:
                     ids.tofile(f)
@@ -260,7 +153,10 @@ class LanguageModel(Recipe):
                 "windows": {s: int(d.cardinality()) for s, d in datasets.items()}}
 
     # ----- model -------------------------------------------------------------------------
-    def network(self, stateful=True):
+    def network(self):
+        return self.recurrent_network(stateful=True)
+
+    def recurrent_network(self, stateful):
         """The stateful training network on windows of ids (fixed batch shape), or a stateless
         one on any ids whose recurrent layers also return their states (inference)."""
         import keras
@@ -314,7 +210,7 @@ class LanguageModel(Recipe):
         its layers."""
         from seqtasks.generation import TextGenerator
 
-        reader = self.network(stateful=False)
+        reader = self.recurrent_network(stateful=False)
         reader.set_weights(model.get_weights())
         return TextGenerator(reader, **self.config["generate"], name="generator")
 
@@ -365,14 +261,3 @@ class LanguageModel(Recipe):
         sample = signatures["serving_default"](
             prompt=tf.constant(tokens[:1]))["text"].numpy()[0].decode("utf-8")
         return Scored(metrics, samples=[{"sample": sample}])
-
-    def prediction_inputs(self, path):
-        """One prompt per line of a text file (without its line break), streamed."""
-        from seqtasks.data.readers import iter_lines
-
-        for i, line in enumerate(iter_lines(path), 1):
-            yield f"{path}:{i}", {"prompt": line.rstrip("\r\n")}
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        return [t.decode("utf-8") for t in outputs["text"]]

@@ -46,8 +46,13 @@ class SmartReplyPreprocessor(Preprocessor):
     """
 
     def __init__(self, max_tokens=20000, max_length=64, vocabulary=None, labels=None,
-                 replies=None, **kwargs):
+                 replies=None, out_of_scope_label=None, reply_texts=None, **kwargs):
         super().__init__(**kwargs)
+        #: ``{label: reply}`` that :meth:`adapt` takes the ``replies`` of the labels it finds
+        #: from (a label without one is its own reply); not saved, ``replies`` is.
+        self.reply_texts = dict(reply_texts or {})
+        #: Held-out messages with this label are scored though no reply fits them.
+        self.out_of_scope_label = out_of_scope_label
         self.max_tokens = max_tokens
         self.max_length = max_length
         self.vocabulary = None if vocabulary is None else list(vocabulary)
@@ -77,7 +82,7 @@ class SmartReplyPreprocessor(Preprocessor):
                                               min_count=1)
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
         self.labels = sorted(labels)
-        self.replies = list(self.labels)
+        self.replies = [self.reply_texts.get(label, label) for label in self.labels]
 
     @property
     def vocabulary_size(self):
@@ -87,15 +92,16 @@ class SmartReplyPreprocessor(Preprocessor):
     def label_index(self):
         return {label: i for i, label in enumerate(self.labels)}
 
-    def check(self, examples, out_of_scope_label=None):
-        """Every held-out label is a training label, or ``out_of_scope_label`` (messages no
-        reply fits: scored, never trained on unless the training data has them)."""
+    def check(self, examples):
+        """Every held-out label is a training label, or :attr:`out_of_scope_label` (messages
+        no reply fits: scored, never trained on unless the training data has them)."""
         known = self.label_index()
         for example in examples:
-            if example.target not in known and example.target != out_of_scope_label:
+            if example.target not in known and example.target != self.out_of_scope_label:
                 raise DataError(
                     f"{example.where}: label {example.target!r} never appears in the training "
                     f"data (the model can only predict the {len(known)} training labels)")
+        return []
 
     def top_replies(self, probs, k, min_score=0.0, out_of_scope_label=None):
         """The export's outputs: the ``k`` most probable replies, their scores and labels, and
@@ -116,9 +122,6 @@ class SmartReplyPreprocessor(Preprocessor):
 
     def input_signature(self):
         return {"text": tf.TensorSpec([None], tf.string, name="text")}
-
-    def raw_inputs(self, examples):
-        return {"text": [e.input for e in examples]}
 
     def raw_targets(self, examples):
         index = self.label_index()
@@ -142,4 +145,5 @@ class SmartReplyPreprocessor(Preprocessor):
     def get_config(self):
         return {**super().get_config(), "max_tokens": self.max_tokens,
                 "max_length": self.max_length, "vocabulary": self.vocabulary,
-                "labels": self.labels, "replies": self.replies}
+                "labels": self.labels, "replies": self.replies,
+                "out_of_scope_label": self.out_of_scope_label}

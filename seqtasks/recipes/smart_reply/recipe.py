@@ -10,7 +10,8 @@ and ``data.out_of_scope_label``.
 from seqtasks.abstaining import DATA_KEYS, EXPORT_KEYS, Abstaining
 from seqtasks.config import Key, fraction, positive
 from seqtasks.recipes import register
-from seqtasks.recipes.base import Example, Recipe
+from seqtasks.recipes.base import Recipe
+from seqtasks.recipes.smart_reply.data import SmartReplyReader
 
 
 @register
@@ -41,51 +42,24 @@ class SmartReply(Abstaining, Recipe):
                   "monitor": "val_accuracy"},
         "export": {"top_k": positive(3, "replies returned per message"), **EXPORT_KEYS},
     }
-
-    def builtin_splits(self, seed):
-        from seqtasks.recipes.smart_reply import builtin as builtin
-
-        return {split: [Example(text, label, "built-in data") for text, label in examples]
-                for split, examples in builtin.splits(seed).items()}
-
-    def read_file(self, path, split):
-        from seqtasks.data.readers import read_columns
-
-        columns = [self.config["data"]["text_column"], self.config["data"]["label_column"]]
-        return (Example(text, label.strip(), f"{path}:{line}")
-                for line, (text, label) in read_columns(path, columns))
-
-    def tfds_examples(self, rows, info, where):
-        from seqtasks.data.readers import decoded, tfds_feature
-
-        text, label = self.config["data"]["text_column"], self.config["data"]["label_column"]
-        tfds_feature(info, text, where, "data.text_column")
-        names = getattr(tfds_feature(info, label, where, "data.label_column"), "names", None)
-        return (Example(decoded(row[text]),
-                        names[int(row[label])] if names else decoded(row[label]), f"{where}[{i}]")
-                for i, row in enumerate(rows))
+    reader_cls = SmartReplyReader
 
     def make_preprocessor(self):
         from seqtasks.recipes.smart_reply.preprocessor import SmartReplyPreprocessor
 
         data = self.config["data"]
-        return SmartReplyPreprocessor(data["max_tokens"], data["max_length"], name="preprocessor")
+        return SmartReplyPreprocessor(data["max_tokens"], data["max_length"],
+                                      out_of_scope_label=data["out_of_scope_label"],
+                                      reply_texts=self.reader.reply_texts(), name="preprocessor")
 
-    def adapt(self, splits):
-        from seqtasks.data.readers import read_replies
-        from seqtasks.recipes.smart_reply import builtin as builtin
-
-        data = self.config["data"]
-        texts = builtin.replies() if data["train"] is None else read_replies(data["replies"])
-        preprocessor = super().adapt(splits)
-        preprocessor.replies = [texts.get(label, label) for label in preprocessor.labels]
-        return preprocessor
-
-    def augment(self, dataset):
+    def dataset(self, split, examples):
+        """Training words dropped (``data.word_dropout``)."""
         from seqtasks.data.noise import drop_words
 
-        rate = self.config["data"]["word_dropout"]
-        return dataset.map(lambda *e: drop_words(*e, rate=rate)) if rate > 0 else dataset
+        dataset, rate = super().dataset(split, examples), self.config["data"]["word_dropout"]
+        if split != "train" or rate == 0:
+            return dataset
+        return dataset.map(lambda *e: drop_words(*e, rate=rate))
 
     def network(self):
         import keras
@@ -108,8 +82,8 @@ class SmartReply(Abstaining, Recipe):
         return [metrics.SparseCategoricalAccuracy(name="accuracy"),
                 metrics.SparseTopKCategoricalAccuracy(k=3, name="top_3_accuracy")], ()
 
-    def postprocess(self, probs, inputs):
-        return self.preprocessor.top_replies(probs, self.config["export"]["top_k"],
+    def postprocess(self, outputs, inputs):
+        return self.preprocessor.top_replies(outputs, self.config["export"]["top_k"],
                                              self.min_score(), self.out_of_scope_label())
 
     def export_assets(self):
@@ -126,16 +100,3 @@ class SmartReply(Abstaining, Recipe):
         return Scored(self.abstention_metrics(outputs, examples, metadata), predictions=[
             None if a else labels[0].decode("utf-8")
             for labels, a in zip(outputs["labels"], abstained)])
-
-    def prediction_inputs(self, path):
-        from seqtasks.data.readers import read_columns
-
-        for line, (text,) in read_columns(path, [self.config["data"]["text_column"]]):
-            yield f"{path}:{line}", {"text": text}
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        silent = outputs.get("abstained", [False] * len(inputs))
-        return [line for text, *row in zip(inputs, outputs["replies"], outputs["scores"], silent)
-                for line in [f"> {text if len(text) <= 80 else text[:77] + '...'}",
-                             *cls.reply_lines(*row)]]

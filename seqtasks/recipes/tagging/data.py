@@ -16,11 +16,15 @@ from pathlib import Path
 
 from seqtasks.data.readers import iter_lines
 from seqtasks.errors import DataError
+from seqtasks.recipes.base import Example
+from seqtasks.recipes.reader import Reader
 
 Sentence = collections.namedtuple("Sentence", "tokens tags source lines")
 Sentence.__doc__ = """A tagged sentence: ``tokens`` and ``tags`` (lists of str, same length),
 ``source`` (the file, as str) and ``lines`` (the 1-based file line of each token)."""
 
+#: The default ``data.tag_column``: CoNLL-U's UPOS; column files: the last column.
+TAG_COLUMN = "upos"
 CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 
 FORMATS = {
@@ -220,3 +224,53 @@ def iter_sentences(path, token_column=None):
         raise DataError(f"{path}: token_column must be a column index (int) for column files, "
                         f"found {column!r}")
     return _iter_sentences(path, _column_tokens(path, column, None))
+
+
+class TaggingReader(Reader):
+    """Sentences of CoNLL-U or column files, TFDS token classification datasets, the built-in
+    sentences; ``seqtasks predict --input`` reads sentences (their first column) or lines."""
+
+    def builtin(self, seed):
+        from seqtasks.recipes.tagging import builtin
+
+        return {split: [Example(tokens, tags, "built-in data") for tokens, tags in examples]
+                for split, examples in builtin.splits(seed).items()}
+
+    def read_file(self, path, split):
+        data = self.config["data"]
+        if conll_format(path) == "conllu":
+            sentences = read_tagged(path, None, data["tag_column"])
+        else:
+            sentences = read_tagged(path, data["token_column"], None
+                                    if data["tag_column"] == TAG_COLUMN else data["tag_column"])
+        return (Example(s.tokens, s.tags, s.source, s.lines) for s in sentences)
+
+    def tfds_examples(self, rows, info, where):
+        from seqtasks.data.readers import decoded, tfds_feature
+
+        column = self.config["data"]["tag_column"]
+        for name in ("tokens", column):  # the tags: the last feature checked
+            feature = tfds_feature(info, name, where, "data.tag_column to the tags' feature")
+        names = getattr(getattr(feature, "feature", None), "names", None)
+        for i, row in enumerate(rows):
+            tokens = [decoded(t) for t in row["tokens"]]
+            tags = [names[int(t)] if names else decoded(t) for t in row[column]]
+            if len(tokens) != len(tags):
+                raise DataError(f"{where}[{i}]: {len(tokens)} tokens but {len(tags)} tags")
+            if tokens:
+                yield Example(tokens, tags, f"{where}[{i}]")
+
+    def prediction_inputs(self, path):
+        for s in iter_sentences(path, self.config["data"]["token_column"]):
+            yield f"{s.source}:{s.lines[0]}", {"text": " ".join(s.tokens)}
+
+    def raw_inputs(self, examples):
+        return {"text": [" ".join(example.input) for example in examples]}
+
+    def format_prediction(self, inputs, outputs):
+        lines = []
+        for tokens, tags, length in zip(outputs["tokens"], outputs["tags"], outputs["lengths"]):
+            lines += [f"{token.decode('utf-8')}\t{tag.decode('utf-8')}"
+                      for token, tag in zip(tokens[:length], tags[:length])]
+            lines.append("")
+        return lines

@@ -69,9 +69,9 @@ class TaggingPreprocessor(Preprocessor):
     """
 
     def __init__(self, lowercase=True, max_tokens=50000, min_count=1, max_word_chars=20,
-                 words=None, counts=None, chars=None, tags=None, **kwargs):
+                 words=None, counts=None, chars=None, tags=None, unseen_tags="error", **kwargs):
         super().__init__(**kwargs)
-        self.lowercase = lowercase
+        self.lowercase, self.unseen_tags = lowercase, unseen_tags
         self.max_tokens = max_tokens
         self.min_count = min_count
         self.max_word_chars = max_word_chars
@@ -126,19 +126,18 @@ class TaggingPreprocessor(Preprocessor):
                 raise DataError(f"{_at(example, position)}: token {token!r} is empty or holds "
                                 "whitespace; the model reads sentences split on whitespace")
 
-    def check(self, examples, unseen_tags="error"):
+    def check(self, examples):
         """Check held-out ``examples`` against the training vocabulary of tags. A tag never
         seen in training is a :class:`DataError` (``unseen_tags="error"``) or, with
         ``"score"``, kept as gold (the model cannot predict it, so every such token counts as
-        an error, as conlleval counts it); returns ``{tag: (tokens, first file:line)}`` of
-        those tags."""
+        an error, as conlleval counts it) and warned of."""
         index, unseen = self.tag_index(), {}
         for example in examples:
             self._check_tokens(example)
             for position, tag in enumerate(example.target):
                 if tag in index:
                     continue
-                if unseen_tags == "error":
+                if self.unseen_tags == "error":
                     raise DataError(
                         f"{_at(example, position)}: tag {tag!r} (token "
                         f"{example.input[position]!r}) never appears in the training data; the "
@@ -147,7 +146,10 @@ class TaggingPreprocessor(Preprocessor):
                         "data.unseen_tags = \"score\" to count its tokens as errors)")
                 count, first = unseen.get(tag, (0, _at(example, position)))
                 unseen[tag] = (count + 1, first)
-        return unseen
+        return [f"{first}: tag {tag!r} never appears in the training data; its {tokens} "
+                f"token{'s' if tokens > 1 else ''} here count as errors (the model cannot "
+                "predict it; data.unseen_tags = \"error\" stops instead)"
+                for tag, (tokens, first) in sorted(unseen.items())]
 
     @property
     def word_vocabulary_size(self):
@@ -183,9 +185,6 @@ class TaggingPreprocessor(Preprocessor):
 
     def input_signature(self):
         return {"text": tf.TensorSpec([None], tf.string, name="text")}
-
-    def raw_inputs(self, examples):
-        return {"text": [" ".join(example.input) for example in examples]}
 
     def raw_targets(self, examples):
         """Tag ids; -1 for a tag never seen in training (kept by ``unseen_tags="score"``)."""
@@ -240,4 +239,5 @@ class TaggingPreprocessor(Preprocessor):
         return {**super().get_config(), "lowercase": self.lowercase,
                 "max_tokens": self.max_tokens, "min_count": self.min_count,
                 "max_word_chars": self.max_word_chars, "words": self.words,
-                "counts": self.counts, "chars": self.chars, "tags": self.tags}
+                "counts": self.counts, "chars": self.chars, "tags": self.tags,
+                "unseen_tags": self.unseen_tags}

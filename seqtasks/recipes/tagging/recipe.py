@@ -9,7 +9,8 @@ prediction head on every token -> softmax over the tags -> tokens, tags and leng
 from seqtasks.config import Key, fraction, positive
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
-from seqtasks.recipes.base import Example, Recipe
+from seqtasks.recipes.base import Recipe
+from seqtasks.recipes.tagging.data import TAG_COLUMN, TaggingReader
 
 
 @register
@@ -20,7 +21,7 @@ class Tagging(Recipe):
         "data": {
             "token_column": Key(0, (int,), "column files (.conll/.txt/.iob/.bio): 0-based "
                                 "column of the token; CoNLL-U tokens are always FORM"),
-            "tag_column": Key("upos", (str, int), "CoNLL-U: column name (upos, xpos, ...) or "
+            "tag_column": Key(TAG_COLUMN, (str, int), "CoNLL-U: column name (upos, xpos, ...) or "
                               "index; column files: index, negative from the end (the default "
                               "means the last column); tfds: the feature name"),
             "lowercase": Key(True, (bool,), "lowercase words for the word vocabulary "
@@ -55,48 +56,9 @@ class Tagging(Recipe):
         "train": {"epochs": 30, "early_stopping_patience": 4, "reduce_lr_patience": 2,
                   "monitor": "val_accuracy"},
     }
+    reader_cls = TaggingReader
     #: Sentence lengths spread widely (1 to 100+ tokens): fine buckets keep padding low.
     length_buckets = 32
-
-    # ----- reading -----------------------------------------------------------------------
-    def builtin_splits(self, seed):
-        from seqtasks.recipes.tagging import builtin as builtin
-
-        return {split: [Example(tokens, tags, "built-in data") for tokens, tags in examples]
-                for split, examples in builtin.splits(seed).items()}
-
-    def read_file(self, path, split):
-        from seqtasks.recipes.tagging.data import conll_format, read_tagged
-
-        data = self.config["data"]
-        if conll_format(path) == "conllu":
-            sentences = read_tagged(path, None, data["tag_column"])
-        else:
-            default = self.schema()["data"]["tag_column"].default
-            sentences = read_tagged(path, data["token_column"],
-                                    None if data["tag_column"] == default else data["tag_column"])
-        return (Example(s.tokens, s.tags, s.source, s.lines) for s in sentences)
-
-    def tfds_examples(self, rows, info, where):
-        from seqtasks.data.readers import decoded, tfds_feature
-
-        column = self.config["data"]["tag_column"]
-        for name in ("tokens", column):  # the tags: the last feature checked
-            feature = tfds_feature(info, name, where, "data.tag_column to the tags' feature")
-        names = getattr(getattr(feature, "feature", None), "names", None)
-        for i, row in enumerate(rows):
-            tokens = [decoded(t) for t in row["tokens"]]
-            tags = [names[int(t)] if names else decoded(t) for t in row[column]]
-            if len(tokens) != len(tags):
-                raise DataError(f"{where}[{i}]: {len(tokens)} tokens but {len(tags)} tags")
-            if tokens:
-                yield Example(tokens, tags, f"{where}[{i}]")
-
-    def prediction_inputs(self, path):
-        from seqtasks.recipes.tagging.data import iter_sentences
-
-        for s in iter_sentences(path, self.config["data"]["token_column"]):
-            yield f"{s.source}:{s.lines[0]}", {"text": " ".join(s.tokens)}
 
     # ----- data --------------------------------------------------------------------------
     def make_preprocessor(self):
@@ -104,11 +66,14 @@ class Tagging(Recipe):
 
         data = self.config["data"]
         return TaggingPreprocessor(data["lowercase"], data["max_tokens"], data["min_count"],
-                                   data["max_word_chars"], name="preprocessor")
+                                   data["max_word_chars"], unseen_tags=data["unseen_tags"],
+                                   name="preprocessor")
 
-    def augment(self, dataset):
+    def dataset(self, split, examples):
+        """Training words dropped (``data.word_dropout``, ``data.rare_word_dropout``)."""
         from seqtasks.data.noise import drop_rare_tokens, drop_tokens
 
+        dataset = super().dataset(split, examples)
         data, counts = self.config["data"], self.preprocessor.id_counts()
 
         def noisy(features, tags, weights):
@@ -120,7 +85,7 @@ class Tagging(Recipe):
             return (word_ids, char_ids), tags, weights
 
         noise = data["word_dropout"] > 0 or data["rare_word_dropout"] > 0
-        return dataset.map(noisy) if noise else dataset
+        return dataset.map(noisy) if noise and split == "train" else dataset
 
     def data_summary(self, splits, datasets):
         # train: the sentence lengths counted in the adaptation pass (no pass of its own)
@@ -155,17 +120,9 @@ class Tagging(Recipe):
 
         return (), [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
-    def check_split(self, preprocessor, examples):
-        unseen = preprocessor.check(examples, self.config["data"]["unseen_tags"])
-        for tag, (tokens, first) in sorted(unseen.items()):
-            self.warnings.append(
-                f"{first}: tag {tag!r} never appears in the training data; its {tokens} "
-                f"token{'s' if tokens > 1 else ''} here count as errors (the model cannot "
-                "predict it; data.unseen_tags = \"error\" stops instead)")
-
     # ----- export and metrics ------------------------------------------------------------
-    def postprocess(self, probs, inputs):
-        return self.preprocessor.tag_outputs(probs, inputs["text"])
+    def postprocess(self, outputs, inputs):
+        return self.preprocessor.tag_outputs(outputs, inputs["text"])
 
     def export_assets(self):
         return {"tags": self.preprocessor.tags, "entity_scheme": self.preprocessor.entity_scheme}
@@ -190,12 +147,3 @@ class Tagging(Recipe):
 
         metrics = scored.metrics
         return format_table(metrics.get("per_tag", {}), "entity" if "f1" in metrics else "tag")
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        lines = []
-        for tokens, tags, length in zip(outputs["tokens"], outputs["tags"], outputs["lengths"]):
-            lines += [f"{token.decode('utf-8')}\t{tag.decode('utf-8')}"
-                      for token, tag in zip(tokens[:length], tags[:length])]
-            lines.append("")
-        return lines

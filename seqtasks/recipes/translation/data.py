@@ -22,6 +22,8 @@ import os
 
 from seqtasks.data.readers import decoded, iter_lines
 from seqtasks.errors import DataError
+from seqtasks.recipes.base import Example
+from seqtasks.recipes.reader import Reader
 
 Pair = collections.namedtuple("Pair", "source target where")
 
@@ -184,3 +186,39 @@ def is_aligned(spec):
 def read_pairs(spec, source_column=0, target_column=1, name="data.train"):
     """The sentence pairs ``spec`` names, as a list (see :func:`iter_pairs`)."""
     return list(iter_pairs(spec, source_column, target_column, name))
+
+
+class TranslationReader(Reader):
+    """Sentence pairs of TSV files or a pair of aligned files, TFDS translation datasets and
+    the built-in pairs; ``seqtasks predict --input`` reads the source column of a TSV file."""
+
+    def builtin(self, seed):
+        from seqtasks.recipes.translation import builtin
+
+        return {split: [Example(source, target, "built-in data") for source, target in pairs]
+                for split, pairs in builtin.splits(seed).items()}
+
+    def read_file(self, path, split):
+        """The pairs of a TSV file, or of a pair of aligned files (``path`` a list of two)."""
+        data = self.config["data"]
+        return (Example(*pair) for pair in iter_pairs(
+            path, data["source_column"], data["target_column"], name=f"data.{split}"))
+
+    def files(self, spec, split):
+        """A list of two files is one pair of aligned files; otherwise TSV files (a path, a
+        glob or a list of them)."""
+        return [spec] if is_aligned(spec) and not any(
+            c in str(p) for p in spec for c in "*?[") else super().files(spec, split)
+
+    def tfds_examples(self, rows, info, where):
+        return (Example(*pair) for pair in tfds_pairs(rows, info.supervised_keys, where))
+
+    def raw_inputs(self, examples):
+        return {"text": [e.input for e in examples]}
+
+    def prediction_inputs(self, path):
+        for where, source in iter_sources(path, self.config["data"]["source_column"]):
+            yield where, {"text": source}
+
+    def format_prediction(self, inputs, outputs):
+        return [t.decode("utf-8") for t in outputs["translation"]]

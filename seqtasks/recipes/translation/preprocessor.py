@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.data.pipeline import chunks
-from seqtasks.errors import DataError
+from seqtasks.errors import DataError, TrainingSetError
 from seqtasks.layers.text_decoder import END, END_ID, START, START_ID, target_lookup
 from seqtasks.layers.tokens import (
     OOV,
@@ -116,7 +116,10 @@ class TranslationPreprocessor(Preprocessor):
             lengths.update(source_lengths[kept].tolist())
         # (length, count) pairs: a dict attribute of a Keras layer would be wrapped
         self.length_counts = tuple(sorted(lengths.items()))
-        if not lengths:  # every pair too long: nothing to learn (the recipe says so)
+        if self.left_out and not lengths:
+            raise TrainingSetError(f"every training pair is longer than data.max_length="
+                                   f"{self.max_length} tokens")
+        if not lengths:  # no pairs: the recipe says so
             return
         self.source_vocabulary = vocabulary_by_count(
             decoded_counts(sources), self.max_tokens - len(SOURCE_SPECIALS), self.min_count)
@@ -129,6 +132,7 @@ class TranslationPreprocessor(Preprocessor):
             if not tokens:
                 raise DataError(f"{example.where}: the source sentence {example.input!r} "
                                 "has no tokens")
+        return []
 
     def summary(self):
         return {"vocabulary": {"source": self.source_vocabulary_size,
@@ -136,9 +140,6 @@ class TranslationPreprocessor(Preprocessor):
 
     def input_signature(self):
         return {"text": tf.TensorSpec([None], tf.string, name="text")}
-
-    def raw_inputs(self, examples):
-        return {"text": [e.input for e in examples]}
 
     def raw_targets(self, examples):
         return [e.target for e in examples]

@@ -7,9 +7,9 @@ translations (teacher forcing) for the test perplexity.
 """
 
 from seqtasks.config import Key, decode_section, positive
-from seqtasks.errors import DataError
 from seqtasks.recipes import register
-from seqtasks.recipes.base import Example, Recipe
+from seqtasks.recipes.base import Recipe
+from seqtasks.recipes.translation.data import TranslationReader
 
 
 def _tokenization_keys(side):
@@ -47,37 +47,8 @@ class Translation(Recipe):
                    "max_length_offset": Key(10, (int,), "see max_length_ratio",
                                             bounds="non-negative")},
     }
+    reader_cls = TranslationReader
     length_buckets = 16
-    #: Training pairs left out for a side longer than ``data.max_length`` tokens.
-    left_out = 0
-    #: ``(source, translation, reference)`` of the first scored sentences.
-    samples = ()
-
-    def builtin_splits(self, seed):
-        from seqtasks.recipes.translation import builtin as builtin
-
-        return {split: [Example(source, target, "built-in data") for source, target in pairs]
-                for split, pairs in builtin.splits(seed).items()}
-
-    def read_file(self, spec, split):
-        from seqtasks.recipes.translation.data import iter_pairs
-
-        data = self.config["data"]
-        return (Example(*pair) for pair in iter_pairs(
-            spec, data["source_column"], data["target_column"], name=f"data.{split}"))
-
-    def source_files(self, spec, split):
-        """A list of two files is one pair of aligned files; otherwise TSV files (a path, a
-        glob or a list of them)."""
-        from seqtasks.recipes.translation.data import is_aligned
-
-        return [spec] if is_aligned(spec) and not any(
-            c in str(p) for p in spec for c in "*?[") else super().source_files(spec, split)
-
-    def tfds_examples(self, rows, info, where):
-        from seqtasks.recipes.translation.data import tfds_pairs
-
-        return (Example(*pair) for pair in tfds_pairs(rows, info.supervised_keys, where))
 
     def dataset(self, split, examples):
         """Training pairs with a side longer than ``data.max_length`` tokens are left out
@@ -93,14 +64,6 @@ class Translation(Recipe):
             nonzero_length(x[0]) <= longest, nonzero_length(y) <= longest + 1))
         return self.cached(short, split, examples)
 
-    def adapt(self, splits):
-        preprocessor = super().adapt(splits)
-        self.left_out = preprocessor.left_out
-        if self.left_out == len(splits["train"]):
-            raise DataError(f"{self.describe('train')}: every training pair is longer than "
-                            f"data.max_length={self.config['data']['max_length']} tokens")
-        return preprocessor
-
     def make_preprocessor(self):
         from seqtasks.recipes.translation.preprocessor import TranslationPreprocessor
 
@@ -111,9 +74,10 @@ class Translation(Recipe):
                                        data["max_length"], name="preprocessor")
 
     def data_summary(self, splits, datasets):
+        left_out = self.preprocessor.left_out
         trained = {**{s: len(e) for s, e in splits.items()},
-                   "train": len(splits["train"]) - self.left_out}
-        return {"examples": trained, "left_out_too_long": self.left_out,
+                   "train": len(splits["train"]) - left_out}
+        return {"examples": trained, "left_out_too_long": left_out,
                 **super().data_summary(splits, datasets)}
 
     def network(self):
@@ -185,13 +149,3 @@ class Translation(Recipe):
         return Scored(metrics, predictions=hypotheses, samples=[
             {"source": e.input, "translation": h, "reference": e.target}
             for e, h in zip(examples[:5], hypotheses)])
-
-    def prediction_inputs(self, path):
-        from seqtasks.recipes.translation.data import iter_sources
-
-        for where, source in iter_sources(path, self.config["data"]["source_column"]):
-            yield where, {"text": source}
-
-    @classmethod
-    def format_prediction(cls, inputs, outputs):
-        return [t.decode("utf-8") for t in outputs["translation"]]

@@ -1,0 +1,57 @@
+"""smart_reply's readers: messages with their labels in CSV, TSV or JSON Lines files (columns by
+name or index), TFDS text classification datasets and the built-in data."""
+
+from seqtasks.recipes.base import Example
+from seqtasks.recipes.reader import Reader
+
+
+class SmartReplyReader(Reader):
+    def columns(self, *keys):
+        return [self.config["data"][f"{key}_column"] for key in keys]
+
+    def builtin(self, seed):
+        from seqtasks.recipes.smart_reply import builtin
+
+        return {split: [Example(text, label, "built-in data") for text, label in examples]
+                for split, examples in builtin.splits(seed).items()}
+
+    def read_file(self, path, split):
+        from seqtasks.data.readers import read_columns
+
+        return (Example(text, label.strip(), f"{path}:{line}")
+                for line, (text, label) in read_columns(path, self.columns("text", "label")))
+
+    def tfds_examples(self, rows, info, where):
+        from seqtasks.data.readers import decoded, tfds_feature
+
+        text, label = self.columns("text", "label")
+        tfds_feature(info, text, where, "data.text_column")
+        names = getattr(tfds_feature(info, label, where, "data.label_column"), "names", None)
+        return (Example(decoded(row[text]),
+                        names[int(row[label])] if names else decoded(row[label]), f"{where}[{i}]")
+                for i, row in enumerate(rows))
+
+    def raw_inputs(self, examples):
+        return {"text": [e.input for e in examples]}
+
+    def prediction_inputs(self, path):
+        from seqtasks.data.readers import read_columns
+
+        for line, (text,) in read_columns(path, self.columns("text")):
+            yield f"{path}:{line}", {"text": text}
+
+    def format_prediction(self, inputs, outputs):
+        from seqtasks.abstaining import reply_lines
+
+        silent = outputs.get("abstained", [False] * len(inputs))
+        return [line for text, *row in zip(inputs, outputs["replies"], outputs["scores"], silent)
+                for line in [f"> {text if len(text) <= 80 else text[:77] + '...'}",
+                             *reply_lines(*row)]]
+
+    def reply_texts(self):
+        """``{label: reply}``: the built-in replies, or ``data.replies`` (label,reply rows)."""
+        from seqtasks.data.readers import read_replies
+        from seqtasks.recipes.smart_reply import builtin
+
+        data = self.config["data"]
+        return builtin.replies() if data["train"] is None else read_replies(data["replies"])
