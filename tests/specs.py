@@ -42,6 +42,10 @@ class Spec:
     bad_files: tuple = ()
     #: ``(item, fragment...)``: ``--set item`` refused with a line holding the fragments.
     bad_keys: tuple = ()
+    #: Recipes whose outputs are text: ``(preprocessor, examples) -> (ids, lengths, texts)``,
+    #: the target ids of ``examples`` that ``preprocessor.detokenize`` must turn into
+    #: ``texts`` (the targets as the tokenizer normalises them).
+    round_trip: Callable | None = None
 
 
 def _write(folder, name, text):
@@ -115,6 +119,33 @@ def _below_unigram_entropy(test):
     return test["bits_per_char"] < 0.5 * unigram
 
 
+def _translation_ids(p, examples):
+    """The references lowercased, with no space before closing punctuation (the built-in
+    references have one: "ont .")."""
+    import re
+
+    import tensorflow as tf
+
+    references = [e.target for e in examples]
+    return p.teacher_forcing(tf.constant(references))[1], None, [
+        re.sub(r" ([.,!?;:])", r"\1", r.lower()) for r in references]
+
+
+def _caption_ids(p, examples):
+    import tensorflow as tf
+
+    first = [p.raw_targets([e]).to_list()[0][0][1:] for e in examples]  # without <s>
+    ids = tf.ragged.constant(first).to_tensor()
+    return ids, None, [e.target[0].lower() for e in examples]
+
+
+def _text_ids(p, examples):
+    import tensorflow as tf
+
+    lines = [e.input for e in examples]
+    return (*p.prompt_ids(tf.constant(lines)), lines)
+
+
 _CONLLU_ROW = "1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n"
 _NO_MODEL_EMBEDDING = tuple(o for o in TINY_MODEL if not o.startswith("model.embedding_dim"))
 
@@ -173,7 +204,8 @@ SPECS = {spec.name: spec for spec in [
          ),
          bad_keys=(("decode.beam_width=0", "decode.beam_width: expected a positive integer"),
                    ("model.dropout=1.0", "model.dropout: expected a number in [0, 1)"),
-                   ("train.batch_size=0", "train.batch_size: expected a positive integer"))),
+                   ("train.batch_size=0", "train.batch_size: expected a positive integer")),
+         round_trip=_translation_ids),
     Spec("captioning", (*TINY_MODEL, "data.image_size=32", "decode.beam_width=2"),
          {"image": ("string", [None])}, {"caption"},
          _captioning, ("BLEU-4 of at least 80", lambda t: t["bleu_4"] >= 80.0),
@@ -189,7 +221,8 @@ SPECS = {spec.name: spec for spec in [
                    ("data.image_size=0", "data.image_size", "expected a positive integer"),
                    ("model.encoder_weights=imagenet", "model.encoder_weights",
                     "trained from scratch"),
-                   ("model.layers=2", "model.layers: this recipe has no such key"))),
+                   ("model.layers=2", "model.layers: this recipe has no such key")),
+         round_trip=_caption_ids),
     Spec("language_model", (*TINY_MODEL, "train.bptt=20", "generate.length=8"),
          {"prompt": ("string", [None])}, {"text"},
          _language_model, ("bits per character under half the unigram entropy",
@@ -205,7 +238,8 @@ SPECS = {spec.name: spec for spec in [
                    ("generate.length=-1", "generate.length", "expected a positive integer"),
                    ("data.test_fraction=1.0", "data.test_fraction",
                     "expected a number in [0, 1)"),
-                   ("model.bidirectional=true", "model.bidirectional: this recipe has no such"))),
+                   ("model.bidirectional=true", "model.bidirectional: this recipe has no such")),
+         round_trip=_text_ids),
     Spec("forecasting", _NO_MODEL_EMBEDDING,
          {"values": ("float32", [None, 30])}, {"forecast"},
          _forecasting, ("RMSE under 0.95x persistence's",

@@ -88,3 +88,17 @@ def test_the_preprocessor_gives_the_same_ids_eagerly_in_tf_data_in_a_model_and_r
         assert len(other) == len(eager)
         for a, b in zip(eager, other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.round_trip))
+def test_the_preprocessor_detokenizes_what_it_tokenized(name, tmp_path):
+    """Targets of the test split tokenized to ids and detokenized give the targets back, as
+    the tokenizer normalises them (lowercased where the recipe lowercases)."""
+    from samples import tiny_task
+
+    task = tiny_task(name, tmp_path / "exports", count=8)
+    task.build_datasets()
+    ids, lengths, expected = SPECS[name].round_trip(task.preprocessor, task.splits["test"])
+    texts = [t.decode("utf-8") for t in task.preprocessor.detokenize(ids, lengths).numpy()]
+    assert texts == expected and all(texts)
+

@@ -32,6 +32,18 @@ def target_lookup(vocabulary, name="target_lookup"):
                                      oov_token=OOV, name=name)
 
 
+def target_text(ids, lengths, vocabulary, level="word"):
+    """``(batch, steps)`` target ids, the first ``lengths`` of each row real (None: those
+    before its first end or padding id) -> ``(batch,)`` texts: the tokens of the ids
+    (``[PAD, OOV, START, END, *vocabulary]``) detokenized."""
+    if lengths is None:
+        stops = tf.cast(tf.logical_or(tf.equal(ids, END_ID), tf.equal(ids, 0)), tf.int32)
+        lengths = tf.reduce_sum(tf.cast(tf.equal(tf.cumsum(stops, axis=1), 0), tf.int32), 1)
+    words = tf.gather(tf.constant([PAD, OOV, START, END, *vocabulary]), ids)
+    words = tf.where(tf.sequence_mask(lengths, tf.shape(ids)[1]), words, PAD)
+    return detokenize(words, level)
+
+
 def _additive():
     return keras.layers.AdditiveAttention(name="attention")
 
@@ -166,9 +178,8 @@ class TextDecoder(keras.layers.Layer):
         batch = tf.shape(initial_state[0])[0]
         tokens, lengths, scores = decoder(step, list(initial_state), constants,
                                           tf.fill([batch], START_ID), END_ID, max_lengths)
-        words = tf.gather(tf.constant(self.tokens), tokens)
-        words = tf.where(tf.sequence_mask(lengths, tf.shape(tokens)[1]), words, PAD)
-        return detokenize(words, self.tokenizer_config.get("level", "word")), scores
+        level = self.tokenizer_config.get("level", "word")
+        return target_text(tokens, lengths, self.vocabulary, level), scores
 
     def get_config(self):
         return {**super().get_config(), "vocabulary": self.vocabulary,

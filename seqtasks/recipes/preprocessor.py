@@ -96,6 +96,12 @@ class Preprocessor(keras.layers.Layer):
 
         return trim_batch(*batch)
 
+    def detokenize(self, ids, lengths=None):
+        """Recipes whose outputs are text: ``(batch, steps)`` ids, the first ``lengths`` of
+        each row real (None: the recipe's default), back to ``(batch,)`` strings; runs in
+        the export's graph and in the tests' round trip (tokenize, then detokenize)."""
+        raise NotImplementedError
+
     def length(self, example):
         """Length of an example's input in steps (for length buckets); None: no bucketing."""
         return None

@@ -332,16 +332,29 @@ def test_tfds_tiny_shakespeare_with_mock_data(tmp_path):
 
     import seqtasks
 
+    texts = {split: "\n".join(s for s, _ in translation.generate(60, seed=seed))
+             for split, seed in (("train", 1), ("test", 2))}
+
     def as_dataset(builder, split=None, **kwargs):
-        text = "\n".join(s for s, _ in translation.generate(60, seed=hash(split) % 100))
-        return tf.data.Dataset.from_tensors({"text": tf.constant(text)})
+        return tf.data.Dataset.from_tensors({"text": tf.constant(texts[split])})
 
     with tfds.testing.mock_data(as_dataset_fn=as_dataset):
         result = seqtasks.run("language_model", tiny_lm(
             "data.train=tfds:tiny_shakespeare:train", "data.test=tfds:tiny_shakespeare:test",
             f"export.dir={tmp_path / 'x'}", epochs=1),
             output=tmp_path / "run", echo=lambda *_: None, verbose=0)
-    assert result.metrics["test"]["perplexity"] > 1.0
+    # the mock's test text, split into characters here and scored by the export in one call
+    # from a zero state, gives the run's metrics (which carried the state across chunks)
+    chars = list(texts["test"])
+    score = tf.saved_model.load(str(result.export_dir)).signatures["score"]
+    out = score(tokens=tf.constant([chars]), state=tf.zeros([1, 0]))
+    steps = len(chars) - 1
+    test = result.metrics["test"]
+    assert test["accuracy"] == round(int(out["correct"][0]) / steps, 6)
+    assert test["perplexity"] == pytest.approx(
+        math.exp(-float(out["log_likelihood"][0]) / steps), rel=1e-4)
+    vocabulary = json.loads((result.export_dir / "assets.extra" / "seqtasks.json").read_text())
+    assert set(vocabulary["vocabulary"]) <= set(texts["train"])
 
 
 # ----- bad input: one clear line, non-zero exit, no traceback, nothing half-written -----------

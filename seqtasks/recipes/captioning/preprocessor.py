@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.layers.images import decode_image, decode_images
-from seqtasks.layers.text_decoder import END, START, target_lookup
+from seqtasks.layers.text_decoder import END, START, target_lookup, target_text
 from seqtasks.layers.tokens import TextTokenizer, tokenize_texts, vocabulary_by_count
 from seqtasks.recipes.preprocessor import Preprocessor
 
@@ -127,6 +127,12 @@ class CaptioningPreprocessor(Preprocessor):
         ids = tf.cast(self.lookup(words), tf.int32)[:sum(per_caption)]
         captions = tf.RaggedTensor.from_row_lengths(ids, per_caption)
         return tf.RaggedTensor.from_row_lengths(captions, [len(c) for c in tokens])
+
+    def detokenize(self, ids, lengths=None):
+        """``(batch, steps)`` caption ids (generated, or :meth:`raw_targets` rows without
+        the start id), the first ``lengths`` of each row real (None: those before the first
+        end id) -> ``(batch,)`` captions."""
+        return target_text(ids, lengths, self.vocabulary)
 
     def encode(self, inputs, targets):
         """One image's bytes and its ``[captions, steps]`` ids -> ``((pixels, captions_in),

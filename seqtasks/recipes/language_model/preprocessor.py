@@ -188,9 +188,11 @@ class LanguageModelPreprocessor(Preprocessor):
         return (tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.unknown_id),
                 tf.cast(pieces.row_lengths(), tf.int32))
 
-    def detokenize(self, ids, lengths):
-        """``(batch, steps)`` ids, of which the first ``lengths`` count -> ``(batch,)`` text
-        (words joined by single spaces)."""
+    def detokenize(self, ids, lengths=None):
+        """``(batch, steps)`` ids, of which the first ``lengths`` count (None: all) ->
+        ``(batch,)`` text (words joined by single spaces)."""
+        if lengths is None:
+            lengths = tf.fill(tf.shape(ids)[:1], tf.shape(ids)[1])
         tokens = tf.gather(tf.constant([OOV, *self.vocabulary]), ids)
         tokens = tf.where(tf.sequence_mask(lengths, tf.shape(ids)[1]), tokens, "")
         if self.level == "char":

@@ -7,7 +7,14 @@ import tensorflow as tf
 
 from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError, TrainingSetError
-from seqtasks.layers.text_decoder import END, END_ID, START, START_ID, target_lookup
+from seqtasks.layers.text_decoder import (
+    END,
+    END_ID,
+    START,
+    START_ID,
+    target_lookup,
+    target_text,
+)
 from seqtasks.layers.tokens import (
     OOV,
     PAD,
@@ -162,6 +169,13 @@ class TranslationPreprocessor(Preprocessor):
         padded = tf.pad(ids, [[0, 0], [0, 1]])
         ends = tf.equal(tf.range(tf.shape(padded)[1])[None], lengths[:, None])
         return target_in, tf.where(ends, END_ID, padded)
+
+    def detokenize(self, ids, lengths=None):
+        """``(batch, steps)`` target ids (``target_out`` or generated), the first ``lengths``
+        of each row real (None: those before the first end id) -> ``(batch,)`` texts, joined
+        as the target side's level joins."""
+        return target_text(ids, lengths, self.target_vocabulary,
+                           self.target_tokenizer.get("level", "word"))
 
     def encode(self, inputs, targets):
         source_ids = self({"text": inputs["text"][None]})[0]
