@@ -6,13 +6,11 @@ Many word forms take more than one tag, and only the context tells which: "book"
 or an SCONJ, "light" an ADJ, a NOUN or a VERB, "to" a PART or an ADP, "New" an ADJ or part of a
 name. AMBIGUOUS lists every such form with the tags the grammar gives it.
 
-Sentences have 4 to 25 tokens: noun phrases (determiners, adjectives, numbers, pronouns, names
-of people, places and organisations of one or two tokens), verb phrases (transitive and
-intransitive verbs, auxiliaries and "not", "to" + verb, "say (that)" + clause), prepositional
-phrases, relative clauses, coordination, subordinate clauses, questions and commands. The first
-word of a sentence is capitalised, so a capital letter marks a name only inside a sentence. Names
-carry B-/I- tags for PER, LOC and ORG; every other token is O. Generation is deterministic for a
-given seed.
+Sentences (4 to 25 tokens) are statements, questions and commands with noun, verb and
+prepositional phrases, relative and subordinate clauses and coordination. The first word is
+capitalised, so a capital marks a name only inside a sentence. Names of people, places and
+organisations are tagged B-/I- PER, LOC and ORG, every other token O. Generation is
+deterministic for a given seed.
 """
 
 import random
@@ -32,38 +30,19 @@ NOUNS = {
     "event": "play run game party show trip meeting film call visit walk",
     "place": "park well room city station garden market house school river",
 }
-# Transitive verbs -> the classes their object comes from: the NOUNS classes, names (PER, LOC,
-# ORG) and object pronouns (pron).
+# Transitive verb -> the classes of its object: NOUNS classes, names (PER, LOC, ORG) or "pron".
 TRANSITIVE = {
-    "book": "thing event place",
-    "watch": "person animal event PER pron",
+    "book": "thing event place", "watch": "person animal event PER pron",
     "see": "person animal thing place PER LOC pron",
-    "like": "person animal thing event place PER LOC ORG pron",
-    "play": "event",
-    "light": "thing",
-    "back": "person PER ORG pron",
-    "park": "thing",
-    "train": "person animal pron",
-    "paint": "thing place",
-    "cook": "thing",
-    "call": "person PER ORG pron",
-    "visit": "person place PER LOC ORG pron",
-    "help": "person animal PER ORG pron",
-    "open": "thing place",
-    "close": "thing place",
-    "walk": "animal",
-    "read": "thing",
-    "find": "person animal thing pron",
-    "need": "person thing pron",
-    "want": "thing event",
-    "buy": "thing animal",
-    "sell": "thing animal",
-    "meet": "person PER pron",
-    "miss": "person event PER LOC pron",
-    "enjoy": "event",
-    "hear": "person animal PER pron",
-    "follow": "person animal PER pron",
-    "leave": "place LOC ORG",
+    "like": "person animal thing event place PER LOC ORG pron", "play": "event", "light": "thing",
+    "back": "person PER ORG pron", "park": "thing", "train": "person animal pron",
+    "paint": "thing place", "cook": "thing", "call": "person PER ORG pron",
+    "visit": "person place PER LOC ORG pron", "help": "person animal PER ORG pron",
+    "open": "thing place", "close": "thing place", "walk": "animal", "read": "thing",
+    "find": "person animal thing pron", "need": "person thing pron", "want": "thing event",
+    "buy": "thing animal", "sell": "thing animal", "meet": "person PER pron",
+    "miss": "person event PER LOC pron", "enjoy": "event", "hear": "person animal PER pron",
+    "follow": "person animal PER pron", "leave": "place LOC ORG",
     "know": "person place PER LOC pron",
 }
 INTRANSITIVE = "run fly duck swim sleep wait laugh arrive go come walk play work park cook drive"
@@ -77,10 +56,9 @@ PAST = {"see": "saw", "run": "ran", "fly": "flew", "light": "lit", "find": "foun
 
 ADJECTIVES = ("old new big small red blue light long short happy quiet open dark heavy kind good"
               " cold warm busy empty").split()
-DEGREE = ["very", "really", "quite"]
+DEGREE, DIRECTION = ["very", "really", "quite"], ["back", "away"]
 MANNER = ["well", "quickly", "slowly", "quietly", "again"]
 FREQUENCY = ["often", "always", "never", "also", "sometimes"]
-DIRECTION = ["back", "away"]
 LOCATIVE = ["in", "at", "near", "behind", "on", "under"]
 OTHER_ADPOSITIONS = ["to", "with", "like", "before", "after", "of", "for", "from"]
 DET_SINGULAR = ["the", "the", "the", "a", "a", "this", "that", "every", "each"]
@@ -90,8 +68,7 @@ NUMBERS = ["two", "three", "four", "five", "ten", "twelve", "3", "12", "40"]
 SUBJECT_PRONOUNS = {"I": "1sg", "you": "pl", "he": "3sg", "she": "3sg", "it": "3sg", "we": "pl",
                     "they": "pl"}
 OBJECT_PRONOUNS = ["me", "you", "him", "her", "it", "us", "them", "this", "that"]
-DEMONSTRATIVES = ["this", "that"]
-RELATIVES = ["that", "who", "which"]
+DEMONSTRATIVES, RELATIVES = ["this", "that"], ["that", "who", "which"]
 MODALS = ["can", "could", "will", "would", "should", "must", "may", "might"]
 DO = {"1sg": "do", "3sg": "does", "pl": "do", "past": "did"}
 BE = {"1sg": "am", "3sg": "is", "pl": "are", "past_1sg": "was", "past_3sg": "was",
@@ -109,88 +86,84 @@ ORGANISATIONS = ["Acme Corp", "Globex", "Initech", "Oxford University", "the Uni
 AGENTS = "pron pron pron person person animal PER PER ORG".split()
 SUBJECTS = "pron pron person animal thing thing place event PER LOC ORG dem".split()
 _VOWELS = "aeiou"
+# (cumulative probability, heads, classes of their object) of the adjuncts _pp draws.
+_ADJUNCTS = [(0.45, LOCATIVE, ["place", "place", "thing", "LOC"]),
+             (0.65, ["with"], ["person", "animal", "PER", "pron"]),
+             (0.75, ["like"], ["person", "animal", "PER"]), (0.87, ["before", "after"], ["event"]),
+             (0.95, ["for"], ["person", "PER", "ORG", "pron"]), (1.0, ["from"], ["LOC", "ORG"])]
 
 
-def _plural(noun):
-    if noun.endswith(("s", "x", "ch", "sh")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2] not in _VOWELS:
-        return noun[:-1] + "ies"
-    return noun + "s"
+def _add_s(word):
+    """The plural of a noun or the third person singular of a verb: boxes, flies, goes, books."""
+    if word == "go" or word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2] not in _VOWELS:
+        return word[:-1] + "ies"
+    return word + "s"
 
 
-def _third_person(verb):
-    if verb == "go" or verb.endswith(("s", "x", "ch", "sh")):
-        return verb + "es"
-    if verb.endswith("y") and verb[-2] not in _VOWELS:
-        return verb[:-1] + "ies"
-    return verb + "s"
-
-
-def _past(verb):
+def _inflect(verb, form):
+    """``verb`` in ``form``: "base", "3sg" or "past"."""
+    if form != "past":
+        return verb if form == "base" else _add_s(verb)
     if verb in PAST:
         return PAST[verb]
     if verb.endswith("e"):
         return verb + "d"
-    if verb.endswith("y") and verb[-2] not in _VOWELS:
-        return verb[:-1] + "ied"
-    return verb + "ed"
+    return verb[:-1] + "ied" if verb.endswith("y") and verb[-2] not in _VOWELS else verb + "ed"
 
 
 _NOUNS = {cls: [entry.split(":")[0] for entry in entries.split()] for cls, entries in NOUNS.items()}
-_PLURALS = {noun: plural or _plural(noun) for entries in NOUNS.values()
+_PLURALS = {noun: plural or _add_s(noun) for entries in NOUNS.values()
             for noun, _, plural in (entry.partition(":") for entry in entries.split())}
 _TRANSITIVE = sorted(TRANSITIVE)
 _OBJECTS = {verb: classes.split() for verb, classes in TRANSITIVE.items()}
 _TAKING = {cls: [verb for verb in _TRANSITIVE if cls in _OBJECTS[verb]] for cls in NOUNS}
 _INTRANSITIVE, _MOTION = INTRANSITIVE.split(), set(MOTION.split())
 _CLAUSAL, _INFINITIVAL = CLAUSAL.split(), INFINITIVAL.split()
-_ALL_VERBS = sorted(set(_TRANSITIVE + _INTRANSITIVE + _CLAUSAL + _INFINITIVAL))
 _SUBJECT_PRONOUNS = sorted(SUBJECT_PRONOUNS)
 
 
-def _inflect(verb, form):
-    return verb if form == "base" else _third_person(verb) if form == "3sg" else _past(verb)
+def _pick(rng, options):
+    """``rng.choice(options)``, drawing nothing when there is only one."""
+    return options[0] if len(options) == 1 else rng.choice(options)
 
 
 def _word(word, upos):
     return (word, upos, "O")
 
 
+def _verb(verb, form):
+    return _word(_inflect(verb, form), "VERB")
+
+
+def _maybe(rng, probability, words, upos):
+    """With ``probability``, a token of one of ``words``; else none."""
+    return [_word(_pick(rng, words), upos)] if rng.random() < probability else []
+
+
 def _name(text, label):
-    tokens, begun = [], False
-    for word in text.split():
-        if word == "the":
-            tokens.append(_word(word, "DET"))
-        else:
-            tokens.append((word, "PROPN", ("I-" if begun else "B-") + label))
-            begun = True
-    return tokens
-
-
-def _person(rng):
-    text = rng.choice(FIRST_NAMES)
-    if rng.random() < 0.4:
-        text += " " + rng.choice(LAST_NAMES)
-    return _name(text, "PER")
+    """"the Red Cross" -> [the DET O, Red PROPN B-ORG, Cross PROPN I-ORG]."""
+    words = text.split()
+    tokens = [_word(words.pop(0), "DET")] if words[0] == "the" else []
+    return tokens + [(word, "PROPN", ("I-" if i else "B-") + label) for i, word in enumerate(words)]
 
 
 def _np(rng, cls, role, depth):
     """A noun phrase of meaning class ``cls``: (tokens, agreement: "1sg", "3sg" or "pl")."""
-    if cls == "PER":
-        return _person(rng), "3sg"
-    if cls == "LOC":
-        return _name(rng.choice(PLACES), "LOC"), "3sg"
-    if cls == "ORG":
-        return _name(rng.choice(ORGANISATIONS), "ORG"), "3sg"
-    if cls == "dem":
-        return [_word(rng.choice(DEMONSTRATIVES), "PRON")], "3sg"
-    if cls == "pron":
-        if role == "object":
-            return [_word(rng.choice(OBJECT_PRONOUNS), "PRON")], "3sg"
+    if cls in ("PER", "LOC", "ORG"):
+        text = rng.choice({"PER": FIRST_NAMES, "LOC": PLACES, "ORG": ORGANISATIONS}[cls])
+        if cls == "PER" and rng.random() < 0.4:
+            text += " " + rng.choice(LAST_NAMES)
+        return _name(text, cls), "3sg"
+    if cls == "pron" and role == "subject":
         pronoun = rng.choice(_SUBJECT_PRONOUNS)
         return [_word(pronoun, "PRON")], SUBJECT_PRONOUNS[pronoun]
+    if cls in ("dem", "pron"):  # a demonstrative or an object pronoun
+        words = DEMONSTRATIVES if cls == "dem" else OBJECT_PRONOUNS
+        return [_word(rng.choice(words), "PRON")], "3sg"
     plural = rng.random() < 0.3
+    agreement = "pl" if plural else "3sg"
     r = rng.random()
     if r < 0.15:
         tokens = [_word(rng.choice(POSSESSIVES), "PRON")]
@@ -202,27 +175,24 @@ def _np(rng, cls, role, depth):
         tokens = [_word(rng.choice(DET_PLURAL if plural else DET_SINGULAR), "DET")]
     r = rng.random()
     adjectives = 0 if r < 0.6 else 1 if r < 0.9 else 2
-    if adjectives and rng.random() < 0.2:
-        tokens.append(_word(rng.choice(DEGREE), "ADV"))
-    for adjective in rng.sample(ADJECTIVES, adjectives):
-        tokens.append(_word(adjective, "ADJ"))
+    if adjectives:
+        tokens += _maybe(rng, 0.2, DEGREE, "ADV")
+    tokens += [_word(adjective, "ADJ") for adjective in rng.sample(ADJECTIVES, adjectives)]
     noun = rng.choice(_NOUNS[cls])
     tokens.append(_word(_PLURALS[noun] if plural else noun, "NOUN"))
     if tokens[0][0] == "a" and tokens[1][0][0] in _VOWELS:
         tokens[0] = _word("an", "DET")
     r = rng.random()
     if depth < 2 and r < 0.1:
-        tokens += _relative(rng, cls, "pl" if plural else "3sg", depth + 1)
+        tokens += _relative(rng, cls, agreement, depth + 1)
     elif r < 0.14 and cls in ("thing", "place"):
-        tokens.append(_word("of", "ADP"))
-        tokens += _np(rng, rng.choice(["place", "thing"]), "object", 2)[0]
-    return tokens, "pl" if plural else "3sg"
+        tokens += [_word("of", "ADP")] + _np(rng, rng.choice(["place", "thing"]), "object", 2)[0]
+    return tokens, agreement
 
 
 def _relative(rng, cls, agreement, depth):
     """"that runs", "who we know", "which she reads": a clause about the noun before it."""
-    pronoun = rng.choice(["that", "who" if cls == "person" else "which"])
-    tokens = [_word(pronoun, "PRON")]
+    tokens = [_word(rng.choice(["that", "who" if cls == "person" else "which"]), "PRON")]
     if rng.random() < 0.5:
         return tokens + _predicate(rng, agreement, depth)
     subject, subject_agreement = _np(rng, rng.choice(AGENTS), "subject", 2)
@@ -232,35 +202,22 @@ def _relative(rng, cls, agreement, depth):
 def _pp(rng, depth):
     """An adjunct: "in the park", "with Anna", "like a duck", "after the game", "for them"."""
     r = rng.random()
-    if r < 0.45:
-        head, cls = rng.choice(LOCATIVE), rng.choice(["place", "place", "thing", "LOC"])
-    elif r < 0.65:
-        head, cls = "with", rng.choice(["person", "animal", "PER", "pron"])
-    elif r < 0.75:
-        head, cls = "like", rng.choice(["person", "animal", "PER"])
-    elif r < 0.87:
-        head, cls = rng.choice(["before", "after"]), "event"
-    elif r < 0.95:
-        head, cls = "for", rng.choice(["person", "PER", "ORG", "pron"])
-    else:
-        head, cls = "from", rng.choice(["LOC", "ORG"])
-    return [_word(head, "ADP")] + _np(rng, cls, "object", depth)[0]
+    heads, classes = next((heads, classes) for limit, heads, classes in _ADJUNCTS if r < limit)
+    return [_word(_pick(rng, heads), "ADP")] + _np(rng, _pick(rng, classes), "object", depth)[0]
 
 
 def _vp(rng, form, depth, gap=None, infinitive=True):
     """A verb in ``form`` ("base", "3sg", "past") and what follows it; with ``gap``, a transitive
     verb whose object (of class ``gap``) is left out, as in a relative clause."""
     if gap is not None:
-        verb = rng.choice(_TAKING[gap])
-        return [_word(_inflect(verb, form), "VERB")]
+        return [_verb(rng.choice(_TAKING[gap]), form)]
     r = rng.random()
     if r < 0.5:
         verb = rng.choice(_TRANSITIVE)
-        cls = rng.choice(_OBJECTS[verb])
-        tokens = [_word(_inflect(verb, form), "VERB")] + _np(rng, cls, "object", depth + 1)[0]
+        tokens = [_verb(verb, form)] + _np(rng, rng.choice(_OBJECTS[verb]), "object", depth + 1)[0]
     elif r < 0.75 or depth >= 2 or (r >= 0.85 and not infinitive):
         verb = rng.choice(_INTRANSITIVE)
-        tokens = [_word(_inflect(verb, form), "VERB")]
+        tokens = [_verb(verb, form)]
         if verb in _MOTION and rng.random() < 0.5:
             if rng.random() < 0.6:
                 tokens.append(_word("to", "ADP"))
@@ -268,26 +225,19 @@ def _vp(rng, form, depth, gap=None, infinitive=True):
             else:
                 tokens.append(_word(rng.choice(DIRECTION), "ADV"))
     elif r < 0.85:
-        verb = rng.choice(_CLAUSAL)
-        tokens = [_word(_inflect(verb, form), "VERB")]
-        if rng.random() < 0.7:
-            tokens.append(_word("that", "SCONJ"))
-        return tokens + _clause(rng, depth + 1)
+        tokens = [_verb(rng.choice(_CLAUSAL), form)]
+        return tokens + _maybe(rng, 0.7, ["that"], "SCONJ") + _clause(rng, depth + 1)
     else:
-        verb = rng.choice(_INFINITIVAL)
-        tokens = [_word(_inflect(verb, form), "VERB"), _word("to", "PART")]
+        tokens = [_verb(rng.choice(_INFINITIVAL), form), _word("to", "PART")]
         return tokens + _vp(rng, "base", depth + 1, infinitive=False)
     if rng.random() < 0.2:
         tokens += _pp(rng, depth + 1)
-    if rng.random() < 0.15:
-        tokens.append(_word(rng.choice(MANNER), "ADV"))
-    return tokens
+    return tokens + _maybe(rng, 0.15, MANNER, "ADV")
 
 
 def _adjective_or_place(rng, depth):
     if rng.random() < 0.65:
-        tokens = [_word(rng.choice(DEGREE), "ADV")] if rng.random() < 0.25 else []
-        return tokens + [_word(rng.choice(ADJECTIVES), "ADJ")]
+        return _maybe(rng, 0.25, DEGREE, "ADV") + [_word(rng.choice(ADJECTIVES), "ADJ")]
     head, cls = rng.choice(LOCATIVE), rng.choice(["place", "place", "LOC", "ORG"])
     return [_word(head, "ADP")] + _np(rng, cls, "object", depth + 1)[0]
 
@@ -298,18 +248,13 @@ def _predicate(rng, agreement, depth, gap=None):
     past = rng.random() < 0.35
     r = rng.random()
     if gap is None and r < 0.1:
-        tokens = [_word(BE[f"past_{agreement}" if past else agreement], "AUX")]
-        if rng.random() < 0.15:
-            tokens.append(_word("not", "PART"))
-        return tokens + _adjective_or_place(rng, depth)
+        be = [_word(BE[f"past_{agreement}" if past else agreement], "AUX")]
+        return be + _maybe(rng, 0.15, ["not"], "PART") + _adjective_or_place(rng, depth)
     if r < 0.58:
-        tokens = [_word(rng.choice(FREQUENCY), "ADV")] if rng.random() < 0.1 else []
         form = "past" if past else "3sg" if agreement == "3sg" else "base"
-        return tokens + _vp(rng, form, depth, gap)
+        return _maybe(rng, 0.1, FREQUENCY, "ADV") + _vp(rng, form, depth, gap)
     if r < 0.88:
-        tokens = [_word(rng.choice(MODALS), "AUX")]
-        if rng.random() < 0.2:
-            tokens.append(_word("not", "PART"))
+        tokens = [_word(rng.choice(MODALS), "AUX")] + _maybe(rng, 0.2, ["not"], "PART")
     else:
         tokens = [_word(DO["past" if past else agreement], "AUX"), _word("not", "PART")]
     return tokens + _vp(rng, "base", depth, gap)
@@ -322,9 +267,8 @@ def _clause(rng, depth):
         subject, agreement = subject + [_word("and", "CCONJ")] + other, "pl"
     elif rng.random() < 0.2:
         subject, agreement = _np(rng, rng.choice(SUBJECTS), "subject", depth)
-        tokens = [_word(BE[agreement], "AUX")] if rng.random() < 0.6 else [
-            _word(BE[f"past_{agreement}"], "AUX")]
-        return subject + tokens + _adjective_or_place(rng, depth)
+        be = BE[agreement] if rng.random() < 0.6 else BE[f"past_{agreement}"]
+        return subject + [_word(be, "AUX")] + _adjective_or_place(rng, depth)
     return subject + _predicate(rng, agreement, depth)
 
 
@@ -333,43 +277,31 @@ def _question(rng):
     r = rng.random()
     if r < 0.7:
         subject, agreement = _np(rng, rng.choice(AGENTS), "subject", 1)
-        if r < 0.35:
-            aux = rng.choice(MODALS)
-        else:
-            aux = DO["past" if rng.random() < 0.4 else agreement]
+        aux = rng.choice(MODALS) if r < 0.35 else DO["past" if rng.random() < 0.4 else agreement]
         return [_word(aux, "AUX")] + subject + _vp(rng, "base", 1)
     subject, agreement = _np(rng, rng.choice(SUBJECTS), "subject", 1)
     return [_word(BE[agreement], "AUX")] + subject + _adjective_or_place(rng, 1)
-
-
-def _command(rng):
-    """"Book a table .", "Do not watch the play with them !"."""
-    tokens = [_word("do", "AUX"), _word("not", "PART")] if rng.random() < 0.2 else []
-    return tokens + _vp(rng, "base", 1)
 
 
 def _sentence(rng):
     r = rng.random()
     if r < 0.12:
         tokens, end = _question(rng), "?"
-    elif r < 0.2:
-        tokens, end = _command(rng), rng.choice([".", "!"])
+    elif r < 0.2:  # a command: "Book a table .", "Do not watch the play with them !"
+        do_not = [_word("do", "AUX"), _word("not", "PART")] if rng.random() < 0.2 else []
+        tokens, end = do_not + _vp(rng, "base", 1), rng.choice([".", "!"])
     else:
         tokens, end = _clause(rng, 0), "." if rng.random() < 0.95 else "!"
         r = rng.random()
         if r < 0.2:
-            comma = [_word(",", "PUNCT")] if rng.random() < 0.4 else []
-            tokens += comma + [_word(rng.choice(COORDINATORS), "CCONJ")] + _clause(rng, 1)
+            tokens += _maybe(rng, 0.4, [","], "PUNCT")
+            tokens += [_word(rng.choice(COORDINATORS), "CCONJ")] + _clause(rng, 1)
         elif r < 0.4:
             clause = [_word(rng.choice(SUBORDINATORS), "SCONJ")] + _clause(rng, 1)
-            if rng.random() < 0.3:
-                tokens = clause + [_word(",", "PUNCT")] + tokens
-            else:
-                tokens = tokens + clause
-    tokens.append(_word(end, "PUNCT"))
+            fronted = rng.random() < 0.3
+            tokens = clause + [_word(",", "PUNCT")] + tokens if fronted else tokens + clause
     first, upos, ner = tokens[0]
-    tokens[0] = (first[:1].upper() + first[1:], upos, ner)
-    return tokens
+    return [(first[:1].upper() + first[1:], upos, ner)] + tokens[1:] + [_word(end, "PUNCT")]
 
 
 def generate(count, seed):
@@ -379,41 +311,35 @@ def generate(count, seed):
     while len(examples) < count:
         tokens = _sentence(rng)
         if MIN_TOKENS <= len(tokens) <= MAX_TOKENS:
-            words, upos, ner = (list(column) for column in zip(*tokens))
-            examples.append((words, upos, ner))
+            examples.append(tuple(list(column) for column in zip(*tokens)))
     return examples
 
 
 def splits(seed=42, train=3000, validation=300, test=300):
     """Train, validation and test ``(tokens, upos)`` pairs from three seeds drawn from ``seed``."""
     seeds = random.Random(seed)
-    sizes = {"train": train, "validation": validation, "test": test}
     return {name: [(words, upos) for words, upos, _ in generate(size, seeds.getrandbits(64))]
-            for name, size in sizes.items()}
+            for name, size in (("train", train), ("validation", validation), ("test", test))}
 
 
 def _lexicon():
     """Every word form the grammar can produce (lowercased) -> the UPOS tags it can have."""
-    entries = [(word, "NOUN") for noun, plural in _PLURALS.items() for word in (noun, plural)]
-    entries += [(_inflect(verb, form), "VERB") for verb in _ALL_VERBS
-                for form in ("base", "3sg", "past")]
-    entries += [(word, "ADJ") for word in ADJECTIVES]
-    entries += [(word, "ADV") for word in DEGREE + MANNER + FREQUENCY + DIRECTION]
-    entries += [(word, "ADP") for word in LOCATIVE + OTHER_ADPOSITIONS]
-    entries += [(word, "DET") for word in DET_SINGULAR + DET_PLURAL + ["an"]]
-    entries += [(word, "PRON") for word in POSSESSIVES + list(SUBJECT_PRONOUNS) + OBJECT_PRONOUNS
-                + DEMONSTRATIVES + RELATIVES]
-    entries += [(word, "NUM") for word in NUMBERS]
-    entries += [(word, "AUX") for word in MODALS + list(DO.values()) + list(BE.values())]
-    entries += [(word, "SCONJ") for word in SUBORDINATORS + ["that"]]
-    entries += [(word, "CCONJ") for word in COORDINATORS]
-    entries += [("to", "PART"), ("not", "PART")]
-    entries += [(word, "PUNCT") for word in ".!?,"]
-    names = FIRST_NAMES + LAST_NAMES + PLACES + ORGANISATIONS
-    entries += [(word, upos) for name in names for word, upos, _ in _name(name, "X")]
+    verbs = _TRANSITIVE + _INTRANSITIVE + _CLAUSAL + _INFINITIVAL
+    names = " ".join(FIRST_NAMES + LAST_NAMES + PLACES + ORGANISATIONS).split()
+    words = {
+        "NOUN": [word for pair in _PLURALS.items() for word in pair],
+        "VERB": [_inflect(verb, form) for verb in verbs for form in ("base", "3sg", "past")],
+        "ADJ": ADJECTIVES, "ADV": DEGREE + MANNER + FREQUENCY + DIRECTION,
+        "ADP": LOCATIVE + OTHER_ADPOSITIONS, "DET": DET_SINGULAR + DET_PLURAL + ["an"],
+        "PRON": POSSESSIVES + list(SUBJECT_PRONOUNS) + OBJECT_PRONOUNS + DEMONSTRATIVES + RELATIVES,
+        "NUM": NUMBERS, "AUX": MODALS + list(DO.values()) + list(BE.values()),
+        "SCONJ": SUBORDINATORS + ["that"], "CCONJ": COORDINATORS, "PART": ["to", "not"],
+        "PUNCT": list(".!?,"), "PROPN": [word for word in names if word != "the"],
+    }
     lexicon = {}
-    for word, upos in entries:
-        lexicon.setdefault(word.lower(), set()).add(upos)
+    for upos, forms in words.items():
+        for word in forms:
+            lexicon.setdefault(word.lower(), set()).add(upos)
     return lexicon
 
 

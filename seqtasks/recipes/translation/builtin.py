@@ -1,81 +1,51 @@
-"""A generated translation data set: English-like sentences and their translation into Tesh, a
-small invented language whose grammar differs from English's, so that a model has to look at
-other source positions than the one it is translating (attention) and carry features across the
-sentence (agreement).
+"""A generated translation data set: English-like sentences and their translation into Tesh, an
+invented language whose word order and agreement differ from English's, so that a model has to
+look at other source positions than the one it translates and carry features across a sentence.
 
-Source sentences are lowercase English with the final punctuation as a token of its own:
-"the small dog sees two red birds ." The grammar: a subject (a pronoun, a noun phrase, or two
-noun phrases joined by "and"), a verb in the present or the past, perhaps negated ("does not
-see", "did not see"), the object of a transitive verb (an object pronoun, a noun phrase or two),
-and perhaps a prepositional phrase ("in the house", "with a red ball"). A noun phrase is a
-determiner ("the", "a"/"an", "this"/"these", a number "one" to "five", or none before a plural),
-up to two adjectives and a noun. Sentences have 3 to 20 tokens.
+English (lowercase, 3 to 20 tokens, "." or "!" a token of its own): a subject (a pronoun or one
+or two noun phrases), a verb in the present or past, perhaps negated ("does not see"), the object
+of a transitive verb, perhaps a prepositional phrase. A noun phrase is a determiner ("the", "a",
+"this"/"these", "one" to "five", or none before a plural), up to two adjectives and a noun. Tesh:
 
-Tesh differs in order:
-
-* the verb comes last (subject, object, verb: SOV), after the negation particle "nu" and the
-  past particle "ka": "nu ka vimen-et" is "did not see";
-* a preposition is a postposition ("in the house" is "la domi ve"), and its phrase stands just
-  before the verb, after the object;
+* the verb comes last (SOV), after negation "nu" and past "ka": "nu ka vimen-et" is "did not see";
+* postpositions, the phrase just before the verb: "in the house" is "la domi ve";
 * adjectives follow the noun, in mirror order: "the big red dog" is "lo kelo rus-o dorv-o";
+* every noun has a gender (``NOUNS``), with plural suffix "-i" (m) or "-s" (f): "pira-s" birds;
+* articles, demonstratives, "one" and adjectives agree in gender and number (``ENDINGS`` o, a,
+  oi, ai: "the" is lo / la / loi / lai); "a" is en / ena, "one" unu / una;
+* the verb agrees with its subject: -u (I), -is (you), -et (he, she, it, a singular noun
+  phrase), -amo (we), -ont (they, a plural or coordinated noun phrase);
+* pronouns have object forms ("he" hon, "him" honek).
 
-and in agreement:
-
-* every noun has a gender, masculine or feminine (``NOUNS``, not guessable from its form), and a
-  plural suffix for it: "-i" (masculine), "-s" (feminine): "kelo-i" dogs, "pira-s" birds;
-* articles, demonstratives, "one" and adjectives agree with their noun in gender and number:
-  endings "o" (masculine singular), "a" (feminine singular), "oi" and "ai" (plural), so "the" is
-  lo / la / loi / lai, "this"/"these" tso / tsa / tsoi / tsai, "red" rus-o / rus-a / rus-oi /
-  rus-ai; "a"/"an" is en / ena and "one" unu / una; "two" to "five" do not change;
-* the verb agrees with its subject in person and number: -u (I), -is (you), -et (he, she, it,
-  a singular noun phrase), -amo (we), -ont (they, a plural or coordinated noun phrase).
-
-Pronouns have object forms in both languages ("he" hon, "him" honek). "the small dog sees two
-red birds ." translates to "lo kelo pik-o sani pira-s rus-ai vimen-et ." The translation is a
-function of the source sentence: the grammar has no ambiguous source words or attachments.
-Generation is deterministic for a given seed.
+"the small dog sees two red birds ." is "lo kelo pik-o sani pira-s rus-ai vimen-et ." No word or
+attachment is ambiguous, so the translation is a function of the source. Deterministic per seed.
 """
 
 import random
 
 MIN_TOKENS, MAX_TOKENS = 3, 20
 
-# English noun -> (Tesh stem, gender, kind). Kinds choose what a verb or a preposition takes.
-NOUNS = {
-    "man": ("varo", "m", "person"), "woman": ("lena", "f", "person"),
-    "boy": ("tiko", "m", "person"), "girl": ("mira", "f", "person"),
-    "child": ("nilu", "f", "person"), "teacher": ("soremi", "m", "person"),
-    "friend": ("kaveli", "m", "person"), "doctor": ("dazu", "f", "person"),
-    "farmer": ("pomaro", "f", "person"), "king": ("ardo", "m", "person"),
-    "dog": ("kelo", "m", "animal"), "cat": ("mishu", "f", "animal"),
-    "bird": ("pira", "f", "animal"), "horse": ("tashu", "m", "animal"),
-    "cow": ("muvi", "f", "animal"), "mouse": ("tisu", "m", "animal"),
-    "fox": ("rena", "m", "animal"), "wolf": ("gorun", "f", "animal"),
-    "duck": ("kwalu", "f", "animal"), "rabbit": ("lapi", "m", "animal"),
-    "book": ("soma", "m", "thing"), "apple": ("anu", "f", "thing"),
-    "ball": ("bolu", "m", "thing"), "box": ("kesta", "m", "thing"),
-    "cup": ("tazi", "f", "thing"), "key": ("kiva", "f", "thing"),
-    "letter": ("pesa", "m", "thing"), "stone": ("lito", "f", "thing"),
-    "flower": ("yuna", "m", "thing"), "hat": ("kapo", "f", "thing"),
-    "egg": ("ovi", "m", "thing"),
-    "house": ("domi", "f", "place"), "garden": ("gaveno", "m", "place"),
-    "river": ("nalu", "f", "place"), "park": ("pasko", "m", "place"),
-    "city": ("urbi", "f", "place"), "forest": ("silvo", "m", "place"),
-    "school": ("skeli", "f", "place"),
-    "table": ("meso", "f", "fixture"), "chair": ("sedu", "m", "fixture"),
-    "bridge": ("trevi", "m", "fixture"), "tree": ("arbo", "f", "fixture"),
-    "bed": ("kuta", "m", "fixture"), "wall": ("mura", "f", "fixture"),
-}
+# English noun -> (Tesh stem, gender, kind), from "noun:stem:gender" entries by kind. The kind
+# chooses the verbs and prepositions that take the noun.
+NOUNS = {noun: (stem, gender, kind) for kind, entries in {
+    "person": "man:varo:m woman:lena:f boy:tiko:m girl:mira:f child:nilu:f teacher:soremi:m"
+              " friend:kaveli:m doctor:dazu:f farmer:pomaro:f king:ardo:m",
+    "animal": "dog:kelo:m cat:mishu:f bird:pira:f horse:tashu:m cow:muvi:f mouse:tisu:m"
+              " fox:rena:m wolf:gorun:f duck:kwalu:f rabbit:lapi:m",
+    "thing": "book:soma:m apple:anu:f ball:bolu:m box:kesta:m cup:tazi:f key:kiva:f"
+             " letter:pesa:m stone:lito:f flower:yuna:m hat:kapo:f egg:ovi:m",
+    "place": "house:domi:f garden:gaveno:m river:nalu:f park:pasko:m city:urbi:f forest:silvo:m"
+             " school:skeli:f",
+    "fixture": "table:meso:f chair:sedu:m bridge:trevi:m tree:arbo:f bed:kuta:m wall:mura:f",
+}.items() for noun, stem, gender in (entry.split(":") for entry in entries.split())}
 IRREGULAR_PLURALS = {"man": "men", "woman": "women", "child": "children", "mouse": "mice",
                      "wolf": "wolves"}
 
 # English adjective -> Tesh stem; ANIMATE ones only describe people and animals.
-ADJECTIVES = {
-    "big": "dorv", "small": "pik", "red": "rus", "blue": "sel", "green": "vend", "old": "kor",
-    "new": "nev", "white": "blan", "black": "nor", "good": "bel", "bad": "mak", "tall": "hal",
-    "quiet": "sil", "happy": "lum", "sad": "grev", "hungry": "fam", "young": "jun",
-    "clever": "sag", "fast": "zet", "slow": "tom",
-}
+ADJECTIVES = dict(entry.split(":") for entry in (
+    "big:dorv small:pik red:rus blue:sel green:vend old:kor new:nev white:blan black:nor good:bel"
+    " bad:mak tall:hal quiet:sil happy:lum sad:grev hungry:fam young:jun clever:sag fast:zet"
+    " slow:tom").split())
 ANIMATE_ADJECTIVES = ("happy", "sad", "hungry", "young", "clever", "fast", "slow")
 
 # English verb -> (Tesh stem, kinds its object comes from; None for an intransitive verb).
@@ -86,11 +56,10 @@ VERBS = {
     "find": ("trasi", ("person", "animal", "thing")), "follow": ("sekon", _ANIMATE),
     "help": ("avura", _ANIMATE), "call": ("klamo", _ANIMATE), "carry": ("bersa", ("thing",)),
     "hold": ("tenu", ("thing",)), "take": ("kapa", ("thing",)), "want": ("volu", ("thing",)),
-    "open": ("uvra", ("thing",)),
-    "sleep": ("somu", None), "run": ("kuro", None), "swim": ("plivu", None),
-    "sing": ("lirei", None), "wait": ("pazu", None), "laugh": ("gelu", None),
-    "walk": ("maro", None), "jump": ("hopi", None), "fall": ("kado", None),
-    "cry": ("lakri", None),
+    "open": ("uvra", ("thing",)), "sleep": ("somu", None), "run": ("kuro", None),
+    "swim": ("plivu", None), "sing": ("lirei", None), "wait": ("pazu", None),
+    "laugh": ("gelu", None), "walk": ("maro", None), "jump": ("hopi", None),
+    "fall": ("kado", None), "cry": ("lakri", None),
 }
 IRREGULAR_PAST = {"see": "saw", "draw": "drew", "find": "found", "hold": "held", "take": "took",
                   "sleep": "slept", "run": "ran", "swim": "swam", "sing": "sang", "fall": "fell"}
@@ -123,30 +92,27 @@ PUNCTUATION = (".", "!")
 _VOWELS = "aeiou"
 
 
+def _add_s(word):
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2] not in _VOWELS:
+        return word[:-1] + "ies"
+    return word + "s"
+
+
 def english_plural(noun):
-    if noun in IRREGULAR_PLURALS:
-        return IRREGULAR_PLURALS[noun]
-    if noun.endswith(("s", "x", "ch", "sh")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2] not in _VOWELS:
-        return noun[:-1] + "ies"
-    return noun + "s"
+    return IRREGULAR_PLURALS[noun] if noun in IRREGULAR_PLURALS else _add_s(noun)
 
 
 def english_verb(verb, form):
     """``verb`` in ``form``: "base", "3sg" (sees) or "past" (saw)."""
-    if form == "base":
-        return verb
-    consonant_y = verb.endswith("y") and verb[-2] not in _VOWELS
-    if form == "3sg":
-        if verb.endswith(("s", "x", "ch", "sh")):
-            return verb + "es"
-        return verb[:-1] + "ies" if consonant_y else verb + "s"
+    if form != "past":
+        return verb if form == "base" else _add_s(verb)
     if verb in IRREGULAR_PAST:
         return IRREGULAR_PAST[verb]
     if verb.endswith("e"):
         return verb + "d"
-    return verb[:-1] + "ied" if consonant_y else verb + "ed"
+    return verb[:-1] + "ied" if verb.endswith("y") and verb[-2] not in _VOWELS else verb + "ed"
 
 
 def tesh_noun(noun, number):
@@ -162,16 +128,10 @@ def tesh_verb(verb, person):
     return f"{VERBS[verb][0]}-{VERB_ENDINGS[person]}"
 
 
-_KINDS = ("person", "animal", "thing", "place", "fixture")
-_BY_KIND = {kind: [noun for noun, (_, _, k) in NOUNS.items() if k == kind] for kind in _KINDS}
-_ALL_ADJECTIVES = list(ADJECTIVES)
+_BY_KIND = {kind: [noun for noun, (_, _, k) in NOUNS.items() if k == kind] for kind in _ANY}
 _INANIMATE_ADJECTIVES = [a for a in ADJECTIVES if a not in ANIMATE_ADJECTIVES]
 _TRANSITIVE = [verb for verb, (_, kinds) in VERBS.items() if kinds is not None]
 _INTRANSITIVE = [verb for verb, (_, kinds) in VERBS.items() if kinds is None]
-_SUBJECT_PRONOUNS = list(SUBJECT_PRONOUNS)
-_OBJECT_PRONOUNS = list(OBJECT_PRONOUNS)
-_PREPOSITIONS = list(PREPOSITIONS)
-_NUMBERS = list(NUMBERS)
 _REFLEXIVE = {"1sg", "2", "1pl"}  # "i see me": English would say "myself"
 
 
@@ -182,27 +142,18 @@ def _np(rng, kinds):
     number = "pl" if rng.random() < 0.35 else "sg"
     r = rng.random()
     if number == "sg":
-        if r < 0.55:
-            source, target = ["the"], [DEFINITE + ENDINGS[gender, number]]
-        elif r < 0.82:
-            source, target = ["a"], [INDEFINITE[gender]]
-        elif r < 0.94:
-            source, target = ["this"], [DEMONSTRATIVE + ENDINGS[gender, number]]
-        else:
-            source, target = ["one"], [ONE[gender]]
-    elif r < 0.35:
-        source, target = ["the"], [DEFINITE + ENDINGS[gender, number]]
-    elif r < 0.5:
-        source, target = ["these"], [DEMONSTRATIVE + ENDINGS[gender, number]]
+        word = "the" if r < 0.55 else "a" if r < 0.82 else "this" if r < 0.94 else "one"
     elif r < 0.8:
-        number_word = rng.choice(_NUMBERS)
-        source, target = [number_word], [NUMBERS[number_word]]
+        word = "the" if r < 0.35 else "these" if r < 0.5 else rng.choice(list(NUMBERS))
     else:
-        source, target = [], []
+        word = None  # a bare plural
+    ending = ENDINGS[gender, number]
+    determiners = {"the": DEFINITE + ending, "this": DEMONSTRATIVE + ending,
+                   "these": DEMONSTRATIVE + ending, "a": INDEFINITE[gender], "one": ONE[gender]}
+    source, target = ([word], [determiners.get(word) or NUMBERS[word]]) if word else ([], [])
     r = rng.random()
     count = 0 if r < 0.55 else 1 if r < 0.9 else 2
-    pool = _ALL_ADJECTIVES if kind in ("person", "animal") else _INANIMATE_ADJECTIVES
-    adjectives = rng.sample(pool, count)
+    adjectives = rng.sample(list(ADJECTIVES) if kind in _ANIMATE else _INANIMATE_ADJECTIVES, count)
     source += adjectives + [noun if number == "sg" else english_plural(noun)]
     if source[0] == "a" and source[1][0] in _VOWELS:
         source[0] = "an"
@@ -212,53 +163,45 @@ def _np(rng, kinds):
 
 
 def _noun_phrases(rng, kinds, coordinate):
-    """One noun phrase, or with probability ``coordinate`` two joined by "and": (English, Tesh,
-    person)."""
+    """One noun phrase, or two joined by "and" (odds ``coordinate``): (English, Tesh, person)."""
     source, target = _np(rng, kinds)
     if rng.random() < coordinate:
         other_source, other_target = _np(rng, kinds)
         return source + ["and"] + other_source, target + [AND] + other_target, "3pl"
-    number = "sg" if source[-1] in NOUNS else "pl"
-    return source, target, f"3{number}"
+    return source, target, "3sg" if source[-1] in NOUNS else "3pl"
 
 
 def _sentence(rng):
     """One (English tokens, Tesh tokens) pair."""
     if rng.random() < 0.3:
-        pronoun = rng.choice(_SUBJECT_PRONOUNS)
-        subject_target, person = SUBJECT_PRONOUNS[pronoun]
-        subject, subject_target = [pronoun], [subject_target]
+        pronoun = rng.choice(list(SUBJECT_PRONOUNS))
+        form, person = SUBJECT_PRONOUNS[pronoun]
+        subject, subject_target = [pronoun], [form]
     else:
         subject, subject_target, person = _noun_phrases(rng, _ANIMATE, 0.1)
-    past = rng.random() < 0.35
-    negated = rng.random() < 0.15
-    transitive = rng.random() < 0.6
+    past, negated, transitive = rng.random() < 0.35, rng.random() < 0.15, rng.random() < 0.6
     verb = rng.choice(_TRANSITIVE if transitive else _INTRANSITIVE)
-    if negated:
-        auxiliary = "did" if past else "does" if person == "3sg" else "do"
-        verb_source = [auxiliary, "not", verb]
-    else:
-        verb_source = [english_verb(verb, "past" if past else "3sg" if person == "3sg" else "base")]
+    form = "past" if past else "3sg" if person == "3sg" else "base"
+    do = {"base": "do", "3sg": "does", "past": "did"}[form]
+    verb_source = [do, "not", verb] if negated else [english_verb(verb, form)]
     verb_target = [NOT] * negated + [PAST] * past + [tesh_verb(verb, person)]
     object_source, object_target = [], []
     if transitive:
         if rng.random() < 0.15:
-            pronouns = [p for p in _OBJECT_PRONOUNS
-                        if not (OBJECT_PRONOUNS[p][1] == person and person in _REFLEXIVE)]
-            pronoun = rng.choice(pronouns)
+            pronoun = rng.choice([p for p, (_, p_person) in OBJECT_PRONOUNS.items()
+                                  if not (p_person == person and person in _REFLEXIVE)])
             object_source, object_target = [pronoun], [OBJECT_PRONOUNS[pronoun][0]]
         else:
             object_source, object_target, _ = _noun_phrases(rng, VERBS[verb][1], 0.1)
     pp_source, pp_target = [], []
     if rng.random() < 0.35:
-        preposition = rng.choice(_PREPOSITIONS)
+        preposition = rng.choice(list(PREPOSITIONS))
         postposition, kinds = PREPOSITIONS[preposition]
         np_source, np_target = _np(rng, kinds)
         pp_source, pp_target = [preposition] + np_source, np_target + [postposition]
     end = "." if rng.random() < 0.9 else "!"
-    source = subject + verb_source + object_source + pp_source + [end]
-    target = subject_target + object_target + pp_target + verb_target + [end]
-    return source, target
+    return (subject + verb_source + object_source + pp_source + [end],
+            subject_target + object_target + pp_target + verb_target + [end])
 
 
 def generate(count, seed):
@@ -275,32 +218,22 @@ def generate(count, seed):
 def splits(seed=42, train=6000, validation=300, test=300):
     """Train, validation and test pairs from three seeds drawn from ``seed``."""
     seeds = random.Random(seed)
-    sizes = {"train": train, "validation": validation, "test": test}
-    return {name: generate(size, seeds.getrandbits(64)) for name, size in sizes.items()}
+    return {name: generate(size, seeds.getrandbits(64))
+            for name, size in (("train", train), ("validation", validation), ("test", test))}
 
 
 def _vocabularies():
-    source = set(PUNCTUATION) | {"and", "not", "do", "does", "did", "the", "a", "an", "this",
-                                 "these", "one"}
-    target = set(PUNCTUATION) | {AND, NOT, PAST} | set(INDEFINITE.values()) | set(ONE.values())
-    target |= {prefix + ending for prefix in (DEFINITE, DEMONSTRATIVE)
-               for ending in ENDINGS.values()}
-    source |= set(NUMBERS)
-    target |= set(NUMBERS.values())
-    for noun in NOUNS:
-        source |= {noun, english_plural(noun)}
-        target |= {tesh_noun(noun, number) for number in ("sg", "pl")}
-    for adjective in ADJECTIVES:
-        source.add(adjective)
-        target |= {tesh_adjective(adjective, g, n) for g, n in ENDINGS}
-    for verb in VERBS:
-        source |= {english_verb(verb, form) for form in ("base", "3sg", "past")}
-        target |= {tesh_verb(verb, person) for person in VERB_ENDINGS}
-    for pronouns in (SUBJECT_PRONOUNS, OBJECT_PRONOUNS):
-        source |= set(pronouns)
-        target |= {form for form, _ in pronouns.values()}
-    source |= set(PREPOSITIONS)
-    target |= {postposition for postposition, _ in PREPOSITIONS.values()}
+    source = {*PUNCTUATION, *"and not do does did the a an this these one".split(), *NUMBERS,
+              *ADJECTIVES, *SUBJECT_PRONOUNS, *OBJECT_PRONOUNS, *PREPOSITIONS}
+    source |= {word for noun in NOUNS for word in (noun, english_plural(noun))}
+    source |= {english_verb(verb, form) for verb in VERBS for form in ("base", "3sg", "past")}
+    target = {*PUNCTUATION, AND, NOT, PAST, *INDEFINITE.values(), *ONE.values(), *NUMBERS.values()}
+    target |= {prefix + end for prefix in (DEFINITE, DEMONSTRATIVE) for end in ENDINGS.values()}
+    target |= {tesh_noun(noun, number) for noun in NOUNS for number in ("sg", "pl")}
+    target |= {tesh_adjective(adjective, *key) for adjective in ADJECTIVES for key in ENDINGS}
+    target |= {tesh_verb(verb, person) for verb in VERBS for person in VERB_ENDINGS}
+    target |= {form for table in (SUBJECT_PRONOUNS, OBJECT_PRONOUNS, PREPOSITIONS)
+               for form, _ in table.values()}
     return sorted(source), sorted(target)
 
 
