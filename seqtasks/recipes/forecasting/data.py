@@ -1,21 +1,12 @@
 """Read a time series from a CSV file: a date column and one or more numeric value columns.
 
-Rows must be in increasing date order, one per step (daily data: one per day). A step with no
-row, or a row whose value cell is empty or ``NA``, is *missing*; the ``missing`` policy decides:
-
-* ``"interpolate"`` (default): linear interpolation between the neighbouring observed values
-  (a gap at the very start or end takes the nearest observed value); the number of filled
-  steps is reported;
-* ``"error"``: the first missing step is an error naming the file, line and date.
-
-The step (``data.step``): ``"auto"`` takes the most common difference between consecutive dates
-(a day for daily data), or a business day when every date is a weekday and weekends are
-skipped (trading days: a Friday is followed by a Monday, not by a missing Saturday); ``"row"``
-makes every row one step whatever its date (irregular series); a duration (``"1d"``, ``"7d"``,
-``"1h"``, ``"15min"``) fixes the grid. Every error names the file and line.
-:func:`split_windows` splits a series by date into ``(window, what follows)`` pairs, one per
-target step, :func:`forecast_windows` gives the windows to forecast from and
-:func:`forecast_errors` scores forecasts beside the persistence and seasonal-naive baselines.
+Rows must be in increasing date order. A step with no row, or a row whose value cell is empty or
+``NA``, is *missing*; ``data.missing`` decides: ``"interpolate"`` (default: linear between the
+observed neighbours, the nearest value at either end) or ``"error"``. ``data.step`` is
+``"auto"`` (the most common gap between dates, or business days when weekends are skipped),
+``"row"`` (every row one step) or a duration (``"1d"``, ``"1h"``, ``"15min"``). Every error
+names the file and line. :func:`split_windows` cuts a series into ``(window, what follows)``
+pairs and :func:`forecast_errors` scores forecasts beside the naive baselines.
 """
 
 from __future__ import annotations
@@ -33,15 +24,22 @@ from seqtasks.recipes.reader import Reader
 
 #: ``step``: a ``datetime.timedelta``, ``BUSINESS_DAY`` or ``ROW`` (every row one step).
 Series = collections.namedtuple("Series", "dates values columns filled step")
+#: What follows a window: the next ``horizon`` steps of every column (``values``), and the same
+#: steps one season earlier (``season_ago``; NaN where that is before the series starts).
+Future = collections.namedtuple("Future", "values season_ago")
 BUSINESS_DAY, ROW = "business day", "row"
+MISSING_CELLS = {"", "na", "nan", "n/a", "null", "?"}
+#: Above this share of interpolated steps, the run warns that the step may be wrong.
+MOST_INTERPOLATED = 0.1
+#: The forecasts :func:`forecast_errors` scores: label -> prefix of its metrics.
+_FORECASTS = {"model": "", "persistence": "persistence_", "seasonal naive": "seasonal_naive_"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(min|h|d|w)\s*$")
 _UNITS = {"min": datetime.timedelta(minutes=1), "h": datetime.timedelta(hours=1),
           "d": datetime.timedelta(days=1), "w": datetime.timedelta(weeks=1)}
 
 
 def parse_step(text):
-    """``data.step`` -> ``"auto"``, :data:`ROW` or a ``timedelta``; a :class:`ConfigError`
-    for anything else."""
+    """``data.step`` -> ``"auto"``, :data:`ROW` or a ``timedelta``; else a :class:`ConfigError`."""
     if text in ("auto", ROW):
         return text
     match = _DURATION.match(str(text))
@@ -60,17 +58,13 @@ def describe_step(step):
 
 
 def _business_days(dates):
-    """Whether ``dates`` (midnights) look like a business-day calendar: all weekdays, mostly
-    one day apart, and weekends skipped at least once."""
+    """Whether ``dates`` look like business days: weekday midnights, mostly one day apart, and
+    a weekend skipped at least once."""
     if len(dates) < 3 or any(d.weekday() > 4 or d.time() != datetime.time() for d in dates):
         return False
     gaps = [(b - a).days for a, b in zip(dates, dates[1:])]
     weekend = any(g == 3 and b.weekday() == 0 for g, b in zip(gaps, dates[1:]))
     return weekend and collections.Counter(gaps).most_common(1)[0][0] == 1
-#: What follows a window: the next ``horizon`` steps of every column (``values``), and the same
-#: steps one season earlier (``season_ago``; NaN where that is before the series starts).
-Future = collections.namedtuple("Future", "values season_ago")
-MISSING_CELLS = {"", "na", "nan", "n/a", "null", "?"}
 
 
 def _column_index(path, header, column, what):
@@ -90,10 +84,11 @@ def _parse_date(path, line, text):
     for parse in (datetime.date.fromisoformat, datetime.datetime.fromisoformat):
         try:
             value = parse(text)
-            return value if isinstance(value, datetime.datetime) else \
-                datetime.datetime.combine(value, datetime.time())
         except ValueError:
             continue
+        if isinstance(value, datetime.datetime):
+            return value
+        return datetime.datetime.combine(value, datetime.time())
     raise DataError(f"{path}:{line}: expected a date like 1990-01-31, found {text!r}")
 
 
@@ -101,11 +96,10 @@ def read_series(path, time_column=0, value_columns=None, missing="interpolate",
                 step="auto"):
     """The :class:`Series` of a CSV file with a header row.
 
-    ``time_column``: name or 0-based index of the date column. ``value_columns``: names or
-    indices of the value columns (default: every other column). Returns ``dates`` (a list of
-    ``datetime``, one per step, gaps filled), ``values`` (``float32 [steps, columns]``),
-    ``columns`` (their names), ``filled`` (how many missing steps were interpolated) and
-    ``step`` (see :func:`parse_step`; ``"auto"`` resolved).
+    ``time_column``: name or 0-based index of the date column; ``value_columns``: names or
+    indices of the value columns (default: every other column). The series has a date per
+    step (gaps filled), ``float32 [steps, columns]`` values, the columns' names, how many
+    steps were filled and the step (:func:`parse_step`, ``"auto"`` resolved).
     """
     numbered = list(delimited_rows(read_text(path)))
     if not numbered:
@@ -133,21 +127,35 @@ def read_series(path, time_column=0, value_columns=None, missing="interpolate",
         record = []
         for index in value_indices:
             cell = row[index].strip()
-            if cell.lower() in MISSING_CELLS:
-                record.append(np.nan)
-                continue
             try:
-                record.append(float(cell))
+                record.append(np.nan if cell.lower() in MISSING_CELLS else float(cell))
             except ValueError:
                 raise DataError(f"{path}:{line}: column {header[index]!r}: expected a number, "
                                 f"found {cell!r}") from None
-        dates.append(date)
         values.append(record)
+        dates.append(date)
         lines.append(line)
     if not dates:
         raise DataError(f"{path}: no rows after the header")
     return _regular(path, dates, np.array(values, np.float64), lines,
                     [header[i] for i in value_indices], missing, parse_step(step))
+
+
+def _positions(path, dates, lines, step):
+    """The step index of each row on a grid of ``step`` (resolved) from ``dates[0]``."""
+    if step == ROW:
+        return list(range(len(dates)))
+    if step == BUSINESS_DAY:  # only ever detected (_business_days): every date a weekday
+        days = np.array([d.date() for d in dates], dtype="datetime64[D]")
+        return np.busday_count(days[0], days).tolist()
+    positions = []
+    for date, line in zip(dates, lines):
+        offset = (date - dates[0]) / step
+        if abs(offset - round(offset)) > 1e-9:
+            raise DataError(f"{path}:{line}: date {date.isoformat()} is off the series' "
+                            f"step of {describe_step(step)}; set data.step")
+        positions.append(round(offset))
+    return positions
 
 
 def _regular(path, dates, values, lines, columns, missing, step="auto"):
@@ -157,34 +165,16 @@ def _regular(path, dates, values, lines, columns, missing, step="auto"):
     elif step == "auto":
         gaps = collections.Counter(b - a for a, b in zip(dates, dates[1:]))
         step = gaps.most_common(1)[0][0] if gaps else datetime.timedelta(days=1)
-    if step == ROW:
-        positions = list(range(len(dates)))
-    elif step == BUSINESS_DAY:
-        days = np.array([d.date() for d in dates], dtype="datetime64[D]")
-        for date, line, day in zip(dates, lines, days):
-            if not np.is_busday(day):
-                raise DataError(f"{path}:{line}: date {date.date().isoformat()} is a weekend "
-                                "day in a series of business days; set data.step")
-        positions = np.busday_count(days[0], days).tolist()
-    else:
-        positions = []
-        for date, line in zip(dates, lines):
-            offset = (date - dates[0]) / step
-            if abs(offset - round(offset)) > 1e-9:
-                raise DataError(f"{path}:{line}: date {date.isoformat()} is off the series' "
-                                f"step of {describe_step(step)}; set data.step")
-            positions.append(round(offset))
+    positions = _positions(path, dates, lines, step)
     grid = np.full((positions[-1] + 1, values.shape[1]), np.nan)
     grid[positions] = values
     holes = np.isnan(grid).any(axis=1)
     if holes.any() and missing == "error":
-        first = int(np.argmax(holes))
+        first = int(np.argmax(holes))  # its row, or the next row after a step with none
         date = _step_date(dates, step, first).date().isoformat()
-        known = positions.index(first) if first in positions else None
-        where = f"{path}:{lines[known]}" if known is not None else \
-            f"{path}:{lines[np.searchsorted(positions, first)]}"
-        raise DataError(f"{where}: no value for {date} (a missing step); set data.missing = "
-                        "\"interpolate\" to fill gaps")
+        raise DataError(f"{path}:{lines[np.searchsorted(positions, first)]}: no value for "
+                        f"{date} (a missing step); set data.missing = \"interpolate\" to fill "
+                        "gaps")
     steps = np.arange(len(grid))
     for column in range(grid.shape[1]):
         known = ~np.isnan(grid[:, column])
@@ -196,11 +186,13 @@ def _regular(path, dates, values, lines, columns, missing, step="auto"):
 
 
 def _step_date(dates, step, i):
-    """The date of step ``i`` of a grid starting at ``dates[0]`` (past the end for ``row``:
-    the last gap again)."""
+    """The date of step ``i`` of a grid from ``dates[0]`` (``row`` past the end: the last gap
+    again)."""
     if step == ROW:
-        return dates[i] if i < len(dates) else dates[-1] + (i - len(dates) + 1) * (
-            dates[-1] - dates[-2] if len(dates) > 1 else datetime.timedelta(days=1))
+        if i < len(dates):
+            return dates[i]
+        gap = dates[-1] - dates[-2] if len(dates) > 1 else datetime.timedelta(days=1)
+        return dates[-1] + (i - len(dates) + 1) * gap
     if step == BUSINESS_DAY:
         day = np.busday_offset(np.datetime64(dates[0].date(), "D"), i, roll="forward")
         return datetime.datetime.combine(day.astype(datetime.date), datetime.time())
@@ -213,11 +205,10 @@ def next_date(series):
 
 
 def load_series(spec, data, seed=0):
-    """``(series, source)``: the CSV file ``spec`` read as the ``data`` configuration section
-    says (``time_column``, ``value_columns``, ``missing``), or the built-in series (generated
-    with ``seed``) when ``spec`` is None."""
+    """``(series, source)``: the CSV file ``spec`` read as the ``data`` section says, or the
+    built-in series (generated with ``seed``) when ``spec`` is None."""
     if spec is None:
-        from seqtasks.recipes.forecasting import builtin as builtin
+        from seqtasks.recipes.forecasting import builtin
 
         dates, values = builtin.generate(seed=seed)
         dates = [datetime.datetime.combine(d, datetime.time()) for d in dates]
@@ -230,29 +221,24 @@ def load_series(spec, data, seed=0):
 
 
 def season_steps(step):
-    """Steps per season for the seasonal-naive baseline, from the series' step: 365 daily, 52
-    weekly, 12 monthly, 24 hourly, 5 (a week) for business days, else 1."""
+    """Steps per season for the seasonal-naive baseline: 365 daily, 52 weekly, 12 monthly, 24
+    hourly, 5 for business days, else 1."""
     if step == BUSINESS_DAY:
         return 5
     if step == ROW:
         return 1
     days = step.total_seconds() / 86400
-    if abs(days - 1) < 1e-9:
-        return 365
-    if abs(days - 7) < 1e-9:
-        return 52
-    if 28 <= days <= 31:
-        return 12
-    if abs(days * 24 - 1) < 1e-9:
-        return 24
-    return 1
+    for season, distance in ((365, days - 1), (52, days - 7), (24, days * 24 - 1)):
+        if abs(distance) < 1e-9:
+            return season
+    return 12 if 28 <= days <= 31 else 1
 
 
 def split_steps(series, source, window, horizon, test_start=None, test_fraction=0.1,
                 validation_fraction=0.1):
-    """``(validation, test)``: the first target step of the validation and test ranges. The
-    test range starts at the date ``test_start`` or covers the last ``test_fraction`` of the
-    steps; validation is the last ``validation_fraction`` of the targets before it."""
+    """``(validation, test)``: the first target step of each range. Test starts at the date
+    ``test_start`` or covers the last ``test_fraction`` of the steps; validation is the last
+    ``validation_fraction`` of the targets before it."""
     steps = len(series.dates)
     if test_start is not None:
         try:
@@ -274,11 +260,9 @@ def split_steps(series, source, window, horizon, test_start=None, test_fraction=
 
 def split_windows(series, source, data):
     """``{"train" | "validation" | "test": [(date, window, future)]}``: one triple per target
-    step of each range, as the ``data`` configuration section splits and cuts (``window``,
-    ``horizon``, ``season``, ``test_start``, ``test_fraction``, ``validation_fraction``): its
-    date as ISO text, the ``[window, columns]`` steps before it and its :class:`Future`, views
-    of ``series.values``. ``season`` steps (0: :func:`season_steps`) separate a step from its
-    ``season_ago``."""
+    step, the ranges as the ``data`` section sets them: the date as ISO text, the ``[window,
+    columns]`` steps before it and its :class:`Future` (``season`` steps back, 0:
+    :func:`season_steps`), views of ``series.values``."""
     window, horizon = data["window"], data["horizon"]
     validation, test = split_steps(series, source, window, horizon, data["test_start"],
                                    data["test_fraction"], data["validation_fraction"])
@@ -298,9 +282,9 @@ def split_windows(series, source, data):
 
 
 def forecast_windows(series, source, window):
-    """Yield ``(date, window)`` for every window of ``series``, ``date`` (ISO text) the step
-    it forecasts, the last one past the end of the series; a one-column ``window`` is
-    ``[window]``, else ``[window, columns]``."""
+    """Yield ``(date, window)`` for every window of ``series``, ``date`` (ISO text) the step it
+    forecasts, the last past the end; ``window`` is ``[window]`` for one column, else
+    ``[window, columns]``."""
     steps = len(series.dates)
     if steps < window:
         raise DataError(f"{source}: {steps} steps, shorter than one window of {window}; the "
@@ -313,7 +297,7 @@ def forecast_windows(series, source, window):
 
 def check_columns(windows, columns):
     """Raise :class:`DataError` unless the ``windows`` have one value column per name in
-    ``columns`` (a model's): a file read with other columns cannot be scored."""
+    ``columns`` (a model's)."""
     for w in windows:
         if w.shape[-1] != len(columns):
             raise DataError(f"{w.shape[-1]} value columns, but the model reads {len(columns)} "
@@ -321,17 +305,15 @@ def check_columns(windows, columns):
 
 
 def forecast_errors(forecast, windows, futures, column):
-    """``(metrics, lines)``: ``mae`` and ``rmse`` of ``forecast [n, horizon]`` beside
-    persistence (each window's last value) and seasonal naive (a season earlier; NaN steps
-    skipped), for the ``column`` of the ``windows`` and :class:`Future` s; ``lines`` are the
-    first forecast step of each against the actual values (for a plot)."""
+    """``(metrics, lines)``: ``mae`` and ``rmse`` of ``forecast [n, horizon]`` and of the
+    persistence and seasonal-naive baselines (NaN steps skipped) on ``column``; ``lines``: the
+    first step of each against the actual values (for a plot)."""
     actual = np.stack([f.values[:, column] for f in futures])
     persistence = np.repeat(np.stack([w[-1, column] for w in windows])[:, None],
                             actual.shape[1], axis=1)
     seasonal = np.stack([f.season_ago[:, column] for f in futures])
     metrics = {}
-    for prefix, prediction in (("", forecast), ("persistence_", persistence),
-                               ("seasonal_naive_", seasonal)):
+    for prefix, prediction in zip(_FORECASTS.values(), (forecast, persistence, seasonal)):
         ok = ~np.isnan(prediction)
         if ok.any():
             error = prediction[ok] - actual[ok]
@@ -345,8 +327,7 @@ def forecast_errors(forecast, windows, futures, column):
 def error_table(metrics):
     """Lines of a table of the :func:`forecast_errors` metrics: model and baselines."""
     lines = ["  forecast           MAE      RMSE"]
-    for label, prefix in (("model", ""), ("persistence", "persistence_"),
-                          ("seasonal naive", "seasonal_naive_")):
+    for label, prefix in _FORECASTS.items():
         if f"{prefix}mae" in metrics:
             lines.append(f"  {label:15} {metrics[f'{prefix}mae']:8.3f}  "
                          f"{metrics[f'{prefix}rmse']:8.3f}")
@@ -358,13 +339,9 @@ def stamp(date):
     return date.date().isoformat() if date.time() == datetime.time() else date.isoformat()
 
 
-#: Above this share of interpolated steps, the run warns that the step may be wrong.
-MOST_INTERPOLATED = 0.1
-
-
 class ForecastingReader(Reader):
-    """One CSV series (or the built-in one), its windows split by date into the three splits
-    (:meth:`splits`); ``seqtasks predict --input`` reads every window of a series."""
+    """One CSV series (or the built-in one), its windows split by date; ``seqtasks predict
+    --input`` reads every window of a series."""
 
     streams = False  # a series is small and windows are cut from it whole
     #: The series :meth:`splits` read (:class:`Series`).
@@ -397,16 +374,14 @@ class ForecastingReader(Reader):
         return self.cut(*load_series(path, self.config["data"]))[split]
 
     def prediction_inputs(self, path):
-        """Every window of the CSV series at ``path``, named by the date it forecasts; the last
-        one forecasts past the end of the file (``predict --csv`` prints that one). The series
-        is read whole (gaps are filled from both sides), the windows yielded one at a time."""
+        """Every window of the CSV series at ``path`` (read whole), named by the date it
+        forecasts; the last one forecasts past the end of the file."""
         series, _ = load_series(path, self.config["data"])
         for date, values in forecast_windows(series, path, self.config["data"]["window"]):
             yield date, {"values": values}
 
     def raw_inputs(self, examples):
-        """The signature's ``values``: ``[n, window]``, or ``[n, window, columns]`` for
-        several value columns."""
+        """The signature's ``values``: ``[n, window]``, or ``[n, window, columns]``."""
         values = np.stack([e.input for e in examples]).astype(np.float32)
         return {"values": values[..., 0] if values.shape[-1] == 1 else values}
 

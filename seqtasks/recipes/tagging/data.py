@@ -1,11 +1,9 @@
 """Read tagged sentences from CoNLL-U and CoNLL column files, with file:line in every error.
 
-CoNLL-U (https://universaldependencies.org/format.html) has 10 tab-separated columns per
-token; the token is FORM and the tag is any column (UPOS by default). Column files
-(CoNLL-2000 chunking, CoNLL-2003 NER, IOB/BIO) have whitespace-separated columns with the
-token first and the tag last by default. In both, a blank line ends a sentence. Files may be
-gzip-compressed (``.gz``). Files are read line by line, so :func:`iter_sentences` streams a
-large file one sentence at a time.
+CoNLL-U (https://universaldependencies.org/format.html) has 10 tab-separated columns per token:
+the token is FORM, the tag any column (UPOS by default). Column files (CoNLL-2000, CoNLL-2003,
+IOB/BIO) have whitespace-separated columns, by default the token first and the tag last. A
+blank line ends a sentence; files may be gzip-compressed (``.gz``) and are streamed line by line.
 """
 
 from __future__ import annotations
@@ -26,26 +24,16 @@ Sentence.__doc__ = """A tagged sentence: ``tokens`` and ``tags`` (lists of str, 
 #: The default ``data.tag_column``: CoNLL-U's UPOS; column files: the last column.
 TAG_COLUMN = "upos"
 CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
-
-FORMATS = {
-    ".conllu": "conllu",
-    ".conll": "columns",
-    ".txt": "columns",
-    ".iob": "columns",
-    ".bio": "columns",
-}
+FORMATS = {".conllu": "conllu", ".conll": "columns", ".txt": "columns", ".iob": "columns",
+           ".bio": "columns"}
 
 
 def conll_format(path):
     """``"conllu"`` or ``"columns"``, from the file name (an optional ``.gz`` is ignored)."""
-    name = Path(path).name.lower()
-    name = name.removesuffix(".gz")
-    fmt = FORMATS.get(Path(name).suffix)
+    fmt = FORMATS.get(Path(Path(path).name.lower().removesuffix(".gz")).suffix)
     if fmt is None:
-        raise DataError(
-            f"{path}: unknown file type; expected .conllu, .conll, .txt, .iob or .bio "
-            "(optionally .gz)"
-        )
+        raise DataError(f"{path}: unknown file type; expected .conllu, .conll, .txt, .iob or "
+                        ".bio (optionally .gz)")
     return fmt
 
 
@@ -59,25 +47,26 @@ def _is_index(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _iter_sentences(path, tokens):
-    """Split ``(line, token, tag)`` items (None at boundaries) into sentences, lazily."""
-    current = []
+def _index(path, name, column):
+    """``column``, which must be an index (int) of a column file."""
+    if not _is_index(column):
+        raise DataError(f"{path}: {name} must be a column index (int) for column files, "
+                        f"found {column!r}")
+    return column
+
+
+def _sentences(path, tokens, what=None):
+    """Group ``(line, token, tag)`` items (None at boundaries) into sentences, lazily; with
+    ``what`` (the format, for the message), a file that has none is an error once it is read."""
+    current, found = [], False
     for item in itertools.chain(tokens, [None]):
         if item is not None:
             current.append(item)
         elif current:
             lines, words, tags = zip(*current)
+            found, current = True, []
             yield Sentence(list(words), list(tags), str(path), list(lines))
-            current = []
-
-
-def _sentences(path, tokens, what):
-    """The sentences, one at a time (a file that has none is an error once it is read)."""
-    found = False
-    for sentence in _iter_sentences(path, tokens):
-        found = True
-        yield sentence
-    if not found:
+    if what and not found:
         raise DataError(f"{path}: no sentences found (expected {what})")
 
 
@@ -85,17 +74,13 @@ def _conllu_column(path, tag_column):
     """The 0-based index and the name used in messages of a CoNLL-U column."""
     if isinstance(tag_column, str):
         if tag_column not in CONLLU_COLUMNS:
-            raise DataError(
-                f"{path}: unknown CoNLL-U column {tag_column!r}; expected one of "
-                f"{', '.join(CONLLU_COLUMNS)} or a 0-based index"
-            )
+            raise DataError(f"{path}: unknown CoNLL-U column {tag_column!r}; expected one of "
+                            f"{', '.join(CONLLU_COLUMNS)} or a 0-based index")
         return CONLLU_COLUMNS.index(tag_column), tag_column
     if _is_index(tag_column) and 0 <= tag_column < len(CONLLU_COLUMNS):
         return tag_column, f"column {tag_column}"
-    raise DataError(
-        f"{path}: CoNLL-U tag column {tag_column!r} is not valid; expected one of "
-        f"{', '.join(CONLLU_COLUMNS)} or an index from 0 to {len(CONLLU_COLUMNS) - 1}"
-    )
+    raise DataError(f"{path}: CoNLL-U tag column {tag_column!r} is not valid; expected one of "
+                    f"{', '.join(CONLLU_COLUMNS)} or an index from 0 to {len(CONLLU_COLUMNS) - 1}")
 
 
 def _conllu_tokens(path, index, label):
@@ -107,10 +92,8 @@ def _conllu_tokens(path, index, label):
             continue
         fields = line.split("\t")
         if len(fields) != len(CONLLU_COLUMNS):
-            raise DataError(
-                f"{path}:{number}: expected {len(CONLLU_COLUMNS)} tab-separated columns "
-                f"(CoNLL-U), found {len(fields)}"
-            )
+            raise DataError(f"{path}:{number}: expected {len(CONLLU_COLUMNS)} tab-separated "
+                            f"columns (CoNLL-U), found {len(fields)}")
         if "-" in fields[0] or "." in fields[0]:
             continue  # a multiword token (1-2) or an empty node (1.1)
         token, tag = fields[1], None if index is None else fields[index]
@@ -120,29 +103,20 @@ def _conllu_tokens(path, index, label):
 
 
 def read_conllu(path, tag_column="upos"):
-    """Sentences of a CoNLL-U file, one at a time: FORM tokens tagged with ``tag_column``.
-
-    ``tag_column`` is a name from :data:`CONLLU_COLUMNS` or a 0-based column index.
-    Comments, multiword-token lines (ID ``1-2``) and empty nodes (ID ``1.1``) are skipped.
-    """
+    """Sentences of a CoNLL-U file, one at a time: FORM tokens tagged with ``tag_column`` (a
+    name from :data:`CONLLU_COLUMNS` or a 0-based index). Comments, multiword tokens (ID
+    ``1-2``) and empty nodes (ID ``1.1``) are skipped."""
     index, label = _conllu_column(path, tag_column)
-    return _sentences(
-        path,
-        _conllu_tokens(path, index, label),
-        "CoNLL-U: 10 tab-separated columns per token, a blank line after each sentence",
-    )
+    return _sentences(path, _conllu_tokens(path, index, label), "CoNLL-U: 10 tab-separated "
+                      "columns per token, a blank line after each sentence")
 
 
 def _columns_needed(token_column, tag_column):
-    """How many columns a line needs so that both columns exist and are distinct.
-
-    Non-negative indices count from the start and negative ones from the end; columns counted
-    from the start and from the end must not overlap (so 0 and -1 need 2 columns).
-    """
+    """How many columns a line needs for both columns (0 and -1 need 2: indices counted from the
+    start and from the end must not overlap)."""
     columns = [column for column in (token_column, tag_column) if column is not None]
     from_start = max((column + 1 for column in columns if column >= 0), default=0)
-    from_end = max((-column for column in columns if column < 0), default=0)
-    return from_start + from_end
+    return from_start + max((-column for column in columns if column < 0), default=0)
 
 
 def _column_tokens(path, token_column, tag_column):
@@ -155,75 +129,50 @@ def _column_tokens(path, token_column, tag_column):
             continue
         if len(fields) < needed:
             if -len(fields) <= token_column < len(fields):
-                raise DataError(
-                    f"{path}:{number}: token {fields[token_column]!r} has no tag "
-                    f"(expected at least {needed} columns, found {len(fields)})"
-                )
-            raise DataError(
-                f"{path}:{number}: expected at least {needed} columns (token column "
-                f"{token_column}, tag column {tag_column}), found {len(fields)}"
-            )
+                raise DataError(f"{path}:{number}: token {fields[token_column]!r} has no tag "
+                                f"(expected at least {needed} columns, found {len(fields)})")
+            raise DataError(f"{path}:{number}: expected at least {needed} columns (token column "
+                            f"{token_column}, tag column {tag_column}), found {len(fields)}")
         if width is None:
             width, first = len(fields), number
         elif len(fields) != width:
-            raise DataError(
-                f"{path}:{number}: expected {width} columns like line {first}, found {len(fields)}"
-            )
+            raise DataError(f"{path}:{number}: expected {width} columns like line {first}, "
+                            f"found {len(fields)}")
         yield number, fields[token_column], None if tag_column is None else fields[tag_column]
 
 
 def read_conll(path, token_column=0, tag_column=-1):
-    """Sentences of a whitespace-separated column file (CoNLL-2000, CoNLL-2003, IOB/BIO), one
-    at a time.
-
-    ``token_column`` and ``tag_column`` are 0-based indices, negative ones counting from the
-    end. Lines starting with ``-DOCSTART-`` are skipped and end a sentence. Every token line
-    must have as many columns as the first one.
-    """
-    for name, column in (("token_column", token_column), ("tag_column", tag_column)):
-        if not _is_index(column):
-            raise DataError(
-                f"{path}: {name} must be a column index (int) for column files, found {column!r}"
-            )
+    """Sentences of a whitespace-separated column file, one at a time. The columns are 0-based
+    indices, negative ones counting from the end. ``-DOCSTART-`` lines end a sentence; every
+    token line must have as many columns as the first one."""
+    _index(path, "token_column", token_column)
+    _index(path, "tag_column", tag_column)
     if token_column == tag_column:
         raise DataError(f"{path}: token_column and tag_column are the same column ({tag_column})")
-    return _sentences(
-        path,
-        _column_tokens(path, token_column, tag_column),
-        "one token per line with whitespace-separated columns, a blank line after each sentence",
-    )
+    return _sentences(path, _column_tokens(path, token_column, tag_column), "one token per line "
+                      "with whitespace-separated columns, a blank line after each sentence")
 
 
 def read_tagged(path, token_column=None, tag_column=None):
-    """Sentences of a CoNLL-U or column file, chosen by :func:`conll_format`.
-
-    ``tag_column`` defaults to ``"upos"`` for CoNLL-U and to ``-1`` (the last column) for
-    column files; ``token_column`` (default 0) applies to column files only, since CoNLL-U
-    tokens are always FORM.
-    """
+    """Sentences of a CoNLL-U or column file (:func:`conll_format`). ``tag_column`` defaults to
+    ``"upos"`` for CoNLL-U and to ``-1`` for column files; ``token_column`` (default 0) is for
+    column files only: CoNLL-U tokens are FORM."""
     if conll_format(path) == "conllu":
         if token_column is not None:
-            raise DataError(
-                f"{path}: token_column applies to column files only; CoNLL-U tokens are FORM"
-            )
+            raise DataError(f"{path}: token_column applies to column files only; CoNLL-U "
+                            "tokens are FORM")
         return read_conllu(path, "upos" if tag_column is None else tag_column)
-    return read_conll(
-        path,
-        0 if token_column is None else token_column,
-        -1 if tag_column is None else tag_column,
-    )
+    return read_conll(path, 0 if token_column is None else token_column,
+                      -1 if tag_column is None else tag_column)
 
 
 def iter_sentences(path, token_column=None):
-    """The sentences of a CoNLL-U or column file without their tags (``tags`` are None), one
-    at a time: a tagger's input file (tag columns may be absent or ``_``), streamed."""
+    """The sentences of a CoNLL-U or column file without tags (``tags`` None), streamed: a
+    tagger's input file (tag columns may be absent or ``_``)."""
     if conll_format(path) == "conllu":
-        return _iter_sentences(path, _conllu_tokens(path, None, None))
-    column = 0 if token_column is None else token_column
-    if not _is_index(column):
-        raise DataError(f"{path}: token_column must be a column index (int) for column files, "
-                        f"found {column!r}")
-    return _iter_sentences(path, _column_tokens(path, column, None))
+        return _sentences(path, _conllu_tokens(path, None, None))
+    column = _index(path, "token_column", 0 if token_column is None else token_column)
+    return _sentences(path, _column_tokens(path, column, None))
 
 
 class TaggingReader(Reader):
@@ -237,12 +186,11 @@ class TaggingReader(Reader):
                 for split, examples in builtin.splits(seed).items()}
 
     def read_file(self, path, split):
-        data = self.config["data"]
+        data, tag = self.config["data"], self.config["data"]["tag_column"]
         if conll_format(path) == "conllu":
-            sentences = read_tagged(path, None, data["tag_column"])
+            sentences = read_tagged(path, None, tag)
         else:
-            sentences = read_tagged(path, data["token_column"], None
-                                    if data["tag_column"] == TAG_COLUMN else data["tag_column"])
+            sentences = read_tagged(path, data["token_column"], None if tag == TAG_COLUMN else tag)
         return (Example(s.tokens, s.tags, s.source, s.lines) for s in sentences)
 
     def tfds_examples(self, rows, info, where):

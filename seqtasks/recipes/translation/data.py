@@ -1,17 +1,10 @@
 """Read parallel text (sentence pairs) for a translation recipe, with file:line in every error.
 
-Two layouts are read, both optionally gzip-compressed (``.gz``):
-
-* one TSV file, a pair per line: ``source<TAB>target[<TAB>anything else]``, the layout of the
-  Anki/Tatoeba sentence lists. Lines are split on TAB only, never with CSV quoting, since
-  sentences contain quotes and commas; the two columns can be chosen (0-based).
-* two aligned files (``train.de.gz``, ``train.en.gz``), one sentence per line: line i of one
-  file is the translation of line i of the other.
-
-Blank lines (TSV) and lines blank in both files (aligned files) are skipped; a pair with only
-one side empty is an error, since it is almost always a misaligned or truncated file.
-Each pair is a :class:`Pair` whose ``where`` ("path:line", the source file for aligned files)
-lets later checks name the line a sentence came from.
+Two layouts, both optionally gzip-compressed (``.gz``): one TSV file, ``source<TAB>target[<TAB>
+anything else]`` per line (the Anki/Tatoeba lists; split on TAB only, never with CSV quoting,
+the two columns choosable), or two line-aligned files (``train.de.gz``, ``train.en.gz``). Blank
+lines are skipped; a pair with one side empty is an error (a misaligned or truncated file). A
+:class:`Pair`'s ``where`` ("path:line", the source file for aligned files) names its line.
 """
 
 from __future__ import annotations
@@ -30,15 +23,12 @@ Pair = collections.namedtuple("Pair", "source target where")
 _QUOTE_LIMIT = 60
 
 
-def _quote(sentence):
-    if len(sentence) > _QUOTE_LIMIT:
-        sentence = sentence[: _QUOTE_LIMIT - 3] + "..."
-    return repr(sentence)
-
-
 def _empty_side(where, side, other):
+    """The error for a pair whose ``side`` is empty, quoting the ``other`` sentence (cut)."""
+    if len(other) > _QUOTE_LIMIT:
+        other = other[: _QUOTE_LIMIT - 3] + "..."
     other_side = "target" if side == "source" else "source"
-    return DataError(f"{where}: empty {side} sentence ({other_side}: {_quote(other)})")
+    return DataError(f"{where}: empty {side} sentence ({other_side}: {other!r})")
 
 
 def _column(value, name, path):
@@ -47,10 +37,18 @@ def _column(value, name, path):
     return value
 
 
-def _stripped_lines(path):
-    """``(number, line)`` of a text file without line endings, one at a time."""
+def _tsv_rows(path, needed, layout):
+    """``(number, cells)`` of each non-blank line of a TSV file, one at a time; a line with
+    fewer than ``needed`` cells is an error that names the ``layout``."""
     for number, line in enumerate(iter_lines(path), 1):
-        yield number, line.rstrip("\n").removesuffix("\r")
+        line = line.rstrip("\n").removesuffix("\r")
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) < needed:
+            raise DataError(f"{path}:{number}: expected at least {needed} tab-separated columns "
+                            f"({layout}), found {len(cells)}")
+        yield number, cells
 
 
 def iter_tsv_pairs(path, source_column=0, target_column=1):
@@ -59,25 +57,14 @@ def iter_tsv_pairs(path, source_column=0, target_column=1):
     source_column = _column(source_column, "source_column", path)
     target_column = _column(target_column, "target_column", path)
     if source_column == target_column:
-        raise DataError(
-            f"{path}: source_column and target_column are both {source_column}; "
-            "the source and target sentences must come from different columns"
-        )
-    needed = max(source_column, target_column) + 1
+        raise DataError(f"{path}: source_column and target_column are both {source_column}; "
+                        "the source and target sentences must come from different columns")
     if (source_column, target_column) == (0, 1):
         layout = "source<TAB>target"
     else:
         layout = f"source in column {source_column}, target in column {target_column}, from 0"
     found = False
-    for number, line in _stripped_lines(path):
-        if not line.strip():
-            continue
-        cells = line.split("\t")
-        if len(cells) < needed:
-            raise DataError(
-                f"{path}:{number}: expected at least {needed} tab-separated columns "
-                f"({layout}), found {len(cells)}"
-            )
+    for number, cells in _tsv_rows(path, max(source_column, target_column) + 1, layout):
         source, target = cells[source_column].strip(), cells[target_column].strip()
         where = f"{path}:{number}"
         if not source:
@@ -97,34 +84,24 @@ def read_tsv_pairs(path, source_column=0, target_column=1):
 
 def iter_sources(path, source_column=0):
     """Yield ``(where, source)`` for each non-blank line of a TSV file (or a plain text file,
-    one sentence per line, with column 0), one line at a time: the inputs to translate."""
+    column 0), one line at a time: the inputs to translate."""
     source_column = _column(source_column, "source_column", path)
-    for number, line in enumerate(iter_lines(path), 1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            continue
-        cells = line.split("\t")
-        if len(cells) <= source_column:
-            raise DataError(f"{path}:{number}: expected at least {source_column + 1} "
-                            f"tab-separated columns (the source in column {source_column}, "
-                            f"from 0), found {len(cells)}")
+    layout = f"the source in column {source_column}, from 0"
+    for number, cells in _tsv_rows(path, source_column + 1, layout):
         yield f"{path}:{number}", cells[source_column].strip()
 
 
 def iter_aligned(source_path, target_path):
-    """The sentence pairs of two line-aligned files (line i of one translates line i of the
-    other), one at a time: both files are read side by side, never whole."""
-    sources, targets = _stripped_lines(source_path), _stripped_lines(target_path)
+    """The sentence pairs of two line-aligned files, one at a time: both files are read side
+    by side, never whole."""
+    sources, targets = iter_lines(source_path), iter_lines(target_path)
     found = False
-    for count, (source, target) in enumerate(itertools.zip_longest(sources, targets), 1):
+    for number, (source, target) in enumerate(itertools.zip_longest(sources, targets), 1):
         if source is None or target is None:  # one file ended: count the other's lines
-            total = count + sum(1 for _ in (targets if source is None else sources))
-            lines = (count - 1, total) if source is None else (total, count - 1)
-            raise DataError(
-                f"{source_path}: {lines[0]} lines but {target_path} has {lines[1]}; "
-                "the two files of a parallel corpus must align line by line"
-            )
-        (number, source), (_, target) = source, target
+            total = number + sum(1 for _ in (targets if source is None else sources))
+            lines = (number - 1, total) if source is None else (total, number - 1)
+            raise DataError(f"{source_path}: {lines[0]} lines but {target_path} has {lines[1]}; "
+                            "the two files of a parallel corpus must align line by line")
         source, target = source.strip(), target.strip()
         if not source and not target:
             continue
@@ -145,13 +122,11 @@ def read_aligned(source_path, target_path):
 
 def tfds_pairs(rows, supervised_keys, where):
     """The sentence pairs of a TFDS split's NumPy rows (``where``: ``tfds:<name>:<split>``),
-    source and target from its ``(source, target)`` supervised keys; rows with an empty side
-    are left out."""
+    by its ``(source, target)`` supervised keys; rows with an empty side are left out."""
     if not supervised_keys or len(supervised_keys) != 2:
         raise DataError(f"{where.rsplit(':', 1)[0]}: no (source, target) supervised keys in "
                         "its info")
-    source_key, target_key = supervised_keys
-    return _tfds_rows(rows, source_key, target_key, where)
+    return _tfds_rows(rows, *supervised_keys, where)
 
 
 def _tfds_rows(rows, source_key, target_key, where):
@@ -165,22 +140,19 @@ def _is_path(value):
     return isinstance(value, (str, os.PathLike))
 
 
+def is_aligned(spec):
+    """Whether ``spec`` names a pair of aligned files (a list or tuple of two paths)."""
+    return isinstance(spec, (list, tuple)) and len(spec) == 2 and all(map(_is_path, spec))
+
+
 def iter_pairs(spec, source_column=0, target_column=1, name="data.train"):
-    """The sentence pairs ``spec`` names, one at a time: a path is a TSV file, a list or tuple
-    of two paths is a pair of aligned files (source first). ``name`` (the configuration key
-    the spec came from) is used in the error for any other spec."""
+    """The sentence pairs ``spec`` names, one at a time: a TSV file, or a list or tuple of two
+    aligned files (source first); ``name``, its configuration key, is in any other's error."""
     if _is_path(spec):
         return iter_tsv_pairs(spec, source_column, target_column)
     if is_aligned(spec):
         return iter_aligned(*spec)
-    raise DataError(
-        f"{name}: expected a TSV file or a list of two aligned files, found {spec!r}"
-    )
-
-
-def is_aligned(spec):
-    """Whether ``spec`` names a pair of aligned files (a list or tuple of two paths)."""
-    return isinstance(spec, (list, tuple)) and len(spec) == 2 and all(map(_is_path, spec))
+    raise DataError(f"{name}: expected a TSV file or a list of two aligned files, found {spec!r}")
 
 
 def read_pairs(spec, source_column=0, target_column=1, name="data.train"):
