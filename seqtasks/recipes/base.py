@@ -1,9 +1,11 @@
 """The base class every recipe extends: the skeleton written once.
 
-A recipe keeps what is its own: its configuration keys, how it reads its formats, its
-:class:`~seqtasks.recipes.preprocessor.Preprocessor`, its network, its metrics and how it prints
-predictions. Reading and splitting, adapting the preprocessor, ``tf.data`` batching, compiling
-under the distribution strategy, the inference model and the serving signatures are here.
+A recipe keeps what is its own: its configuration keys, its
+:class:`~seqtasks.recipes.reader.Reader` (formats, built-in data, predict I/O), its
+:class:`~seqtasks.recipes.preprocessor.Preprocessor`, its network and its metrics, through the
+:attr:`Recipe.hooks` it overrides. Adapting the preprocessor, ``tf.data`` caching and batching,
+compiling under the distribution strategy, the inference model and the serving signatures are
+here.
 
 Lifecycle, as the runner and a notebook use it::
 

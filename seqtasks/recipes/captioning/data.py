@@ -1,28 +1,9 @@
 """Read image-captioning data (images and their reference captions), with file:line in errors.
 
-Two layouts are read, as streams (one image's example at a time, never the file whole):
-
-* Flickr8k: either ``captions.txt``, a CSV file with the header ``image,caption`` (the
-  Kaggle layout; a caption is everything after the first comma, so unquoted commas in a
-  caption are kept), or ``Flickr8k.token.txt``, one ``image#n<TAB>caption`` per line. The
-  layout is detected from the first non-blank line. An optional split list
-  (``Flickr_8k.trainImages.txt``, one image name per line) keeps only the listed images.
-  :func:`iter_flickr8k` yields an example per run of consecutive lines of one image, in file
-  order; :func:`read_flickr8k` (in memory) merges an image's runs and keeps a split list's
-  order.
-* COCO: ``captions_*.json`` with ``images`` (``id``, ``file_name``) and ``annotations``
-  (``image_id``, ``caption``), parsed incrementally into an on-disk index
-  (:class:`CocoIndex`) that groups the captions by image: images in the order of ``images``
-  (those without a caption left out), captions in the order of ``annotations``.
-
-Every image kept must exist in the image directory. Each example is an :class:`Example`
-whose ``where`` ("path:line" of its first caption; "path:annotations[i]" for COCO) lets later
-checks name where an image came from.
-
-For the captioning recipe's pipeline: :class:`ImageBytes` (an image's bytes read when taken),
-:func:`image_dataset` and :func:`image_stream` feed the images to a signature or to
-``tf.data``; :func:`readable` leaves out (or names) the images that do not decode;
-:func:`nearest_captions` is the nearest-caption baseline from image features.
+Flickr8k (``captions.txt`` CSV or ``Flickr8k.token.txt``, with an optional split list) and
+COCO (``captions_*.json``, indexed on disk) files are streamed, one image's :class:`Example` at a
+time; its ``where`` names its first caption. Also the image pipeline's helpers and the
+nearest-caption baseline (:func:`nearest_captions`).
 """
 
 from __future__ import annotations
@@ -56,10 +37,9 @@ def image_format(path):
         raise DataError(f"{path}: no such file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
-    if head.startswith(_JPEG):
-        return "jpeg"
-    if head.startswith(_PNG):
-        return "png"
+    for kind, magic in (("jpeg", _JPEG), ("png", _PNG)):
+        if head.startswith(magic):
+            return kind
     return None
 
 
@@ -70,22 +50,17 @@ def _image_path(image_dir, name, where):
     return path
 
 
-def _flickr_csv(path, lines):
-    """(image, caption, line) for each row of a ``image,caption`` CSV file's lines."""
+def _flickr_csv(path, lines, header):
+    """(image, caption, line) of each non-blank row after line ``header`` of a CSV file."""
     reader = csv.reader(lines)
-    header = True
     start = 1
     for row in reader:
         line, start = start, reader.line_num + 1
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if header:
-            header = False
+        if line <= header or not any(cell.strip() for cell in row):
             continue
         if len(row) < 2:
-            raise DataError(
-                f"{path}:{line}: expected 'image,caption', found {len(row)} column(s)"
-            )
+            raise DataError(f"{path}:{line}: expected 'image,caption', found {len(row)} "
+                            "column(s)")
         yield row[0].strip(), ",".join(row[1:]), line
 
 
@@ -101,20 +76,35 @@ def _flickr_token(path, lines):
         yield image.strip(), caption, number
 
 
-def _consecutive(path, rows):
-    """``(image, first line, [captions])`` of each run of consecutive rows of one image."""
-    def checked():
-        for image, caption, line in rows:
-            if not image:
-                raise DataError(f"{path}:{line}: empty image name")
-            caption = caption.strip()
-            if not caption:
-                raise DataError(f"{path}:{line}: empty caption for image {image!r}")
-            yield image, caption, line
+def _flickr_rows(path):
+    """(image, caption, line) rows of a Flickr8k file, its layout found from its first line."""
+    lines = iter_lines(path)
+    peeked = []
+    for line in lines:
+        peeked.append(line)
+        if line.strip():
+            break
+    else:
+        raise DataError(f"{path}: no captions found")
+    first, lines = peeked[-1], itertools.chain(peeked, lines)
+    if first.strip().lower().replace(" ", "") == "image,caption":
+        return _flickr_csv(path, lines, len(peeked))
+    if "\t" in first:
+        return _flickr_token(path, lines)
+    raise DataError(f"{path}:{len(peeked)}: expected the header 'image,caption' (captions.txt) "
+                    "or 'image#n<TAB>caption' lines (Flickr8k.token.txt), found "
+                    f"{first.strip()[:60]!r}")
 
-    for image, run in itertools.groupby(checked(), key=lambda row: row[0]):
-        run = list(run)
-        yield image, run[0][2], [caption for _, caption, _ in run]
+
+def _checked(path, rows):
+    """``rows``, each with an image name and a caption (stripped)."""
+    for image, caption, line in rows:
+        if not image:
+            raise DataError(f"{path}:{line}: empty image name")
+        caption = caption.strip()
+        if not caption:
+            raise DataError(f"{path}:{line}: empty caption for image {image!r}")
+        yield image, caption, line
 
 
 def _split_names(split_list):
@@ -127,68 +117,39 @@ def _split_names(split_list):
     return names
 
 
-def _flickr_rows(captions_path):
-    """The (image, caption, line) rows of a Flickr8k captions file, its layout detected from
-    its first non-blank line, read one line at a time."""
-    lines = iter_lines(captions_path)
-    peeked = []
-    for line in lines:
-        peeked.append(line)
-        if line.strip():
-            break
-    else:
-        raise DataError(f"{captions_path}: no captions found")
-    first, lines = peeked[-1], itertools.chain(peeked, lines)
-    if first.strip().lower().replace(" ", "") == "image,caption":
-        return _flickr_csv(captions_path, lines)
-    if "\t" in first:
-        return _flickr_token(captions_path, lines)
-    raise DataError(
-        f"{captions_path}:{len(peeked)}: expected the header 'image,caption' (captions.txt) or "
-        f"'image#n<TAB>caption' lines (Flickr8k.token.txt), found {first.strip()[:60]!r}"
-    )
-
-
 def flickr_image_dir(captions_path):
     """Flickr8k's layout: ``<captions dir>/Images`` if it exists, else the captions dir."""
-    base = os.path.dirname(os.path.abspath(captions_path))
-    images = os.path.join(base, "Images")
-    return images if os.path.isdir(images) else base
+    folder = os.path.dirname(os.path.abspath(captions_path))
+    images = os.path.join(folder, "Images")
+    return images if os.path.isdir(images) else folder
 
 
 def iter_flickr8k(captions_path, image_dir=None, split_list=None):
-    """Yield the examples of a Flickr8k captions file (``captions.txt`` or
-    ``Flickr8k.token.txt``) as it is read, in file order: one per run of consecutive lines of
-    an image (Flickr8k's files list each image's captions together; an image whose captions
-    resume after other images' is a second example: :func:`read_flickr8k` merges them).
-
-    ``image_dir`` defaults to :func:`flickr_image_dir`. ``split_list`` keeps only the images
-    it names (held as a set of names); one it names that the file never captions is a
-    :class:`DataError` at the end of the file."""
-    rows = _flickr_rows(captions_path)
+    """Yield a Flickr8k file's examples as read: one per run of consecutive lines of an image.
+    ``split_list`` keeps only the images it names (each must have captions)."""
+    rows = _checked(captions_path, _flickr_rows(captions_path))
     image_dir = str(image_dir if image_dir is not None else flickr_image_dir(captions_path))
     wanted = None if split_list is None else _split_names(split_list)
     found, count = set(), 0
-    for name, line, captions in _consecutive(captions_path, rows):
+    for name, run in itertools.groupby(rows, key=lambda row: row[0]):
         if wanted is not None:
             if name not in wanted:
                 continue
             found.add(name)
-        where = f"{captions_path}:{line}"
+        run = list(run)
+        where = f"{captions_path}:{run[0][2]}"
         count += 1
-        yield Example(_image_path(image_dir, name, where), captions, where)
-    if wanted is not None:
-        missing = next((n for n in wanted if n not in found), None)
-        if missing is not None:
-            raise DataError(f"{split_list}:{wanted[missing]}: image {missing!r} has no captions "
-                            f"in {captions_path}")
+        yield Example(_image_path(image_dir, name, where), [c for _, c, _ in run], where)
+    missing = next((n for n in wanted or () if n not in found), None)
+    if missing is not None:
+        raise DataError(f"{split_list}:{wanted[missing]}: image {missing!r} has no captions "
+                        f"in {captions_path}")
     if not count:
         raise DataError(f"{split_list or captions_path}: no captions found")
 
 
 def merged(examples):
-    """``examples`` (in memory; ``(image, captions, where)`` tuples of any kind) with the
-    examples of one image merged into its first."""
+    """``(image, captions, where)`` tuples, each image's merged into its first, in a list."""
     groups = {}
     for example in examples:
         image, texts, where = example[:3]
@@ -201,8 +162,7 @@ def merged(examples):
 
 
 def read_flickr8k(captions_path, image_dir=None, split_list=None):
-    """The examples of a Flickr8k captions file in memory (:func:`iter_flickr8k`, each
-    image's captions merged); with ``split_list``, in the list's order."""
+    """:func:`iter_flickr8k`, each image's captions merged, in a split list's order if given."""
     examples = merged(iter_flickr8k(captions_path, image_dir, split_list))
     if split_list is not None:
         folder = str(image_dir if image_dir is not None else flickr_image_dir(captions_path))
@@ -213,12 +173,12 @@ def read_flickr8k(captions_path, image_dir=None, split_list=None):
 
 
 def coco_image_dir(annotations_path):
-    """COCO's layout, ``annotations/captions_train2017.json`` beside ``train2017/``: that
-    folder if it exists, else the annotations file's own folder."""
-    base = os.path.basename(annotations_path)
+    """``train2017/`` beside ``annotations/captions_train2017.json`` if it exists, else the
+    annotations file's folder."""
+    name = os.path.basename(annotations_path)
     folder = os.path.dirname(os.path.abspath(annotations_path))
-    if base.startswith("captions_") and base.endswith(".json"):
-        candidate = os.path.join(os.path.dirname(folder), base[len("captions_"):-len(".json")])
+    if name.startswith("captions_") and name.endswith(".json"):
+        candidate = os.path.join(os.path.dirname(folder), name[len("captions_"):-len(".json")])
         if os.path.isdir(candidate):
             return candidate
     return folder
@@ -229,13 +189,29 @@ def _field(path, record, key, kind, what):
         raise DataError(f"{path}: {what} has no {key!r} field; expected a COCO captions file")
     value = record[key]
     if not isinstance(value, kind) or isinstance(value, bool):
-        expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        expected = " or ".join(k.__name__ for k in kind)
         raise DataError(f"{path}: {what} field {key!r} is {value!r}, expected {expected}")
     return value
 
 
-#: Largest COCO file parsed whole again to find the line of a JSON error (the incremental
-#: parser does not say where it stopped).
+#: The fields of a COCO ``images`` / ``annotations`` record: its image id, then its text.
+_COCO_FIELDS = {"images": ("id", "file_name"), "annotations": ("image_id", "caption")}
+
+
+def _coco_row(path, array, i, record):
+    """The index row ``(image id as JSON, file name or caption, i)`` of ``array[i]``, checked."""
+    what = f"{array}[{i}]"
+    id_key, text_key = _COCO_FIELDS[array]
+    image_id = _field(path, record, id_key, (int, str), what)
+    text = _field(path, record, text_key, (str,), what)
+    if array == "annotations":
+        text = text.strip()
+        if not text:
+            raise DataError(f"{path}: {what}: empty caption for image id {image_id!r}")
+    return json.dumps(image_id), text, i
+
+
+#: Largest COCO file parsed whole again to find a JSON error's line (ijson does not say).
 _LOCATE_BYTES = 256 * 2**20
 
 
@@ -250,8 +226,8 @@ def _json_error(path, error):
 
 
 def _coco_records(path):
-    """Yield ``(array, index, record)`` for each item of the top-level ``images`` and
-    ``annotations`` arrays of a COCO file, parsed incrementally (never held whole)."""
+    """Yield ``(array, index, record)`` of each item of a COCO file's ``images`` and
+    ``annotations``, parsed incrementally."""
     import ijson
 
     present, depth, builder, top_kind, array, index = set(), 0, None, None, None, 0
@@ -266,26 +242,21 @@ def _coco_records(path):
                         raise DataError(f"{path}: expected a JSON object with 'images' and "
                                         f"'annotations', found {kind}")
                     continue
-                if builder is not None:
-                    builder.event(event, value)
-                    depth += event in ("start_map", "start_array")
-                    depth -= event in ("end_map", "end_array")
-                    if depth == 0:
-                        yield array, index, builder.value
-                        index, builder = index + 1, None
-                    continue
                 if prefix in ("images", "annotations") and prefix not in present:
                     present.add(prefix)
                     array, index = prefix, 0
                     if event != "start_array":
-                        found = value if event not in ("start_map",) else {}
+                        found = {} if event == "start_map" else value
                         raise DataError(f"{path}: the file field {prefix!r} is {found!r}, "
                                         "expected list")
                     continue
-                if prefix in ("images.item", "annotations.item") and prefix[:-5] == array:
-                    builder = ijson.ObjectBuilder()
+                if builder is None and prefix in ("images.item", "annotations.item") \
+                        and prefix[:-5] == array:
+                    builder, depth = ijson.ObjectBuilder(), 0
+                if builder is not None:
                     builder.event(event, value)
-                    depth = 1 if event in ("start_map", "start_array") else 0
+                    depth += event in ("start_map", "start_array")
+                    depth -= event in ("end_map", "end_array")
                     if depth == 0:
                         yield array, index, builder.value
                         index, builder = index + 1, None
@@ -304,15 +275,8 @@ def _coco_records(path):
 
 
 class CocoIndex:
-    """A COCO captions file indexed on disk (SQLite) by one incremental pass, its fields
-    checked: the images in the order of ``images``, each with its captions in the order of
-    ``annotations``, read back one image at a time. COCO's annotations are not grouped by
-    image; the index groups them without holding them.
-
-    Args:
-        path: The ``captions_*.json`` file (``.gz`` too).
-        file: The index file to write.
-    """
+    """A COCO captions file indexed in SQLite ``file`` by one checked, incremental pass; read
+    back one image at a time, in file order (COCO does not group annotations by image)."""
 
     def __init__(self, path, file):
         import sqlite3
@@ -330,41 +294,18 @@ class CocoIndex:
         db.close()
 
     def _fill(self, db):
-        path = self.path
         db.execute("CREATE TABLE images (id TEXT, name TEXT, ord INTEGER)")
-        db.execute("CREATE TABLE captions (image TEXT, caption TEXT, ord INTEGER)")
-        rows = {"images": [], "annotations": []}
-
-        def flush():
-            db.executemany("INSERT INTO images VALUES (?, ?, ?)", rows["images"])
-            db.executemany("INSERT INTO captions VALUES (?, ?, ?)", rows["annotations"])
-            rows["images"].clear()
-            rows["annotations"].clear()
-
-        for array, i, record in _coco_records(path):
-            if array == "images":
-                what = f"images[{i}]"
-                image_id = _field(path, record, "id", (int, str), what)
-                name = _field(path, record, "file_name", str, what)
-                rows["images"].append((json.dumps(image_id), name, i))
-            else:
-                what = f"annotations[{i}]"
-                image_id = _field(path, record, "image_id", (int, str), what)
-                caption = _field(path, record, "caption", str, what).strip()
-                if not caption:
-                    raise DataError(f"{path}: {what}: empty caption for image id "
-                                    f"{image_id!r}")
-                rows["annotations"].append((json.dumps(image_id), caption, i))
-            if len(rows["images"]) + len(rows["annotations"]) >= 1000:
-                flush()
-        flush()
+        db.execute("CREATE TABLE annotations (image TEXT, caption TEXT, ord INTEGER)")
+        for array, records in itertools.groupby(_coco_records(self.path), lambda r: r[0]):
+            db.executemany(f"INSERT INTO {array} VALUES (?, ?, ?)",  # streamed, not held
+                           (_coco_row(self.path, *record) for record in records))
         db.execute("CREATE INDEX images_by_id ON images (id)")
-        db.execute("CREATE INDEX captions_by_image ON captions (image, ord)")
-        orphan = db.execute("SELECT c.ord, c.image FROM captions c LEFT JOIN images i "
-                            "ON c.image = i.id WHERE i.id IS NULL ORDER BY c.ord LIMIT 1"
+        db.execute("CREATE INDEX annotations_by_image ON annotations (image, ord)")
+        orphan = db.execute("SELECT a.ord, a.image FROM annotations a LEFT JOIN images i "
+                            "ON a.image = i.id WHERE i.id IS NULL ORDER BY a.ord LIMIT 1"
                             ).fetchone()
         if orphan is not None:
-            raise DataError(f"{path}: annotations[{orphan[0]}] refers to image id "
+            raise DataError(f"{self.path}: annotations[{orphan[0]}] refers to image id "
                             f"{json.loads(orphan[1])!r}, which is not in 'images'")
         db.commit()
 
@@ -374,8 +315,8 @@ class CocoIndex:
 
         db = sqlite3.connect(self.file, check_same_thread=False)  # tf.data's threads
         try:
-            rows = db.execute("SELECT i.ord, i.name, c.caption, c.ord FROM images i JOIN "
-                              "captions c ON c.image = i.id ORDER BY i.ord, c.ord")
+            rows = db.execute("SELECT i.ord, i.name, a.caption, a.ord FROM images i JOIN "
+                              "annotations a ON a.image = i.id ORDER BY i.ord, a.ord")
             for _, run in itertools.groupby(rows, key=lambda row: row[0]):
                 run = list(run)
                 yield run[0][1], run[0][3], [caption for _, _, caption, _ in run]
@@ -387,8 +328,7 @@ _coco_indexes = {}
 
 
 def coco_index(path):
-    """The :class:`CocoIndex` of ``path`` (made once per process and file version, in a
-    temporary folder removed when the process exits)."""
+    """The :class:`CocoIndex` of ``path``, made once per process and file version."""
     from seqtasks.data.pipeline import cache_folder
 
     try:
@@ -403,9 +343,7 @@ def coco_index(path):
 
 
 def iter_coco(annotations_path, image_dir=None):
-    """Yield the examples of a COCO ``captions_*.json`` file (:class:`CocoIndex`): its
-    images in the order of ``images``, those without a caption left out; ``image_dir``
-    defaults to :func:`coco_image_dir`."""
+    """Yield a COCO file's examples: its captioned images in the order of ``images``."""
     index = coco_index(annotations_path)
     image_dir = str(image_dir or coco_image_dir(annotations_path))
     count = 0
@@ -422,32 +360,12 @@ def read_coco(annotations_path, image_dir=None):
     return list(iter_coco(annotations_path, image_dir))
 
 
-def read_image_files(paths):
-    """The bytes of each JPEG or PNG file of ``paths``; anything else is a DataError."""
-    images = []
-    for path in paths:
-        if os.path.isdir(path):
-            raise DataError(f"{path}: is a folder, expected a JPEG or PNG image file")
-        if image_format(path) is None:
-            raise DataError(f"{path}: not a JPEG or PNG image")
-        with open(path, "rb") as f:
-            images.append(f.read())
-    return images
-
-
-def from_tfds(rows, where):
-    """The examples of TFDS rows with an ``image`` (encoded bytes: ``SkipDecoding``) and
-    ``captions`` (a sequence of texts, or of ``{"text": ...}``) feature; ``where`` names the
-    split. Blank captions are dropped, and images left without one. Yielded as read."""
-    for i, row in enumerate(rows):
-        captions = row.get("captions")
-        if isinstance(captions, dict):
-            captions = captions.get("text")
-        if captions is None or "image" not in row:
-            raise DataError(f"{where}: expected 'image' and 'captions' features")
-        texts = [t for t in (c.decode("utf-8").strip() for c in captions) if t]
-        if texts:
-            yield Example(bytes(row["image"]), texts, f"{where}[{i}]")
+def iter_captions(path, image_dir=None, split_list=None):
+    """Yield the examples of a COCO (``.json``, ``.json.gz``) or Flickr8k file as read."""
+    name = str(path).lower()
+    if name.endswith(".json") or name.endswith(".json.gz"):
+        return iter_coco(path, image_dir)
+    return iter_flickr8k(path, image_dir, split_list)
 
 
 def source_name(example):
@@ -456,8 +374,8 @@ def source_name(example):
 
 
 class ImageBytes(collections.abc.Sequence):
-    """The encoded bytes of images given as file paths or bytes; a file is read only when its
-    item (or a slice, as an object array) is taken, so a large data set is never held whole."""
+    """Encoded images from file paths or bytes; a file is read when its item (or a slice, as
+    an object array) is taken."""
 
     def __init__(self, sources):
         self.sources = list(sources)
@@ -481,22 +399,17 @@ class ImageBytes(collections.abc.Sequence):
 
 
 def image_dataset(examples):
-    """A ``tf.data`` dataset of the encoded bytes of each example's image (``input``: a file
-    path, read inside ``tf.data``, or the bytes themselves), in order."""
+    """A ``tf.data`` dataset of each example's encoded image (``input``: a path or bytes)."""
     import tensorflow as tf
 
     sources = [e.input for e in examples]
-    if all(isinstance(s, str) for s in sources):
-        return tf.data.Dataset.from_tensor_slices(tf.constant(sources, tf.string)).map(
-            tf.io.read_file)
-    return tf.data.Dataset.from_tensor_slices(tf.constant(sources, tf.string))
+    data = tf.data.Dataset.from_tensor_slices(tf.constant(sources, tf.string))
+    return data.map(tf.io.read_file) if all(isinstance(s, str) for s in sources) else data
 
 
 def image_stream(examples, targets):
-    """``(image bytes, targets)`` elements of a :class:`~seqtasks.data.stream.Stream` of
-    examples (as :func:`image_dataset` zipped with the targets), read a chunk at a time:
-    ``targets(chunk)`` gives a chunk's targets as ``from_tensor_slices`` takes them. An
-    image file is read inside ``tf.data`` when its element is."""
+    """:func:`image_dataset` of a :class:`~seqtasks.data.stream.Stream` zipped with
+    ``targets(chunk)`` (what ``from_tensor_slices`` takes), read a chunk at a time."""
     import numpy as np
     import tensorflow as tf
 
@@ -513,18 +426,8 @@ def image_stream(examples, targets):
     return data
 
 
-def iter_captions(path, image_dir=None, split_list=None):
-    """Yield the examples of a COCO file (``.json``, ``.json.gz``) or a Flickr8k one (with
-    ``split_list``) as they are read."""
-    name = str(path).lower()
-    if name.endswith(".json") or name.endswith(".json.gz"):
-        return iter_coco(path, image_dir)
-    return iter_flickr8k(path, image_dir, split_list)
-
-
 def _decodable(examples, size):
-    """Indices of the examples (a list) whose image decodes as JPEG or PNG (decoded and
-    resized to ``size`` inside ``tf.data``, in parallel, as training does)."""
+    """Indices of the examples (a list) whose image decodes and resizes as training's does."""
     import tensorflow as tf
 
     from seqtasks.layers.images import decode_image
@@ -539,11 +442,9 @@ def _decodable(examples, size):
 
 
 def readable(examples, size, corrupt="error", skipped=None, what="the data", chunk=256):
-    """Yield the examples of ``examples`` (any iterable, read ``chunk`` at a time) whose image
-    decodes; the names of the others are appended to ``skipped`` (a list). With
-    ``corrupt="error"`` an unreadable image is a :class:`DataError` naming the first and
-    counting the others, raised when ``examples`` ends; so is ``examples`` without any
-    readable image (``what`` names it)."""
+    """Yield the examples whose image decodes, appending the others' names to ``skipped``.
+    At the end, unreadable images are a :class:`DataError` if ``corrupt="error"``, and so is
+    having no readable image (``what`` names the data)."""
     from seqtasks.data.pipeline import chunks
 
     skipped = [] if skipped is None else skipped
@@ -586,9 +487,8 @@ def normalised(rows):
 
 
 def nearest_captions(train_features, query_features, train_captions, lowercase=True):
-    """The nearest-caption baseline: for each query image, a caption of the training image
-    whose features are most similar (cosine); of that image's captions, the one agreeing most
-    with its others (highest sentence BLEU against them)."""
+    """For each query image, the caption of the most similar (cosine) training image that
+    agrees most with its other captions (sentence BLEU)."""
     import numpy as np
     import sacrebleu
 
@@ -609,14 +509,12 @@ def nearest_captions(train_features, query_features, train_captions, lowercase=T
 
 
 class CaptioningReader(Reader):
-    """Flickr8k and COCO captions files with their images, TFDS captioning datasets and the
-    built-in scenes; an image that does not decode stops the run or is left out and counted
-    (``data.corrupt_images``)."""
+    """Flickr8k/COCO files, TFDS datasets and the built-in scenes; an image that does not
+    decode stops the run or is left out and counted (``data.corrupt_images``)."""
 
     def __init__(self, config, recipe):
         super().__init__(config, recipe)
-        #: Unreadable images left out of each split (``data.corrupt_images = "skip"``), by
-        #: name, found when each file is first read (see :meth:`readable`).
+        #: ``{split: [names of the unreadable images left out]}``, found on a file's first read.
         self.skipped = {}
         #: ``(split, file)`` read through once, their unreadable images known.
         self.checked = set()
@@ -632,8 +530,7 @@ class CaptioningReader(Reader):
                 for split, examples in builtin.splits(seed).items()}
 
     def read_file(self, path, split):
-        """The examples of a captions file, yielded as read (see
-        :func:`iter_captions`)."""
+        """The examples of a captions file, yielded as read (see :func:`iter_captions`)."""
         data, split_list = self.config["data"], self.config["data"].get(f"{split}_images")
         if not isinstance(path, str):
             raise ConfigError(f"data.{split}: expected a captions file path, found {path!r}")
@@ -651,7 +548,17 @@ class CaptioningReader(Reader):
         return {"image": tfds.decode.SkipDecoding()}
 
     def tfds_examples(self, rows, info, where):
-        return (base.Example(*e) for e in from_tfds(rows, where))
+        """Rows with ``image`` bytes and ``captions`` (texts or ``{"text": ...}``); blank
+        captions are dropped, and images left without one."""
+        for i, row in enumerate(rows):
+            captions = row.get("captions")
+            if isinstance(captions, dict):
+                captions = captions.get("text")
+            if captions is None or "image" not in row:
+                raise DataError(f"{where}: expected 'image' and 'captions' features")
+            texts = [t for t in (c.decode("utf-8").strip() for c in captions) if t]
+            if texts:
+                yield base.Example(bytes(row["image"]), texts, f"{where}[{i}]")
 
     def stream(self, spec, split, carving=None):
         """The examples of ``spec`` whose image decodes (see :meth:`readable`)."""
@@ -661,10 +568,8 @@ class CaptioningReader(Reader):
         return stream
 
     def readable(self, examples, split, item):
-        """The examples of one file (``item``) of ``split`` whose image decodes. The first
-        read through a file (for train, the adaptation pass) decodes every image and stops
-        at an unreadable one (``data.corrupt_images = "error"``) or records its name; later
-        reads leave the recorded images out without decoding them."""
+        """The examples of file ``item`` whose image decodes: checked on its first read, later
+        reads leave out the images recorded then without decoding them."""
         skipped = self.skipped.setdefault(split, [])
         if (split, item) in self.checked:
             bad = set(skipped)
@@ -700,7 +605,15 @@ class CaptioningReader(Reader):
 
     def read_inputs(self, items):
         """The bytes of each image file named on the command line (JPEG or PNG)."""
-        return read_image_files(items)
+        images = []
+        for path in items:
+            if os.path.isdir(path):
+                raise DataError(f"{path}: is a folder, expected a JPEG or PNG image file")
+            if image_format(path) is None:
+                raise DataError(f"{path}: not a JPEG or PNG image")
+            with open(path, "rb") as f:
+                images.append(f.read())
+        return images
 
     def format_prediction(self, inputs, outputs):
         return [t.decode("utf-8") for t in outputs["caption"]]
