@@ -1,5 +1,6 @@
 """Greedy and beam-search decoding against NumPy references: brute force over every sequence,
-a plain-Python greedy loop and a plain-Python beam search, and hand arithmetic."""
+a plain-Python greedy loop and a plain-Python beam search, and hand arithmetic; and decoding in
+the translation recipe's seq2seq model, whose translations and scores padding never changes."""
 
 import itertools
 import math
@@ -7,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import tiny
 
 from seqtasks.decoding import (
     DECODERS,
@@ -370,6 +372,46 @@ def test_get_decoder():
             get_decoder("beam", **options)
     with pytest.raises(TypeError):
         get_decoder("greedy", beam_width=2)
+
+
+# ----- in the translation recipe's seq2seq model (moved from tests/recipes/test_translation.py)
+
+TINY_TRANSLATION = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
+                    "train.batch_size=32", "decode.max_length=30"]
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    pytest.param(["model.attention=luong", "model.cell=lstm", "model.layers=2"],
+                 marks=pytest.mark.slow),
+    pytest.param(["model.attention=none", "model.cell=gru", "model.bidirectional=false"],
+                 marks=pytest.mark.slow),
+], ids=["elman-bahdanau", "lstm-luong-2-layers", "gru-none"])
+def test_padding_never_changes_a_translation_or_its_score(tmp_path, overrides):
+    import seqtasks
+    from seqtasks.recipes.translation import builtin as builtin
+
+    train = tmp_path / "train.tsv"
+    train.write_text("".join(f"{s}\t{t}\tCC-BY 2.0\n" for s, t in builtin.generate(600, seed=1)),
+                     encoding="utf-8")
+    recipe = seqtasks.get_recipe("translation")
+    task = recipe(recipe.default_config(tiny(*TINY_TRANSLATION, f"data.train={train}",
+                                             *overrides)))
+    datasets = task.build_datasets()
+    model = task.build_model()
+    model.fit(datasets["train"].take(3), verbose=0, shuffle=False)
+    signature = task.endpoints(task.inference_model(model))["serving_default"]  # traced once
+    serve = lambda texts: {k: v.numpy() for k, v in  # noqa: E731
+                           signature(text=np.array(texts, dtype=object)).items()}
+    alone = serve(["the dog sees two birds ."])
+    batch = serve(["the dog sees two birds .", "zyxwv qqq unknown words !", "",
+                   "she gives the old red books to the small cats in the park ."])
+    assert alone["translation"][0] == batch["translation"][0]
+    np.testing.assert_allclose(alone["score"][0], batch["score"][0], atol=1e-5)
+    assert np.isfinite(batch["score"]).all()
+    assert all(len(t.split()) <= 30 for t in batch["translation"])  # decode.max_length
+    probs = model.predict_on_batch(next(iter(datasets["test"]))[0])
+    assert np.allclose(probs.sum(-1), 1.0, atol=1e-4)
 
 
 # ----- sampling ---------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
-"""Caption data layouts: Flickr8k (captions.txt, Flickr8k.token.txt, split lists) and COCO."""
+"""Caption data layouts: Flickr8k (captions.txt, Flickr8k.token.txt, split lists) and COCO,
+read alone and by the captioning recipe (COCO's default image folder, TFDS coco_captions);
+missing and corrupt images; the decoded-image cache and the data state of a resumed run."""
 import gzip
 import json
 import os
 import re
 
+import numpy as np
 import pytest
+from helpers import assert_clean_failure, run_expecting_failure, tiny, write
 
 from seqtasks.errors import DataError
+from seqtasks.recipes.captioning import builtin as builtin
 from seqtasks.recipes.captioning.data import Example, image_format, read_coco, read_flickr8k
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 12
@@ -241,3 +246,250 @@ def test_coco_is_read_without_holding_the_file(tmp_path):
         tracemalloc.stop()
     assert (count, captions) == (20_000, 60_000)
     assert peak < size / 2, (peak, size)
+
+
+# ----- the captioning recipe on these layouts ------------------------------------------------
+
+TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
+        "data.image_size=32", "data.min_count=1", "train.batch_size=16", "decode.max_length=12"]
+
+
+def tiny_captioning(*overrides, epochs=2):
+    return tiny(*TINY, *overrides, epochs=epochs)
+
+
+def encode(image, fmt):
+    import tensorflow as tf
+
+    return (tf.io.encode_png(image) if fmt == "png" else tf.io.encode_jpeg(image, quality=95)
+            ).numpy()
+
+
+def write_flickr(root, examples, name="captions.txt", first=0):
+    """The Flickr8k layout: Images/ (PNG and JPEG) + captions.txt; returns the image names."""
+    (root / "Images").mkdir(parents=True, exist_ok=True)
+    names, rows = [], ["image,caption"]
+    for i, (image, captions) in enumerate(examples, first):
+        fmt = "png" if i % 2 else "jpeg"
+        image_name = f"img{i}.{'png' if fmt == 'png' else 'jpg'}"
+        (root / "Images" / image_name).write_bytes(encode(image, fmt))
+        names.append(image_name)
+        rows += [f"{image_name},{caption}" for caption in captions]
+    with open(root / name, "a", encoding="utf-8") as f:
+        f.write("\n".join(rows if first == 0 else rows[1:]) + "\n")
+    return names
+
+
+@pytest.fixture(scope="module")
+def flickr(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flickr")
+    train = write_flickr(root, builtin.generate(160, seed=1, size=32))
+    test = write_flickr(root, builtin.generate(24, seed=2, size=32), first=160)
+    (root / "train.txt").write_text("\n".join(train) + "\n")
+    (root / "test.txt").write_text("\n".join(test) + "\n")
+    return root
+
+
+def flickr_overrides(root):
+    return [f"data.train={root / 'captions.txt'}", f"data.train_images={root / 'train.txt'}",
+            f"data.test={root / 'captions.txt'}", f"data.test_images={root / 'test.txt'}"]
+
+
+def test_decoded_images_cached_on_disk_are_those_kept_in_memory(flickr, tmp_path):
+    """data.cache = "disk" keeps the decoded training images in files (auto: memory for small
+    sets); two epochs read the same batches as the in-memory cache."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    epochs = {}
+    for cache in ("auto", "disk"):
+        task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr),
+                                                            f"data.cache={cache}")))
+        task.cache_dir = tmp_path / cache
+        train = task.build_datasets()["train"]
+        assert task.cache_mode("train") == ("memory" if cache == "auto" else "disk")
+        epochs[cache] = [[np.concatenate([np.ravel(a) for a in tf_flat(batch)])
+                          for batch in train] for _ in range(2)]
+    assert list((tmp_path / "disk").glob("train*"))
+    assert not (tmp_path / "auto").exists()
+    for memory, disk in zip(epochs["auto"], epochs["disk"]):
+        assert len(memory) == len(disk) > 1
+        for a, b in zip(memory, disk):
+            np.testing.assert_array_equal(a, b)
+
+
+def tf_flat(batch):
+    import tensorflow as tf
+
+    return [t.numpy() for t in tf.nest.flatten(batch)]
+
+
+@pytest.mark.slow
+def test_coco_layout_and_its_default_image_folder(tmp_path):
+    examples = builtin.generate(40, seed=3, size=32)
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "train2017").mkdir()
+    images, annotations = [], []
+    for i, (image, captions) in enumerate(examples):
+        name = f"{i:012d}.jpg"
+        (tmp_path / "train2017" / name).write_bytes(encode(image, "jpeg"))
+        images.append({"id": 1000 + i, "file_name": name})
+        annotations += [{"id": len(annotations), "image_id": 1000 + i, "caption": c}
+                        for c in captions]
+    path = tmp_path / "annotations" / "captions_train2017.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    import seqtasks
+
+    result = seqtasks.run("captioning", tiny_captioning(
+        f"data.train={path}", f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy",
+        epochs=1), output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    data = result.metrics["data"]
+    assert sum(data["images"].values()) == 40
+    assert data["captions"]["train"] + data["captions"]["validation"] + \
+        data["captions"]["test"] == len(annotations)
+
+
+def test_flickr8k_token_file_with_split_lists(flickr, tmp_path):
+    lines = []
+    for row in (flickr / "captions.txt").read_text().splitlines()[1:]:
+        image, caption = row.split(",", 1)
+        lines.append(f"{image}#{len([x for x in lines if x.startswith(image + '#')])}\t{caption}")
+    token = tmp_path / "Flickr8k.token.txt"
+    token.write_text("\n".join(lines) + "\n")
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(
+        f"data.train={token}", f"data.train_images={flickr / 'train.txt'}",
+        f"data.image_dir={flickr / 'Images'}")))
+    task.build_datasets()
+    assert sum(len(examples) for examples in task.splits.values()) == 160
+
+
+@pytest.mark.slow
+def test_tfds_coco_captions_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow as tf
+
+    import seqtasks
+
+    def as_dataset(builder, *args, **kwargs):
+        # What coco_captions yields with decoders={"image": SkipDecoding()}: encoded image
+        # bytes and a Sequence of captions (the default mock's "objects" lengths disagree).
+        assert builder.name == "coco_captions"
+        examples = builtin.generate(12, seed=4, size=32)
+
+        def generate():
+            for i, (image, captions) in enumerate(examples):
+                yield {"image": encode(image, "jpeg"), "image/id": i,
+                       "captions": {"id": list(range(len(captions))),
+                                    "text": [c.encode() for c in captions]}}
+
+        return tf.data.Dataset.from_generator(generate, output_signature={
+            "image": tf.TensorSpec([], tf.string), "image/id": tf.TensorSpec([], tf.int64),
+            "captions": {"id": tf.TensorSpec([None], tf.int64),
+                         "text": tf.TensorSpec([None], tf.string)}})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        result = seqtasks.run("captioning", tiny_captioning(
+            "data.train=tfds:coco_captions:train", "data.test=tfds:coco_captions:test",
+            f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy", epochs=1),
+            output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    assert result.metrics["data"]["images"]["test"] == 12
+    # the reference: sacreBLEU-1 of the export's captions of the mock's images (every split
+    # is the same 12) against their captions
+    from sacrebleu.metrics import BLEU
+
+    examples = builtin.generate(12, seed=4, size=32)
+    out = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"](
+        image=tf.constant([encode(image, "jpeg") for image, _ in examples]))
+    hypotheses = [c.decode() for c in out["caption"].numpy()]
+    references = [caps for _, caps in examples]
+    streams = [[refs[i] if i < len(refs) else None for refs in references]
+               for i in range(max(map(len, references)))]
+    bleu_1 = BLEU(lowercase=True, max_ngram_order=1, force=True).corpus_score(
+        hypotheses, streams).score
+    assert bleu_1 > 0 and result.metrics["test"]["bleu_1"] == pytest.approx(bleu_1, abs=1e-3)
+
+
+def run_bad(tmp_path, *overrides):
+    return run_expecting_failure("captioning", tmp_path, tiny_captioning(*overrides))
+
+
+def test_caption_naming_a_missing_image(flickr, tmp_path):
+    captions = write(tmp_path / "captions.txt",
+                     "image,caption\nimg0.jpg,a red circle\nghost.jpg,a blue square\n")
+    assert_clean_failure(run_bad(tmp_path, f"data.train={captions}",
+                                 f"data.image_dir={flickr / 'Images'}"),
+                         "captions.txt:3", "ghost.jpg", "not found")
+
+
+def corrupt_layout(flickr, tmp_path):
+    images = tmp_path / "Images"
+    images.mkdir()
+    for name in ("img0.jpg", "img1.png", "img2.jpg", "img3.png"):
+        (images / name).write_bytes((flickr / "Images" / name).read_bytes())
+    (images / "broken.jpg").write_bytes((flickr / "Images" / "img0.jpg").read_bytes()[:60])
+    (images / "text.png").write_text("hello\n")
+    rows = ["image,caption"] + [f"{n},a red circle" for n in
+                                ("img0.jpg", "broken.jpg", "img1.png", "img2.jpg", "text.png",
+                                 "img3.png")]
+    return write(tmp_path / "captions.txt", "\n".join(rows) + "\n")
+
+
+def test_corrupt_image_is_named(flickr, tmp_path):
+    captions = corrupt_layout(flickr, tmp_path)
+    result = run_bad(tmp_path, f"data.train={captions}", "data.validation_fraction=0.01")
+    assert_clean_failure(result, "not a readable JPEG or PNG image", "and 1 more",
+                         'data.corrupt_images = "skip"')
+    message = result.output.strip().splitlines()[-1]
+    assert "captions.txt:3: " in message and "broken.jpg" in message or \
+        "captions.txt:6: " in message and "text.png" in message, message
+
+
+def test_corrupt_images_skipped_and_counted(flickr, tmp_path):
+    import seqtasks
+
+    captions = corrupt_layout(flickr, tmp_path)
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(
+        f"data.train={captions}", f"data.test={captions}", "data.validation_fraction=0.25",
+        "data.corrupt_images=skip")))
+    task.build_datasets()
+    skipped = task.summary["skipped_corrupt_images"]
+    assert skipped["count"] == 4 and skipped["test"] == 2
+    assert any(name.endswith("broken.jpg") for name in skipped["first"])
+    assert len(task.splits["test"]) == 4
+    assert task.summary["images"]["test"] == 4
+
+
+def test_training_stream_and_a_resumed_data_state_skip_without_decoding_again(
+        flickr, tmp_path, monkeypatch):
+    """The training split is a stream, not a list. A run resumed from its data state leaves
+    the same corrupt images out of every split without decoding any image to find them."""
+    import pickle
+
+    import seqtasks
+    from seqtasks.data.stream import Stream
+    from seqtasks.recipes.captioning import data as captions_module
+
+    captions = corrupt_layout(flickr, tmp_path)
+    recipe = seqtasks.get_recipe("captioning")
+    config = recipe.default_config(tiny_captioning(
+        f"data.train={captions}", f"data.validation={captions}", f"data.test={captions}",
+        "data.corrupt_images=skip", "data.cache=none", "train.batch_size=2"))
+    task = recipe(config)
+    task.build_datasets()
+    assert isinstance(task.splits["train"], Stream) and len(task.splits["train"]) == 4
+    state = pickle.loads(pickle.dumps(task.data_state()))
+
+    def no_decoding(*args):
+        raise AssertionError("an image was decoded to check it again")
+
+    monkeypatch.setattr(captions_module, "_decodable", no_decoding)
+    resumed = recipe(config)
+    datasets = resumed.build_datasets(state)
+    assert resumed.summary == task.summary
+    assert resumed.summary["skipped_corrupt_images"]["count"] == 6
+    assert sum(int(batch[0][0].shape[0]) for batch in datasets["train"]) == 4
+    assert [len(resumed.splits[s]) for s in ("validation", "test")] == [4, 4]

@@ -1,6 +1,8 @@
 import gzip
 
+import numpy as np
 import pytest
+from helpers import tiny
 
 from seqtasks.errors import DataError
 from seqtasks.recipes.tagging.data import conll_format, read_conll, read_conllu, read_tagged
@@ -31,6 +33,8 @@ Peter NNP B-NP B-PER
 -DOCSTART- -X- -X- O
 Blackburn NNP I-NP I-PER
 """
+
+TINY = ["model.char_embedding_dim=8", "model.char_units=8"]  # tagging's character sizes
 
 
 def write(tmp_path, name, text):
@@ -154,3 +158,60 @@ def test_missing_file(tmp_path):
     path = tmp_path / "nope.conll"
     with pytest.raises(DataError, match=r"nope\.conll: no such file$"):
         list(read_tagged(path))
+
+
+@pytest.mark.slow
+def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow as tf
+
+    import seqtasks
+
+    passes = {}  # split -> [(tokens, tag names)] of each pass over it, as generated
+
+    def as_dataset(builder, *args, **kwargs):
+        features = builder.info.features
+        tag_feature = "ner" if "ner" in features else "upos"
+        names = features[tag_feature].feature.names
+        rng = np.random.default_rng(0)
+        split = str(kwargs.get("split", args[0] if args else ""))
+
+        def examples():
+            made = passes.setdefault(split, [])
+            made.append([])
+            for _ in range(30):
+                length = int(rng.integers(1, 12))
+                example = {k: ([b"x"] * length if isinstance(v, tfds.features.Sequence) else b"")
+                           for k, v in features.items()}
+                example["tokens"] = [f"w{rng.integers(20)}".encode() for _ in range(length)]
+                for name in ("ner", "pos", "chunks", "upos"):
+                    if name in features:
+                        example[name] = rng.integers(len(features[name].feature.names),
+                                                     size=length)
+                made[-1].append(([t.decode() for t in example["tokens"]],
+                                 [names[i] for i in example[tag_feature]]))
+                yield example
+
+        signature = tf.nest.map_structure(
+            lambda spec: tf.TensorSpec(spec.shape, spec.dtype),
+            features.get_tensor_spec())
+        return tf.data.Dataset.from_generator(examples, output_signature=signature)
+
+    for source, tag in (("conll2003", "ner"), ("universal_dependencies/en_ewt", "upos")):
+        with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+            result = seqtasks.run("tagging", tiny(
+                *TINY, f"data.train=tfds:{source}", f"data.test=tfds:{source}:test",
+                f"data.tag_column={tag}", f"export.dir={tmp_path / 'x'}", epochs=1),
+                output=tmp_path / tag, echo=lambda *_: None, verbose=0)
+        assert result.metrics["data"]["examples"]["test"] == 30
+        # the reference: the generated test sentences, tagged by the export, counted in numpy
+        sentences = passes.pop("test")[0]
+        serve = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"]
+        out = serve(text=tf.constant([" ".join(tokens) for tokens, _ in sentences]))
+        right = [tag.decode() == want for (_, wanted), row, n in zip(
+                 sentences, out["tags"].numpy(), out["lengths"].numpy())
+                 for tag, want in zip(row[:n], wanted)]
+        assert len(right) == result.metrics["test"]["tokens"] == sum(
+            len(tokens) for tokens, _ in sentences)
+        assert result.metrics["test"]["accuracy"] == pytest.approx(np.mean(right), abs=1e-6)
+        passes.clear()

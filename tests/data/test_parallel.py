@@ -1,9 +1,12 @@
-"""Parallel text: TSV pairs and line-aligned files, with file:line in every error."""
+"""Parallel text: TSV pairs and line-aligned files, with file:line in every error; the
+translation recipe's reader on prediction inputs and on a TFDS source."""
 import gzip
 from pathlib import Path
 
 import pytest
+from helpers import tiny, write
 
+import seqtasks
 from seqtasks.errors import DataError
 from seqtasks.recipes.translation.data import Pair, read_aligned, read_pairs, read_tsv_pairs
 
@@ -157,3 +160,51 @@ def test_path_objects_are_accepted(tmp_path):
     path = tmp_path / "p.tsv"
     path.write_text("a\tb\n")
     assert read_pairs(Path(path)) == [Pair("a", "b", f"{path}:1")]
+
+
+# ----- the translation recipe's TranslationReader (moved from tests/recipes/test_translation.py)
+
+TINY_TRANSLATION = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
+                    "train.batch_size=32", "decode.max_length=30"]
+
+
+def test_prediction_inputs_stream_the_source_column(tmp_path):
+    recipe = seqtasks.get_recipe("translation")
+    task = recipe(recipe.default_config(tiny(*TINY_TRANSLATION, "data.source_column=1",
+                                             "data.target_column=0")))
+    path = write(tmp_path / "p.tsv", "hallo\thello\n\nwelt\tworld\n")
+    assert list(task.reader.prediction_inputs(path)) == [
+        (f"{path}:1", {"text": "hello"}), (f"{path}:3", {"text": "world"})]
+    bad = write(tmp_path / "bad.tsv", "hallo\thello\nkein tab\n")
+    with pytest.raises(seqtasks.errors.DataError, match=r"bad.tsv:2: expected at least 2 "):
+        list(task.reader.prediction_inputs(bad))
+
+
+@pytest.mark.slow
+def test_tfds_ted_hrlr_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    import sacrebleu
+    import tensorflow as tf
+
+    with tfds.testing.mock_data(num_examples=30, policy=tfds.testing.MockPolicy.USE_CODE):
+        result = seqtasks.run("translation", tiny(
+            *TINY_TRANSLATION, "data.train=tfds:ted_hrlr_translate/pt_to_en",
+            "data.test=tfds:ted_hrlr_translate/pt_to_en:test", f"export.dir={tmp_path / 'x'}",
+            "decode.strategy=greedy", epochs=1),
+            output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+        pairs = [(r["pt"].decode(), r["en"].decode())  # the mock's test pairs, read again
+                 for r in tfds.as_numpy(tfds.load("ted_hrlr_translate/pt_to_en", split="test"))]
+    assert result.metrics["data"]["examples"]["test"] == 30 == len(pairs)
+    # the reference: sacreBLEU of the export's translations of the mock's Portuguese
+    out = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"](
+        text=tf.constant([source for source, _ in pairs]))
+    hypotheses = [t.decode() for t in out["translation"].numpy()]
+    references = [[target for _, target in pairs]]
+    bleu = sacrebleu.corpus_bleu(hypotheses, references, lowercase=True).score
+    chrf = sacrebleu.corpus_chrf(hypotheses, references).score
+    assert chrf > 0  # the outputs share characters with the references: a real comparison
+    assert result.metrics["test"]["bleu"] == pytest.approx(bleu, abs=1e-3)
+    assert result.metrics["test"]["chrf"] == pytest.approx(chrf, abs=1e-3)
+    assert result.metrics["test"]["sentences"] == 30
+

@@ -1,15 +1,34 @@
 """One long text as a stream: the held-out end cut in one pass, the training prefix, and the
-token pieces, against the text held whole in memory and sliced."""
+token pieces, against the text held whole in memory and sliced; language_model's reader on a
+text file (held-out splits, a TFDS text) and its data state brought back on resuming."""
 
+import json
+import math
+import pickle
 import random
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import tiny, write
 
 from seqtasks.recipes.base import Example
 from seqtasks.recipes.language_model.data import TextPrefix, TextTail
 from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor, text_chunks
+from seqtasks.recipes.translation import builtin as translation
+
+TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
+
+
+def tiny_lm(*overrides, epochs=2):
+    return tiny(*TINY, *overrides, epochs=epochs)
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lm") / "text.txt"
+    path.write_text("\n".join(s for s, _ in translation.generate(400, seed=5)) + "\n")
+    return path
 
 
 def lines_of(text):
@@ -128,3 +147,108 @@ def test_ids_in_pieces_match_a_dictionary_lookup(level):
     counts = {t: tokens.count(t) for t in set(tokens)}
     assert [counts[t] for t in preprocessor.vocabulary] == sorted(counts.values(),
                                                                     reverse=True)[:4]
+
+
+def adapted_splits(recipe, overrides):
+    """The splits after the adaptation pass (which cuts the held-out texts)."""
+    task = recipe(recipe.default_config(overrides))
+    splits = task.reader.splits()
+    task.adapt(splits)
+    return {split: list(examples) for split, examples in splits.items()}
+
+
+def test_held_out_text_is_cut_from_the_end(text_file, tmp_path):
+    """Without data.test the last test_fraction of the characters tests and the
+    validation_fraction before it validates (a line is cut where the share ends); with it,
+    validation is the end of train. Examples are lines, ``file:line``; a list of files is
+    read in order."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    text = text_file.read_text()
+    splits = adapted_splits(recipe, [f"data.train={text_file}", "data.test_fraction=0.2"])
+    joined = {s: "".join(e.input for e in examples) for s, examples in splits.items()}
+    test_cut = int(len(text) * 0.8)
+    validation_cut = int(test_cut * 0.9)
+    assert joined == {"train": text[:validation_cut], "validation": text[validation_cut:test_cut],
+                      "test": text[test_cut:]}
+    assert splits["train"][1][:3] == (text.splitlines(keepends=True)[1], None, f"{text_file}:2")
+
+    other = write(tmp_path / "more.txt", "the end .\n")
+    splits = adapted_splits(recipe, [f"data.train=[{str(text_file)!r}, {str(other)!r}]",
+                                     f"data.test={other}"])
+    train = text + "the end .\n"
+    cut = int(len(train) * 0.9)
+    assert "".join(e.input for e in splits["validation"]) == train[cut:]
+    assert "".join(e.input for e in splits["train"]) == train[:cut]
+    assert splits["test"][0].where == f"{other}:1"
+
+
+def test_held_out_text_is_at_most_the_limit(text_file):
+    """data.held_out_limit caps each held-out text (in characters) from the end."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    text = text_file.read_text()
+    splits = adapted_splits(recipe, [f"data.train={text_file}", "data.held_out_limit=500"])
+    joined = {s: "".join(e.input for e in examples) for s, examples in splits.items()}
+    assert joined == {"train": text[:-1000], "validation": text[-1000:-500],
+                      "test": text[-500:]}
+
+
+@pytest.mark.slow
+def test_tfds_tiny_shakespeare_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import seqtasks
+
+    texts = {split: "\n".join(s for s, _ in translation.generate(60, seed=seed))
+             for split, seed in (("train", 1), ("test", 2))}
+
+    def as_dataset(builder, split=None, **kwargs):
+        return tf.data.Dataset.from_tensors({"text": tf.constant(texts[split])})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        result = seqtasks.run("language_model", tiny_lm(
+            "data.train=tfds:tiny_shakespeare:train", "data.test=tfds:tiny_shakespeare:test",
+            f"export.dir={tmp_path / 'x'}", epochs=1),
+            output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    # the mock's test text, split into characters here and scored by the export in one call
+    # from a zero state, gives the run's metrics (which carried the state across chunks)
+    chars = list(texts["test"])
+    score = tf.saved_model.load(str(result.export_dir)).signatures["score"]
+    out = score(tokens=tf.constant([chars]), state=tf.zeros([1, 0]))
+    steps = len(chars) - 1
+    test = result.metrics["test"]
+    assert test["accuracy"] == round(int(out["correct"][0]) / steps, 6)
+    assert test["perplexity"] == pytest.approx(
+        math.exp(-float(out["log_likelihood"][0]) / steps), rel=1e-4)
+    vocabulary = json.loads((result.export_dir / "assets.extra" / "seqtasks.json").read_text())
+    assert set(vocabulary["vocabulary"]) <= set(texts["train"])
+
+
+def test_a_resumed_run_reuses_the_data_state_and_the_encoded_text(text_file, tmp_path):
+    """What the adaptation pass learned (vocabulary, held-out texts, token marks) comes back
+    from :meth:`data_state`, and the training ids from the file the first run wrote: the
+    resumed run reads no training text (the file may even be gone) and gets the same data."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("language_model")
+    config = recipe.default_config(tiny_lm(f"data.train={text_file}", "data.cache=disk"))
+    first = recipe(config)
+    first.cache_dir = tmp_path / "cache"
+    built = first.build_datasets()
+    state = pickle.loads(pickle.dumps(first.data_state()))
+    assert (tmp_path / "cache" / "train.ids").exists()
+
+    hidden = text_file.rename(tmp_path / "elsewhere.txt")
+    try:
+        again = recipe(config)
+        again.cache_dir = tmp_path / "cache"
+        rebuilt = again.build_datasets(state)
+    finally:
+        hidden.rename(text_file)
+    assert again.preprocessor.vocabulary == first.preprocessor.vocabulary
+    assert again.summary == first.summary
+    for split in built:
+        assert [(x.numpy().tolist(), y.numpy().tolist()) for x, y in rebuilt[split]] == \
+            [(x.numpy().tolist(), y.numpy().tolist()) for x, y in built[split]]

@@ -1,8 +1,13 @@
-"""Image decoding inside the graph, against the pixels that were encoded."""
+"""Image decoding inside the graph, against the pixels that were encoded; augmentation; the image
+encoders, their weights from a file (frozen, or refused when unreadable) in a captioning run;
+and the captioning model's probabilities, which padding does not change."""
+
+import itertools
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_clean_failure, run_expecting_failure, tiny, write
 
 from seqtasks.layers.images import IMAGE_ENCODERS, decode_image, decode_images
 from seqtasks.recipes.captioning import builtin as builtin
@@ -63,3 +68,126 @@ def test_every_pretrained_backbone_builds_from_scratch_and_sees_the_image(name):
     assert np.isfinite(out).all()
     # relative: an untrained MobileNetV3 in inference mode gives features of ~1e-10
     assert np.linalg.norm(out[0] - out[1]) > 1e-3 * np.linalg.norm(out[0])
+
+
+def test_augment_shifts_and_jitters_but_never_mirrors():
+    """A white vertical bar at column 40 of a 64-px image whose left half is dark and right half
+    bright: after augmentation the bar lies within 64/8 = 8 columns of where it was, the dark
+    side stays on the left (no flip: captions say left and right), shape and dtype survive,
+    and two draws differ."""
+    from seqtasks.layers.images import augment_image as augment
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, 32:] = 150
+    image[:, 40] = 255
+    tf.random.set_seed(0)
+    outs = [augment(tf.constant(image)).numpy() for _ in range(20)]
+    for out in outs:
+        assert out.shape == image.shape and out.dtype == np.uint8
+        bar = int(np.argmax(out[32, :, 0].astype(int)))
+        assert abs(bar - 40) <= 8, bar
+        assert out[:, :16].mean() < out[:, 48:].mean()
+    assert len({out.tobytes() for out in outs}) > 1
+
+
+# ----- in the captioning recipe, on a Flickr8k layout ---------------------------------------
+
+TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
+        "data.image_size=32", "data.min_count=1", "train.batch_size=16", "decode.max_length=12"]
+
+
+def tiny_captioning(*overrides, epochs=2):
+    return tiny(*TINY, *overrides, epochs=epochs)
+
+
+def encode(image, fmt):
+    return (tf.io.encode_png(image) if fmt == "png" else tf.io.encode_jpeg(image, quality=95)
+            ).numpy()
+
+
+def write_flickr(root, examples, name="captions.txt", first=0):
+    """The Flickr8k layout: Images/ (PNG and JPEG) + captions.txt; returns the image names."""
+    (root / "Images").mkdir(parents=True, exist_ok=True)
+    names, rows = [], ["image,caption"]
+    for i, (image, captions) in enumerate(examples, first):
+        fmt = "png" if i % 2 else "jpeg"
+        image_name = f"img{i}.{'png' if fmt == 'png' else 'jpg'}"
+        (root / "Images" / image_name).write_bytes(encode(image, fmt))
+        names.append(image_name)
+        rows += [f"{image_name},{caption}" for caption in captions]
+    with open(root / name, "a", encoding="utf-8") as f:
+        f.write("\n".join(rows if first == 0 else rows[1:]) + "\n")
+    return names
+
+
+@pytest.fixture(scope="module")
+def flickr(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flickr")
+    train = write_flickr(root, builtin.generate(160, seed=1, size=32))
+    test = write_flickr(root, builtin.generate(24, seed=2, size=32), first=160)
+    (root / "train.txt").write_text("\n".join(train) + "\n")
+    (root / "test.txt").write_text("\n".join(test) + "\n")
+    return root
+
+
+def flickr_overrides(root):
+    return [f"data.train={root / 'captions.txt'}", f"data.train_images={root / 'train.txt'}",
+            f"data.test={root / 'captions.txt'}", f"data.test_images={root / 'test.txt'}"]
+
+
+def test_padding_never_changes_a_caption_probability(flickr):
+    """An image's caption probabilities are the same alone and batched with an image that has
+    more and longer captions (padding in both the caption and the step axes)."""
+    import seqtasks
+
+    recipe = seqtasks.get_recipe("captioning")
+    task = recipe(recipe.default_config(tiny_captioning(*flickr_overrides(flickr))))
+    task.build_datasets()
+    model = task.build_model()
+    raw = task.reader.raw_inputs(list(itertools.islice(task.splits["train"], 2)))["image"]
+    images = task.preprocessor({"image": tf.constant(raw[:2])}).numpy()
+    short = np.array([[[2, 5, 6, 3]]])
+    alone = model.predict_on_batch([images[:1], short])
+    padded = np.zeros((2, 3, 9), np.int32)
+    padded[0, 0, :4] = short[0, 0]
+    padded[1] = [[2, 5, 6, 7, 8, 9, 5, 6, 3], [2, 7, 3, 0, 0, 0, 0, 0, 0],
+                 [2, 8, 8, 3, 0, 0, 0, 0, 0]]
+    batched = model.predict_on_batch([images, padded])
+    np.testing.assert_allclose(batched[0, 0, :4], alone[0, 0], atol=1e-5)
+    assert np.allclose(batched.sum(-1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_frozen_backbone_with_a_local_weights_file(flickr, tmp_path):
+    """A keras.applications backbone, its weights from a file; model.train_encoder=false keeps
+    them unchanged through training."""
+    import keras
+
+    import seqtasks
+    from seqtasks.layers import Captioner
+
+    backbone = IMAGE_ENCODERS["mobilenet_v3_small"](32, None)
+    weights = tmp_path / "backbone.weights.h5"
+    backbone.save_weights(weights)
+    result = seqtasks.run("captioning", tiny_captioning(
+        *flickr_overrides(flickr), "model.encoder=mobilenet_v3_small",
+        f"model.encoder_weights={weights}", "model.train_encoder=false",
+        f"export.dir={tmp_path / 'x'}", "decode.strategy=greedy", epochs=1),
+        output=tmp_path / "run", echo=lambda *_: None, verbose=0)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    captioner = next(layer for layer in model.layers if isinstance(layer, Captioner))
+    trained = captioner.image_encoder.get_weights()
+    for before, after in zip(backbone.get_weights(), trained):
+        np.testing.assert_array_equal(before, after)
+    assert result.export_dir.exists()
+
+
+def test_backbone_weights_that_cannot_be_loaded(flickr, tmp_path):
+    """Fails in building the model, after the data was read: one line, and no run directory
+    (nor export) left behind."""
+    weights = write(tmp_path / "weights.h5", "not an HDF5 file\n")
+    result = run_expecting_failure("captioning", tmp_path, tiny_captioning(
+        *flickr_overrides(flickr), "model.encoder=mobilenet_v3_small", "data.image_size=32",
+        f"model.encoder_weights={weights}"))
+    assert_clean_failure(result, "model.encoder_weights", "weights.h5",
+                         "cannot load the weights of mobilenet_v3_small")
