@@ -23,18 +23,28 @@ def _register():
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; wraps the real loader of ``keras`` to register afterwards."""
+    """Finds nothing itself; wraps the real loader of ``keras`` to register afterwards.
+
+    It stays in ``sys.meta_path`` until Keras is actually executed: a lookup that does not
+    load it (``import tensorflow`` calls ``importlib.util.find_spec("keras")``) leaves the
+    finder in place for the real import."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self not in sys.meta_path:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")
+        index = sys.meta_path.index(self)
+        sys.meta_path.remove(self)  # let the real finders answer, without asking us again
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            sys.meta_path.insert(index, self)
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
 
         def exec_then_register(module):
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             exec_module(module)
             _register()
 
