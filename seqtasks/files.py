@@ -9,6 +9,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def ordinary(path, directory=False):
+    """Give ``path`` (made by ``tempfile``, which allows only its owner) the permissions
+    ``mkdir`` or ``open`` would have given it under the process umask: 0755 / 0644 under the
+    usual 022, so that TF Serving or a container running as another user can read it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+    return path
+
+
 def new_run_dir(name):
     """``runs/<name>-<timestamp>``: the default folder of a new run (or comparison...)."""
     return Path(f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -20,6 +34,7 @@ def write_text(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        ordinary(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -37,7 +52,7 @@ def atomic_directory(parent, prefix):
     """Yield a temporary directory inside ``parent``; removed unless the caller renames it."""
     parent = Path(parent)
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{prefix}."))
+    tmp = ordinary(Path(tempfile.mkdtemp(dir=parent, prefix=f".{prefix}.")), directory=True)
     try:
         yield tmp
     finally:
