@@ -71,6 +71,28 @@ def test_predict_a_file_writes_one_json_object_per_input(run, tmp_path):
     assert single.output.splitlines()[1].split("  ", 2)[2] == lines[5]["replies"][0]
 
 
+def test_predict_a_text_file_reads_one_message_per_line(run, tmp_path):
+    """A .txt file is one message per line, as standard input is: no header, commas and
+    quotes kept, blank lines skipped."""
+    messages = ["text,label", 'hi, "can you" book a table?', "", "what time is it"]
+    path = tmp_path / "messages.txt"
+    path.write_text("\n".join(messages) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = cli("predict", run / "exports" / "smart_reply", "--input", path, "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["where"] for row in rows] == [f"{path}:1", f"{path}:2", f"{path}:4"]
+    piped = cli("predict", run / "exports" / "smart_reply", input="\n".join(
+        m for m in messages if m) + "\n")
+    firsts = []  # each message's "> message" line, then its replies' "  score  reply" lines
+    for line in piped.output.splitlines():
+        if line.startswith("> "):
+            firsts.append(None)
+        elif line.startswith("  ") and firsts and firsts[-1] is None:
+            firsts[-1] = line.split("  ", 2)[2]
+    assert [r["replies"][0] for r in rows] == firsts
+
+
 def test_predict_output_is_whole_or_absent(run, tmp_path):
     good = [(text, "") for text, _ in builtin.generate(200, seed=3)]
     path = tmp_path / "in.csv"

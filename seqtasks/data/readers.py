@@ -67,6 +67,20 @@ def iter_lines(path):
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
+def is_plain_text(path):
+    """Whether ``path`` is a ``.txt`` file (``.txt.gz`` too): to ``seqtasks predict``, one
+    input per line, as standard input is."""
+    return Path(path).name.lower().removesuffix(".gz").endswith(".txt")
+
+
+def text_lines(path):
+    """Yield ``(where, text)`` for each non-blank line of a text file, without its line break,
+    one at a time."""
+    for number, line in enumerate(iter_lines(path), 1):
+        if line.strip():
+            yield f"{path}:{number}", line.rstrip("\r\n")
+
+
 def file_format(path):
     name = Path(path).name
     if name.endswith(".gz"):

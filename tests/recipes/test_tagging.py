@@ -115,6 +115,14 @@ def test_predict_input_streams_an_untagged_conllu_file_to_json_lines(finished_ru
     assert rows[0]["tokens"] == ["The", "cat", "sat", "."] and all(rows[0]["tags"])
 
 
+def test_predict_input_reads_a_text_file_as_one_sentence_per_line(finished_run, tmp_path):
+    path = write(tmp_path / "in.txt", "The cat sat .\n\nThey sleep\n")
+    result = cli("predict", finished_run / "exports" / "tagging", "--input", path)
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [(r["where"], r["tokens"][:r["lengths"]]) for r in rows] == [
+        (f"{path}:1", ["The", "cat", "sat", "."]), (f"{path}:3", ["They", "sleep"])]
+
+
 def test_evaluate_rejects_tokens_holding_spaces(finished_run, tmp_path):
     """(That evaluate gives the run's own metrics on a CoNLL-U file is the contract test's.)"""
     path = write(tmp_path / "spaces.conllu", """

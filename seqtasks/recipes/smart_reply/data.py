@@ -35,8 +35,12 @@ class SmartReplyReader(Reader):
         return {"text": [e.input for e in examples]}
 
     def prediction_inputs(self, path):
-        from seqtasks.data.readers import read_columns
+        """A ``.txt`` file: one message per line; CSV, TSV or JSON Lines: the text column."""
+        from seqtasks.data.readers import is_plain_text, read_columns, text_lines
 
+        if is_plain_text(path):
+            yield from ((where, {"text": text}) for where, text in text_lines(path))
+            return
         for line, (text,) in read_columns(path, self.columns("text")):
             yield f"{path}:{line}", {"text": text}
 

@@ -209,6 +209,13 @@ class TaggingReader(Reader):
                 yield Example(tokens, tags, f"{where}[{i}]")
 
     def prediction_inputs(self, path):
+        """A ``.txt`` file: one sentence per line (tokens split on whitespace); CoNLL-U and
+        column files (``.conll``, ``.iob``, ``.bio``): their sentences."""
+        from seqtasks.data.readers import is_plain_text, text_lines
+
+        if is_plain_text(path):
+            yield from ((where, {"text": text.strip()}) for where, text in text_lines(path))
+            return
         for s in iter_sentences(path, self.config["data"]["token_column"]):
             yield f"{s.source}:{s.lines[0]}", {"text": " ".join(s.tokens)}
 
