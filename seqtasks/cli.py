@@ -35,12 +35,16 @@ def _friendly(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from seqtasks import errors
         from seqtasks.errors import SeqtasksError
 
+        caller, errors.CALLER = errors.CALLER, "cli"  # errors name the command line's flags
         try:
             return command(*args, **kwargs)
         except SeqtasksError as e:
             raise click.ClickException(str(e)) from None
+        finally:
+            errors.CALLER = caller
 
     return wrapper
 

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from seqtasks.errors import ConfigError
+from seqtasks.errors import ConfigError, named
 
 SECTIONS = ("data", "model", "train", "export")
 
@@ -193,11 +193,43 @@ def read_toml(path):
         raise ConfigError(f"{path}: not UTF-8 text") from None
 
 
-def parse_override(text):
-    """Parse ``section.key=value`` from ``--set``; the value is read as TOML, else as a string."""
+def overrides_list(overrides):
+    """``overrides`` as a list of ``section.key=value`` strings or ``(section.key, value)``
+    pairs: a list of strings (``--set``), one string, or a dict, flat
+    (``{"train.epochs": 3}``) or nested (``{"train": {"epochs": 3}}``)."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        return [overrides]
+    if isinstance(overrides, dict):
+        items = []
+        for name, value in overrides.items():
+            if isinstance(value, dict) and "." not in str(name):
+                items += [(f"{name}.{key}", v) for key, v in value.items()]
+            else:
+                items.append((str(name), value))
+        return items
+    return list(overrides)
+
+
+def parse_override(item):
+    """``(section, key, value)`` of a ``section.key=value`` string (the value read as TOML,
+    else as a string) or of a ``(section.key, value)`` pair."""
+    where = named("--set", "overrides")
+    if isinstance(item, tuple) and len(item) == 2:
+        name, value = item
+        if "." not in name:
+            raise ConfigError(f"{where}: {name!r}: expected a section.key name, e.g. "
+                              "train.epochs")
+        section, _, key = name.strip().partition(".")
+        return section, key, value
+    if not isinstance(item, str):
+        raise ConfigError(f"{where}: expected section.key=value strings or a dict, found "
+                          f"{type(item).__name__} {item!r}")
+    text = item
     name, sep, raw = text.partition("=")
     if not sep or "." not in name:
-        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. train.epochs=5")
+        raise ConfigError(f"{where} {text!r}: expected section.key=value, e.g. train.epochs=5")
     section, _, key = name.strip().partition(".")
     raw = raw.strip()
     try:
@@ -269,9 +301,9 @@ def resolve(schema, recipe_name, files=(), overrides=(), variants=()):
     given = {section: {} for section in schema}
     for path in files:
         document = read_toml(path)
-        named = document.pop("recipe", recipe_name)
-        if named != recipe_name:
-            raise ConfigError(f"{path}: recipe = {named!r}, but running {recipe_name!r}")
+        declared = document.pop("recipe", recipe_name)
+        if declared != recipe_name:
+            raise ConfigError(f"{path}: recipe = {declared!r}, but running {recipe_name!r}")
         for section, table in document.items():
             if not isinstance(table, dict):
                 raise ConfigError(
@@ -280,9 +312,9 @@ def resolve(schema, recipe_name, files=(), overrides=(), variants=()):
                 )
             for name, value in table.items():
                 apply(given, schema, section, name, value, str(path))
-    for text in overrides:
-        section, name, value = parse_override(text)
-        apply(given, schema, section, name, value, "--set")
+    for item in overrides_list(overrides):
+        section, name, value = parse_override(item)
+        apply(given, schema, section, name, value, named("--set", "overrides"))
     config = defaults(schema)
     for variant in variants:
         section, name, value = variant.when

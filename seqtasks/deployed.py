@@ -14,7 +14,7 @@ from pathlib import Path
 from seqtasks import config as config_lib
 from seqtasks import export as export_lib
 from seqtasks import scoring
-from seqtasks.errors import ConfigError, ExportError
+from seqtasks.errors import ConfigError, ExportError, named
 from seqtasks.files import atomic_file, new_run_dir, write_json, write_text
 from seqtasks.signatures import call_signature, columns
 
@@ -46,10 +46,11 @@ def load_task(version, overrides=()):
     overrides (which only change how files are read)."""
     from seqtasks.recipes import get_recipe
 
+    overrides = config_lib.overrides_list(overrides)
     for item in overrides:
-        if not item.strip().startswith("data."):
-            raise ConfigError(f"--set {item!r}: only data.* keys (how the file is read) can be "
-                              "changed for a trained model")
+        if not (item[0] if isinstance(item, tuple) else str(item)).strip().startswith("data."):
+            raise ConfigError(f"{named('--set', 'overrides')} {item!r}: only data.* keys (how "
+                              "the file is read) can be changed for a trained model")
     metadata = export_lib.read_metadata(version)
     recipe = get_recipe(metadata["recipe"])
     saved = Path(version) / export_lib.CONFIG_FILE
@@ -75,9 +76,11 @@ def evaluate(target, data, overrides=(), output=None, echo=print):
     task, metadata = load_task(version, overrides)
     output = Path(output or new_run_dir(f"evaluate-{task.name}"))
     if output.exists() and not output.is_dir():
-        raise ConfigError(f"--output {output}: exists and is not a directory")
+        raise ConfigError(f"{named('--output', 'output')} {output}: exists and is not a "
+                          "directory")
     if not output.parent.is_dir():
-        raise ConfigError(f"--output {output}: the folder {output.parent} does not exist")
+        raise ConfigError(f"{named('--output', 'output')} {output}: the folder "
+                          f"{output.parent} does not exist")
     # a bad file fails here, before anything is written
     examples = task.reader.read_split(str(data))
     scored = task.score(load_signatures(version), examples,
@@ -115,11 +118,12 @@ def predict_file(export_dir, input_path, output_path=None, overrides=(), batch_s
     version = export_lib.resolve_export(export_dir)
     task, _ = load_task(version, overrides)
     if not Path(input_path).is_file():
-        raise ConfigError(f"--input {input_path}: no such file")
+        raise ConfigError(f"{named('--input', 'input_path')} {input_path}: no such file")
     if output_path is not None:
         folder = Path(output_path).parent
         if not folder.is_dir():
-            raise ConfigError(f"--output {output_path}: the folder {folder} does not exist")
+            raise ConfigError(f"{named('--output', 'output_path')} {output_path}: the folder "
+                              f"{folder} does not exist")
     inputs = task.reader.prediction_inputs(str(input_path))
     first = list(itertools.islice(inputs, batch_size))  # a malformed file fails before TF loads
     signature = load_signatures(version)["serving_default"]

@@ -5,6 +5,17 @@ Each message says what was found, where (file:line or config key) and what was e
 """
 
 
+#: Who is calling: ``"python"`` (the library) or ``"cli"`` (set by ``seqtasks``' command line),
+#: so that an error names what the caller typed (see :func:`named`).
+CALLER = "python"
+
+
+def named(flag, argument):
+    """How an error names an input: the CLI's ``flag`` (``--set``) on the command line, the
+    Python ``argument`` (``overrides``) in a library call."""
+    return flag if CALLER == "cli" else argument
+
+
 class SeqtasksError(Exception):
     """Base class of every error seqtasks reports to a user."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seqtasks import config as config_lib
 from seqtasks import scoring
-from seqtasks.errors import ConfigError
+from seqtasks.errors import ConfigError, named
 from seqtasks.files import atomic_file, new_run_dir, write_json, write_text
 
 
@@ -73,7 +73,8 @@ def _check_same_config(run_dir, config):
     if changed:
         raise ConfigError(
             f"{run_dir}: holds a run with a different configuration "
-            f"({', '.join(changed)}); use another --output to start a new run"
+            f"({', '.join(changed)}); use another {named('--output', 'output')} to start a "
+            "new run"
         )
 
 
@@ -94,8 +95,9 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         # collectives are configured when the strategy is created, before any other op
         distribute.get_strategy("multi_worker")
     if role.workers > 1 and output is None:
-        raise ConfigError("--output: every worker of a multi_worker cluster must be given the "
-                          "same run directory (on storage they all reach); found none")
+        raise ConfigError(f"{named('--output', 'output')}: every worker of a multi_worker "
+                          "cluster must be given the same run directory (on storage they all "
+                          "reach); found none")
     run_dir = Path(output or new_run_dir(recipe.name))
     metrics_path = run_dir / "metrics.json"
     _check_same_config(run_dir, config)

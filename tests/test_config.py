@@ -110,7 +110,7 @@ def test_a_variant_changes_only_the_defaults_of_its_condition(tmp_path):
 ])
 def test_a_common_key_a_recipe_cannot_honour_is_an_error_saying_why(recipe, item, why):
     section, name = item.split("=")[0].split(".")
-    with pytest.raises(ConfigError, match=rf"--set: {section}.{name}: this recipe has no such "
+    with pytest.raises(ConfigError, match=rf"overrides: {section}.{name}: this recipe has no such "
                                           rf"key \(.*{why}"):
         config_lib.load_config(recipe, [item])
     assert name not in get_recipe(recipe).schema()[section]
@@ -127,3 +127,24 @@ def test_a_saved_configuration_with_the_value_a_recipe_always_uses_still_loads(t
     with pytest.raises(ConfigError, match=r"config.toml: model.layers: this recipe has no such"):
         path.write_text('recipe = "captioning"\n[model]\nlayers = 3\n')
         config_lib.load_config(path)
+
+
+@pytest.mark.parametrize("overrides", [
+    "train.epochs=3", ["train.epochs=3"], {"train.epochs": 3}, {"train": {"epochs": 3}}])
+def test_overrides_are_a_string_a_list_or_a_dict(overrides):
+    _, config = config_lib.load_config("smart_reply", overrides)
+    assert config["train"]["epochs"] == 3
+
+
+def test_errors_name_the_python_argument_in_a_library_call_and_the_flag_on_the_command_line(
+        tmp_path):
+    from helpers import cli
+
+    with pytest.raises(ConfigError, match=r"^overrides 'epochs': expected section.key=value"):
+        config_lib.load_config("smart_reply", ["epochs"])
+    with pytest.raises(ConfigError, match=r"^overrides: train.epochs: expected an integer"):
+        config_lib.load_config("smart_reply", {"train": {"epochs": "many"}})
+    result = cli("run", "smart_reply", "--set", "epochs", "--output", tmp_path / "run")
+    assert result.output.strip().endswith(
+        "Error: --set 'epochs': expected section.key=value, e.g. train.epochs=5")
+
