@@ -160,3 +160,61 @@ def _predicted_lines(signature, inputs, batch_size):
             yield json.dumps({"where": where, **row}, ensure_ascii=False)
 
 
+class Deployed:
+    """An export (or a finished run directory) loaded for Python: :meth:`predict` and
+    :meth:`evaluate` run the code of ``seqtasks predict`` and ``seqtasks evaluate``, on the
+    SavedModel that TF Serving runs. ``overrides`` (``data.*`` keys only) change how files
+    are read.
+
+    Example:
+    ```python
+    model = seqtasks.load("saved_models/smart_reply")
+    model.predict(["hello there"])  # [{"replies": [...], "scores": [...], ...}]
+    model.evaluate("test.csv").metrics
+    ```
+    """
+
+    def __init__(self, target, overrides=()):
+        self.version, self.run_dir = resolve_target(target)
+        self.overrides = config_lib.overrides_list(overrides)
+        self.task, self.metadata = load_task(self.version, self.overrides)
+        #: The recipe's name.
+        self.recipe = self.task.name
+        self._signatures = None
+
+    def __repr__(self):
+        return f"<seqtasks.Deployed {self.recipe} {self.version}>"
+
+    @property
+    def signatures(self):
+        """The SavedModel's signatures, ``{name: concrete function}`` (loaded once)."""
+        if self._signatures is None:
+            self._signatures = load_signatures(self.version)
+        return self._signatures
+
+    def predict(self, inputs, batch_size=64):
+        """The ``serving_default`` outputs of each input, as Python values (strings decoded):
+        a list of ``{output: value}``. ``inputs``: texts (one string or a list), for
+        captioning image bytes or image file paths, for forecasting windows of values."""
+        import numpy as np
+
+        if isinstance(inputs, (str, bytes)):
+            inputs = [inputs]
+        name = self.metadata["input"]
+        values = self.task.reader.read_inputs(list(inputs))
+        rows = []
+        for start in range(0, len(values), batch_size):
+            batch = values[start:start + batch_size]
+            outputs = call_signature(self.signatures["serving_default"], {name: batch})
+            rows += [{key: _plain(np.asarray(value[i]).tolist())
+                      for key, value in outputs.items()} for i in range(len(batch))]
+        return rows
+
+    def evaluate(self, data, output=None, echo=None):
+        """Score ``data`` (a file in one of the recipe's formats) as ``seqtasks evaluate``
+        does, writing ``metrics.json`` (and the report's figures) into ``output`` (default: a
+        new folder under ``runs/``); returns the :class:`~seqtasks.scoring.Scored`. Prints
+        nothing unless ``echo`` (``print``, say) is given."""
+        return evaluate(self.run_dir or self.version, data, self.overrides, output,
+                        echo or (lambda *_: None))
+

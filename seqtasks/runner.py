@@ -1,8 +1,10 @@
 """``seqtasks run`` as a library call: configure, train (resumably), evaluate, export."""
 
+import contextlib
 import dataclasses
 import json
 import pickle
+import random
 import shutil
 import time
 from pathlib import Path
@@ -106,11 +108,30 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         echo(f"{run_dir}: this run is already complete; metrics in {metrics_path}")
         return RunResult(run_dir, metrics, Path(metrics.get("export", "")))
 
-    import keras
+    with _seeded(config["train"]["seed"]):
+        return _run(recipe, config, role, run_dir, extra_callbacks, echo, verbose)
 
+
+@contextlib.contextmanager
+def _seeded(seed):
+    """Python's, NumPy's and TensorFlow's generators seeded for a reproducible run; Python's
+    and NumPy's states put back afterwards, so the caller's random numbers are its own."""
+    import keras
+    import numpy as np
+
+    states = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+
+
+def _run(recipe, config, role, run_dir, extra_callbacks, echo, verbose):
     from seqtasks import export, training
 
-    keras.utils.set_random_seed(config["train"]["seed"])
+    metrics_path = run_dir / "metrics.json"
     task = recipe(config)
     # the on-disk cache of encoded training examples is the chief's, in the run directory
     task.cache_dir = run_dir / "cache" if role.chief else None

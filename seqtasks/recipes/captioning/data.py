@@ -604,9 +604,13 @@ class CaptioningReader(Reader):
             yield example.where, {"image": ImageBytes([example.input])[0]}
 
     def read_inputs(self, items):
-        """The bytes of each image file named on the command line (JPEG or PNG)."""
+        """The bytes of each image file named on the command line (JPEG or PNG); bytes given
+        (from Python) are taken as they are."""
         images = []
         for path in items:
+            if isinstance(path, bytes):
+                images.append(path)
+                continue
             if os.path.isdir(path):
                 raise DataError(f"{path}: is a folder, expected a JPEG or PNG image file")
             if image_format(path) is None:
