@@ -12,8 +12,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def _quiet_tensorflow_import():
     """Import TensorFlow and find its devices with their start-up log lines hidden.
 
-    TensorFlow writes them before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot.
+    TensorFlow writes them before its logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot;
+    the lines it writes later that a user cannot act on are filtered out of standard error
+    (:mod:`seqtasks.quiet`).
     """
+    from seqtasks.quiet import filter_stderr
+
+    filter_stderr()
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
