@@ -26,7 +26,9 @@ EXPORT_KEYS = {
 
 
 class Abstaining:
-    """Recipe mixin; see the module docstring."""
+    """What a recipe that may stay silent adds: the abstain threshold (``export.min_score``,
+    chosen on validation when ``auto``), the out-of-scope label, and the metrics that count
+    abstentions as the CLINC150 paper counts them (see the module docstring)."""
 
     #: The threshold :meth:`calibrate` chose (``export.min_score = "auto"``); None before.
     chosen_min_score = None

@@ -22,6 +22,11 @@ _ENCODERS = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0
 
 @register
 class Captioning(Recipe):
+    """One-to-many: an image -> a caption. An image encoder (a small CNN or a keras.applications
+    backbone) starts, and with attention is read by, an Elman text decoder; beam or greedy
+    search in the export. Test metrics: BLEU-1..4 beside the nearest-caption baseline.
+
+    Example: ``seqtasks.run("captioning", {"model.attention": "luong"})``."""
     name = "captioning"
     description = "one-to-many: an image -> a caption (image encoder + Elman decoder)"
     schema_extra = {

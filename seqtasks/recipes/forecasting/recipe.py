@@ -19,6 +19,11 @@ from seqtasks.recipes.forecasting.data import ForecastingReader
 
 @register
 class Forecasting(Recipe):
+    """Sequence -> value: the last ``data.window`` steps of a series -> the next
+    ``data.horizon``. One CSV series split by date; test metrics: MAE and RMSE beside
+    persistence and seasonal naive, and ``forecast.png``.
+
+    Example: ``seqtasks.run("forecasting", {"data.train": "temps.csv", "data.window": 30})``."""
     name = "forecasting"
     description = "sequence -> value: the last days of a series -> the next ones"
     loss = "mse"

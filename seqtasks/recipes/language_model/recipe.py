@@ -18,6 +18,11 @@ from seqtasks.recipes.language_model.data import LanguageModelReader
 
 @register
 class LanguageModel(Recipe):
+    """Next-event prediction: text -> the next character or word; generation. Stateful
+    training with truncated backpropagation through time; test metrics: perplexity, accuracy
+    and bits per character, the text scored as one stream.
+
+    Example: ``seqtasks.run("language_model", {"data.train": "input.txt"})``."""
     name = "language_model"
     # The training text streams its own way: one text cut into stateful windows (see
     # :meth:`adapt`); under multi_worker each worker reads the part of the text its streams

@@ -15,6 +15,11 @@ from seqtasks.recipes.tagging.data import TAG_COLUMN, TaggingReader
 
 @register
 class Tagging(Recipe):
+    """Many-to-many, bidirectional: a sentence -> one tag per token (POS, chunks, entities)
+    from CoNLL-U or column files. Test metrics: token accuracy and, for IOB/BIO tags, seqeval's
+    entity precision, recall and F1 with a per-tag table.
+
+    Example: ``seqtasks.run("tagging", {"data.train": "en_ewt-ud-train.conllu"})``."""
     name = "tagging"
     description = "many-to-many: a sentence -> one tag per token (POS, chunking, NER)"
     schema_extra = {

@@ -22,6 +22,11 @@ def _tokenization_keys(side):
 
 @register
 class Translation(Recipe):
+    """Many-to-many (seq2seq): a sentence -> its translation. An Elman encoder and an
+    attending Elman decoder, beam search in the export; test metrics: sacreBLEU, chrF and the
+    reference perplexity.
+
+    Example: ``seqtasks.run("translation", {"data.train": "train.tsv"})``."""
     name = "translation"
     description = "many-to-many (seq2seq): a sentence -> its translation, with attention"
     schema_extra = {
