@@ -91,6 +91,17 @@ def test_predict_a_text_file_reads_one_message_per_line(run, tmp_path):
         elif line.startswith("  ") and firsts and firsts[-1] is None:
             firsts[-1] = line.split("  ", 2)[2]
     assert [r["replies"][0] for r in rows] == firsts
+    # a one-column CSV without a header reads the same way; one with the header by its column
+    for name, header in (("plain.csv", []), ("named.csv", ["text"])):
+        plain = tmp_path / name
+        plain.write_text("\n".join([*header, "what time is it", "thanks a lot"]) + "\n")
+        done = cli("predict", run / "exports" / "smart_reply", "--input", plain, "--output",
+                   tmp_path / f"{name}.jsonl")
+        assert done.exit_code == 0, done.output
+        got = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+        assert [r["where"].rsplit(":", 1)[1] for r in got] == (["1", "2"] if not header
+                                                                else ["2", "3"])
+        assert got[0]["replies"] == rows[-1]["replies"]
 
 
 def test_predict_output_is_whole_or_absent(run, tmp_path):

@@ -35,14 +35,26 @@ class SmartReplyReader(Reader):
         return {"text": [e.input for e in examples]}
 
     def prediction_inputs(self, path):
-        """A ``.txt`` file: one message per line; CSV, TSV or JSON Lines: the text column."""
+        """A ``.txt`` file, or a CSV/TSV file of one column without a header: one message per
+        line; CSV, TSV or JSON Lines with a header: the text column."""
         from seqtasks.data.readers import is_plain_text, read_columns, text_lines
 
-        if is_plain_text(path):
+        if is_plain_text(path) or self._headerless(path):
             yield from ((where, {"text": text}) for where, text in text_lines(path))
             return
         for line, (text,) in read_columns(path, self.columns("text")):
             yield f"{path}:{line}", {"text": text}
+
+    def _headerless(self, path):
+        """Whether a CSV/TSV file's first row is one cell that is not the text column's name:
+        messages without a header."""
+        from seqtasks.data.readers import delimited_rows, file_format, iter_lines
+
+        fmt, (column,) = file_format(path), self.columns("text")
+        if fmt == "jsonl" or not isinstance(column, str):
+            return False
+        first = next(delimited_rows(iter_lines(path), "," if fmt == "csv" else "\t"), None)
+        return first is not None and len(first[1]) == 1 and first[1][0].strip() != column
 
     def format_prediction(self, inputs, outputs):
         from seqtasks.abstaining import reply_lines
