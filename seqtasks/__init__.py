@@ -27,7 +27,7 @@ from seqtasks._registration import register_when_keras_loads
 
 __version__ = "0.1.0"
 
-__all__ = ["Deployed", "get_recipe", "layers", "list_recipes", "load", "load_config", "run"]
+__all__ = ["get_recipe", "layers", "list_recipes", "load", "load_config", "run"]
 
 
 def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=print,
@@ -98,7 +98,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, "Deployed"})
 
 
 register_when_keras_loads()

@@ -159,6 +159,22 @@ def test_export_without_seqtasks_equals_the_in_memory_signature(trained, tmp_pat
     assert specs == inputs and set(served) == outputs
 
 
+def test_the_documented_signatures_are_the_exports(trained):
+    """``Recipe.documented_signatures`` (what the API reference shows) names every signature
+    of the export, its inputs and outputs and their dtypes."""
+    import tensorflow as tf
+
+    signatures = tf.saved_model.load(str(trained["version"])).signatures
+    documented = seqtasks.get_recipe(trained["name"]).documented_signatures
+    assert set(documented) == set(signatures)
+    for name, (inputs, outputs) in documented.items():
+        function = signatures[name]
+        found = ({k: v.dtype.name for k, v in function.structured_input_signature[1].items()},
+                 {k: v.dtype.name for k, v in function.structured_outputs.items()})
+        assert found == tuple({k: text.split()[0] for k, text in side.items()}
+                              for side in (inputs, outputs)), name
+
+
 def test_evaluate_on_a_file_gives_the_run_test_metrics(trained, tmp_path):
     data = write_test_split(trained["name"], trained["task"], tmp_path)
     result = cli("evaluate", trained["version"], "--data", data, "--output", tmp_path / "ev")

@@ -24,7 +24,7 @@ evaluate`` on the exported SavedModel gives the run's own numbers.
 from __future__ import annotations
 
 import inspect
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from seqtasks import config as config_lib
 from seqtasks.errors import DataError, TrainingSetError
@@ -36,10 +36,10 @@ class Example(NamedTuple):
     """One raw example: what the model reads, what it should produce, and where it came from
     (``file:line``, used in error messages)."""
 
-    input: Any
-    target: Any
+    input: object
+    target: object
     where: str
-    lines: Any = None  # per-position line numbers, where a format has them (CoNLL)
+    lines: object = None  # per-position line numbers, where a format has them (CoNLL)
 
 
 class Recipe:
@@ -61,6 +61,9 @@ class Recipe:
     inference_batch_size = 64
     #: The :class:`~seqtasks.recipes.reader.Reader` subclass that reads the recipe's data.
     reader_cls = None
+    #: The export's signatures as documented: ``{name: (inputs, outputs)}``, each
+    #: ``{key: "dtype [shape]: meaning"}``.
+    documented_signatures: dict = {}
     #: The methods a recipe may override (the rest is written once, here): each keeps the
     #: signature it has here, and its docstring says when it runs.
     hooks = ("make_preprocessor", "dataset", "batch", "data_summary", "network", "metrics",

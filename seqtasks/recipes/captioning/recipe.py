@@ -83,6 +83,14 @@ class Captioning(Recipe):
     nearest_pool = 50_000
     nearest_pool_bytes = 256 * 2**20
     reader_cls = CaptioningReader
+    #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
+    #: meaning"}`` (checked against the export by the contract test; shown in the reference).
+    documented_signatures = {
+        "serving_default": ({"image": "string [batch]: JPEG or PNG bytes"},
+                            {"caption": "string [batch]: the captions"}),
+        "features": ({"image": "string [batch]: JPEG or PNG bytes"},
+                     {"features": "float32 [batch, features]: the image encoder's flattened "
+                                  "features (the nearest-caption baseline)"})}
     #: ``(encoder weights digest, arrays)`` of :meth:`nearest_pool_arrays`.
     _nearest = None
 

@@ -28,6 +28,12 @@ class Forecasting(Recipe):
     description = "sequence -> value: the last days of a series -> the next ones"
     loss = "mse"
     reader_cls = ForecastingReader
+    #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
+    #: meaning"}`` (checked against the export by the contract test; shown in the reference).
+    documented_signatures = {"serving_default": (
+        {"values": "float32 [batch, data.window] (or [batch, data.window, columns]): the last "
+                   "steps of the value columns, in their units"},
+        {"forecast": "float32 [batch, data.horizon]: the next steps of the target column"})}
     inference_batch_size = 512  # the whole test range in one call where it fits
     schema_extra = {
         "data": {

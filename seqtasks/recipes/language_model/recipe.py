@@ -66,6 +66,25 @@ class LanguageModel(Recipe):
         "train": {"bptt": 35, "epochs": 8},
     }),)
     reader_cls = LanguageModelReader
+    #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
+    #: meaning"}`` (checked against the export by the contract test; shown in the reference).
+    documented_signatures = {
+        "serving_default": ({"prompt": "string [batch]: prompts"},
+                            {"text": "string [batch]: each prompt and its continuation of "
+                                     "generate.length tokens"}),
+        "generate": ({"prompt": "string [batch]: prompts",
+                      "length": "int32 []: tokens to generate",
+                      "temperature": "float32 []: sampling temperature; 0 is greedy",
+                      "top_k": "int32 []: sample among the k most probable; 0: all",
+                      "seed": "int32 []: seed of the sampling"},
+                     {"text": "string [batch]: each prompt and its continuation"}),
+        "score": ({"tokens": "string [batch, steps]: tokens of a text",
+                   "state": "float32 [batch, state]: the state to start from ([batch, 0]: "
+                            "zeros)"},
+                  {"log_likelihood": "float64 [batch]: summed log-probability of each token "
+                                     "after the first",
+                   "correct": "int32 [batch]: tokens predicted right",
+                   "state": "float32 [batch, state]: the state after the last token"})}
     #: Tokens per call of the ``score`` signature when a text is scored.
     chunk = 1024
     #: Lines generated from the first test token by :meth:`score`, shown by :meth:`report`.

@@ -48,6 +48,16 @@ class SmartReply(Abstaining, Recipe):
         "export": {"top_k": positive(3, "replies returned per message"), **EXPORT_KEYS},
     }
     reader_cls = SmartReplyReader
+    #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
+    #: meaning"}`` (checked against the export by the contract test; shown in the reference).
+    documented_signatures = {"serving_default": (
+        {"text": "string [batch]: the messages"},
+        {"replies": "string [batch, export.top_k]: the best replies, best first ('' when "
+                    "abstained)",
+         "scores": "float32 [batch, export.top_k]: their probabilities",
+         "labels": "string [batch, export.top_k]: their labels",
+         "abstained": "bool [batch]: the best score is under export.min_score, or out of "
+                      "scope"})}
 
     def make_preprocessor(self):
         from seqtasks.recipes.smart_reply.preprocessor import SmartReplyPreprocessor

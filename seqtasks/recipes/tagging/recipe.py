@@ -62,6 +62,13 @@ class Tagging(Recipe):
                   "monitor": "val_accuracy"},
     }
     reader_cls = TaggingReader
+    #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
+    #: meaning"}`` (checked against the export by the contract test; shown in the reference).
+    documented_signatures = {"serving_default": (
+        {"text": "string [batch]: sentences, tokens split on whitespace"},
+        {"tokens": "string [batch, steps]: the tokens (padded with '')",
+         "tags": "string [batch, steps]: one tag per token",
+         "lengths": "int32 [batch]: tokens per sentence"})}
     #: Sentence lengths spread widely (1 to 100+ tokens): fine buckets keep padding low.
     length_buckets = 32
 

@@ -53,6 +53,17 @@ class Translation(Recipe):
                                             bounds="non-negative")},
     }
     reader_cls = TranslationReader
+    #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
+    #: meaning"}`` (checked against the export by the contract test; shown in the reference).
+    documented_signatures = {
+        "serving_default": ({"text": "string [batch]: source sentences"},
+                            {"translation": "string [batch]: the translations",
+                             "score": "float32 [batch]: their log-probabilities"}),
+        "log_likelihood": ({"text": "string [batch]: source sentences",
+                            "reference": "string [batch]: reference translations"},
+                           {"nll": "float32 [batch]: the references' summed negative "
+                                   "log-likelihood (teacher forcing)",
+                            "tokens": "float32 [batch]: the tokens it sums over"})}
     length_buckets = 16
 
     def dataset(self, split, examples):
