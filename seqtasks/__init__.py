@@ -45,8 +45,8 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
         echo: Where the progress lines go (``print``; ``lambda *_: None`` for none).
         verbose: Keras ``fit`` verbosity (default: a progress bar on a terminal).
 
-    Training seeds Python's, NumPy's and TensorFlow's generators with ``train.seed``;
-    Python's and NumPy's states are put back when ``run`` returns.
+    Training seeds Python's, NumPy's and TensorFlow's generators with ``train.seed``; their
+    states (TensorFlow's global seed) are put back when ``run`` returns.
     """
     from seqtasks.runner import run as run_recipe
 

@@ -114,18 +114,22 @@ def run(recipe_or_path, overrides=(), output=None, extra_callbacks=(), echo=prin
 
 @contextlib.contextmanager
 def _seeded(seed):
-    """Python's, NumPy's and TensorFlow's generators seeded for a reproducible run; Python's
-    and NumPy's states put back afterwards, so the caller's random numbers are its own."""
+    """Python's, NumPy's and TensorFlow's generators seeded for a reproducible run, and put
+    back afterwards (Python's and NumPy's states, TensorFlow's global seed), so that the
+    caller's random numbers stay its own."""
     import keras
     import numpy as np
+    import tensorflow as tf
+    from tensorflow.python.eager import context
 
-    states = random.getstate(), np.random.get_state()
+    states = random.getstate(), np.random.get_state(), context.global_seed()
     keras.utils.set_random_seed(seed)
     try:
         yield
     finally:
         random.setstate(states[0])
         np.random.set_state(states[1])
+        tf.random.set_seed(states[2])
 
 
 def _run(recipe, config, role, run_dir, extra_callbacks, echo, verbose):

@@ -63,6 +63,10 @@ def test_load_predicts_what_the_saved_model_gives(served_exports, direct_call, r
 
 
 def test_run_leaves_the_callers_random_state_alone(tmp_path):
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    tf.random.set_seed(11)
     random.seed(7)
     np.random.seed(7)
     expected = random.random(), np.random.rand()
@@ -72,3 +76,5 @@ def test_run_leaves_the_callers_random_state_alone(tmp_path):
                                  "export.dir": str(tmp_path / "exports")},
                  output=tmp_path / "run", echo=lambda *_: None, verbose=0)
     assert (random.random(), np.random.rand()) == expected
+    assert context.global_seed() == 11
+    tf.random.set_seed(None)

@@ -301,7 +301,7 @@ def check_columns(windows, columns):
     for w in windows:
         if w.shape[-1] != len(columns):
             raise DataError(f"{w.shape[-1]} value columns, but the model reads {len(columns)} "
-                            f"({', '.join(columns)}); pick them with --set data.value_columns")
+                            f"({', '.join(columns)}); pick them with data.value_columns")
 
 
 def forecast_errors(forecast, windows, futures, column):
