@@ -112,19 +112,6 @@ def run_without_seqtasks(code, timeout=300):
     return reply["stdout"]
 
 
-def run_builtin_default(recipe, tmp_path):
-    """``seqtasks run <recipe>`` on its built-in data; returns ``(test metrics, seconds)``."""
-    import json
-    import time
-
-    start = time.monotonic()
-    result = cli("run", recipe, "--output", tmp_path / "run",
-                 "--set", f"export.dir={tmp_path / 'exports'}")
-    elapsed = time.monotonic() - start
-    assert result.exit_code == 0, result.output
-    return json.loads((tmp_path / "run" / "metrics.json").read_text())["test"], elapsed
-
-
 def run_expecting_failure(recipe, tmp_path, overrides):
     """``seqtasks run`` that must fail before writing its run or export directory."""
     result = cli("run", recipe, *set_args([*overrides, f"export.dir={tmp_path / 'x'}"]),
