@@ -74,6 +74,24 @@ def pytest_xdist_make_scheduler(config, log):
     return FirstGroupsFirst(config, log)
 
 
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    """language_model's training text (:func:`tiny_data.write_text_file`), one per test
+    module."""
+    from tiny_data import write_text_file
+
+    return write_text_file(tmp_path_factory.mktemp("lm") / "text.txt")
+
+
+@pytest.fixture(scope="module")
+def flickr(tmp_path_factory):
+    """A Flickr8k layout (:func:`tiny_data.write_flickr_layout`): Images/ (PNG and JPEG),
+    captions.txt, and train.txt, test.txt; one per test module."""
+    from tiny_data import write_flickr_layout
+
+    return write_flickr_layout(tmp_path_factory.mktemp("flickr"))
+
+
 @pytest.fixture(scope="session")
 def smart_reply_run(tmp_path_factory):
     """A folder with smart_reply's data files (``train.csv``, ``test.csv``, ``replies.csv``)

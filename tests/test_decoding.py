@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import tiny
+from tiny_data import tiny_translation, write_tsv
 
 from seqtasks.decoding import (
     DECODERS,
@@ -376,10 +376,6 @@ def test_get_decoder():
 
 # ----- in the translation recipe's seq2seq model (moved from tests/recipes/test_translation.py)
 
-TINY_TRANSLATION = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
-                    "train.batch_size=32", "decode.max_length=30"]
-
-
 @pytest.mark.parametrize("overrides", [
     [],
     pytest.param(["model.attention=luong", "model.cell=lstm", "model.layers=2"],
@@ -391,12 +387,9 @@ def test_padding_never_changes_a_translation_or_its_score(tmp_path, overrides):
     import seqtasks
     from seqtasks.recipes.translation import builtin as builtin
 
-    train = tmp_path / "train.tsv"
-    train.write_text("".join(f"{s}\t{t}\tCC-BY 2.0\n" for s, t in builtin.generate(600, seed=1)),
-                     encoding="utf-8")
+    train = write_tsv(tmp_path / "train.tsv", builtin.generate(600, seed=1))
     recipe = seqtasks.get_recipe("translation")
-    task = recipe(recipe.default_config(tiny(*TINY_TRANSLATION, f"data.train={train}",
-                                             *overrides)))
+    task = recipe(recipe.default_config(tiny_translation(f"data.train={train}", *overrides)))
     datasets = task.build_datasets()
     model = task.build_model()
     model.fit(datasets["train"].take(3), verbose=0, shuffle=False)

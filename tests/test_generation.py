@@ -6,55 +6,15 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_clean_failure, cli, tiny
-
-from seqtasks.recipes.translation import builtin as translation
-
-TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
-
-
-def tiny_lm(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lm") / "text.txt"
-    path.write_text("\n".join(s for s, _ in translation.generate(400, seed=5)) + "\n")
-    return path
-
-
-def stateless_copy(task, model):
-    """The reference: ``model``'s weights in a stateless network reading whole sequences;
-    returns it and its ``(preprocessor, embedding, rnns, head)`` (rnns return their states)."""
-    from seqtasks.generation import parts
-
-    stateless = task.recurrent_network(stateful=False)
-    stateless.set_weights(model.get_weights())
-    return stateless, parts(stateless)
-
-
-def tiny_task(text_file, *overrides, seed=None, scale=0.3):
-    """A tiny task on ``text_file``, its datasets and its model (with random normal weights of
-    ``scale`` when ``seed`` is given)."""
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("language_model")
-    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}", *overrides)))
-    datasets = task.build_datasets()
-    model = task.build_model()
-    if seed is not None:
-        rng = np.random.default_rng(seed)
-        model.set_weights([rng.normal(0, scale, w.shape).astype("float32")
-                           for w in model.get_weights()])
-    return task, datasets, model
+from helpers import assert_clean_failure, cli
+from tiny_data import lm_task, stateless_copy
 
 
 def test_test_text_is_scored_whole_as_one_stream(text_file):
     """test.loss is the exact mean negative log-likelihood of every test token after the first,
     the state carried through the whole text by the score signature, whatever the chunking
     (numpy reference on one stateless pass)."""
-    task, datasets, model = tiny_task(text_file, seed=4)
+    task, datasets, model = lm_task(text_file, seed=4)
     ids = task.preprocessor.stream_ids(task.splits["test"])
     windows = int(datasets["test"].cardinality())
     assert len(ids) - 1 > windows * 4 * 20  # the windows drop a tail; this does not
@@ -80,7 +40,7 @@ def test_score_signature_carries_the_state_between_chunks(text_file):
     is the zero state."""
     import tensorflow as tf
 
-    task, _, model = tiny_task(text_file, "model.cell=lstm", "model.layers=2", seed=5)
+    task, _, model = lm_task(text_file, "model.cell=lstm", "model.layers=2", seed=5)
     score = task.endpoints(task.inference_model(model))["score"]
     tokens = list("".join(e.input for e in task.splits["test"]))[:41]
     whole = score(tokens=tf.constant([tokens]), state=tf.zeros([1, 0]))

@@ -8,7 +8,8 @@ import re
 
 import numpy as np
 import pytest
-from helpers import assert_clean_failure, run_expecting_failure, tiny, write
+from helpers import assert_clean_failure, run_expecting_failure, write
+from tiny_data import encode, flickr_overrides, tiny_captioning
 
 from seqtasks.errors import DataError
 from seqtasks.recipes.captioning import builtin as builtin
@@ -249,51 +250,6 @@ def test_coco_is_read_without_holding_the_file(tmp_path):
 
 
 # ----- the captioning recipe on these layouts ------------------------------------------------
-
-TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
-        "data.image_size=32", "data.min_count=1", "train.batch_size=16", "decode.max_length=12"]
-
-
-def tiny_captioning(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-def encode(image, fmt):
-    import tensorflow as tf
-
-    return (tf.io.encode_png(image) if fmt == "png" else tf.io.encode_jpeg(image, quality=95)
-            ).numpy()
-
-
-def write_flickr(root, examples, name="captions.txt", first=0):
-    """The Flickr8k layout: Images/ (PNG and JPEG) + captions.txt; returns the image names."""
-    (root / "Images").mkdir(parents=True, exist_ok=True)
-    names, rows = [], ["image,caption"]
-    for i, (image, captions) in enumerate(examples, first):
-        fmt = "png" if i % 2 else "jpeg"
-        image_name = f"img{i}.{'png' if fmt == 'png' else 'jpg'}"
-        (root / "Images" / image_name).write_bytes(encode(image, fmt))
-        names.append(image_name)
-        rows += [f"{image_name},{caption}" for caption in captions]
-    with open(root / name, "a", encoding="utf-8") as f:
-        f.write("\n".join(rows if first == 0 else rows[1:]) + "\n")
-    return names
-
-
-@pytest.fixture(scope="module")
-def flickr(tmp_path_factory):
-    root = tmp_path_factory.mktemp("flickr")
-    train = write_flickr(root, builtin.generate(160, seed=1, size=32))
-    test = write_flickr(root, builtin.generate(24, seed=2, size=32), first=160)
-    (root / "train.txt").write_text("\n".join(train) + "\n")
-    (root / "test.txt").write_text("\n".join(test) + "\n")
-    return root
-
-
-def flickr_overrides(root):
-    return [f"data.train={root / 'captions.txt'}", f"data.train_images={root / 'train.txt'}",
-            f"data.test={root / 'captions.txt'}", f"data.test_images={root / 'test.txt'}"]
-
 
 def test_decoded_images_cached_on_disk_are_those_kept_in_memory(flickr, tmp_path):
     """data.cache = "disk" keeps the decoded training images in files (auto: memory for small

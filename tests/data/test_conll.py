@@ -3,6 +3,7 @@ import gzip
 import numpy as np
 import pytest
 from helpers import tiny
+from tiny_data import TAGGING_TINY
 
 from seqtasks.errors import DataError
 from seqtasks.recipes.tagging.data import conll_format, read_conll, read_conllu, read_tagged
@@ -33,8 +34,6 @@ Peter NNP B-NP B-PER
 -DOCSTART- -X- -X- O
 Blackburn NNP I-NP I-PER
 """
-
-TINY = ["model.char_embedding_dim=8", "model.char_units=8"]  # tagging's character sizes
 
 
 def write(tmp_path, name, text):
@@ -200,7 +199,7 @@ def test_tfds_conll2003_and_universal_dependencies_with_mock_data(tmp_path):
     for source, tag in (("conll2003", "ner"), ("universal_dependencies/en_ewt", "upos")):
         with tfds.testing.mock_data(as_dataset_fn=as_dataset):
             result = seqtasks.run("tagging", tiny(
-                *TINY, f"data.train=tfds:{source}", f"data.test=tfds:{source}:test",
+                *TAGGING_TINY, f"data.train=tfds:{source}", f"data.test=tfds:{source}:test",
                 f"data.tag_column={tag}", f"export.dir={tmp_path / 'x'}", epochs=1),
                 output=tmp_path / tag, echo=lambda *_: None, verbose=0)
         assert result.metrics["data"]["examples"]["test"] == 30

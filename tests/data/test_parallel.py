@@ -4,7 +4,8 @@ import gzip
 from pathlib import Path
 
 import pytest
-from helpers import tiny, write
+from helpers import write
+from tiny_data import tiny_translation
 
 import seqtasks
 from seqtasks.errors import DataError
@@ -164,14 +165,10 @@ def test_path_objects_are_accepted(tmp_path):
 
 # ----- the translation recipe's TranslationReader (moved from tests/recipes/test_translation.py)
 
-TINY_TRANSLATION = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
-                    "train.batch_size=32", "decode.max_length=30"]
-
-
 def test_prediction_inputs_stream_the_source_column(tmp_path):
     recipe = seqtasks.get_recipe("translation")
-    task = recipe(recipe.default_config(tiny(*TINY_TRANSLATION, "data.source_column=1",
-                                             "data.target_column=0")))
+    task = recipe(recipe.default_config(tiny_translation("data.source_column=1",
+                                                         "data.target_column=0")))
     path = write(tmp_path / "p.tsv", "hallo\thello\n\nwelt\tworld\n")
     assert list(task.reader.prediction_inputs(path)) == [
         (f"{path}:1", {"text": "hello"}), (f"{path}:3", {"text": "world"})]
@@ -188,8 +185,8 @@ def test_tfds_ted_hrlr_with_mock_data(tmp_path):
     import tensorflow as tf
 
     with tfds.testing.mock_data(num_examples=30, policy=tfds.testing.MockPolicy.USE_CODE):
-        result = seqtasks.run("translation", tiny(
-            *TINY_TRANSLATION, "data.train=tfds:ted_hrlr_translate/pt_to_en",
+        result = seqtasks.run("translation", tiny_translation(
+            "data.train=tfds:ted_hrlr_translate/pt_to_en",
             "data.test=tfds:ted_hrlr_translate/pt_to_en:test", f"export.dir={tmp_path / 'x'}",
             "decode.strategy=greedy", epochs=1),
             output=tmp_path / "run", echo=lambda *_: None, verbose=0)

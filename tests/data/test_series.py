@@ -3,10 +3,10 @@ baselines against NumPy, and its step (business days, rows, durations)."""
 
 import numpy as np
 import pytest
-from helpers import tiny, write
+from helpers import write
+from tiny_data import forecasting_task, series_csv
 
 from seqtasks.errors import DataError
-from seqtasks.recipes.forecasting import builtin as builtin
 from seqtasks.recipes.forecasting.data import read_series
 
 
@@ -58,35 +58,14 @@ def test_unknown_columns(tmp_path):
 
 # ----- the forecasting recipe's ForecastingReader (moved from tests/recipes/test_forecasting.py)
 
-TINY = ["data.window=14", "train.batch_size=64"]
-
-
-def tiny_forecasting(*overrides, epochs=2):
-    return [o for o in tiny(*TINY, *overrides, epochs=epochs)
-            if not o.startswith("model.embedding_dim")]  # nothing is embedded
-
-
-def series_csv(path, days=3 * 365, seed=1, drop=()):
-    dates, values = builtin.generate(days, seed)
-    keep = [i for i in range(days) if i not in set(drop)]
-    path.write_text(builtin.csv_text([dates[i] for i in keep], values[keep]))
-    return path, dates, values
-
-
-def task_on(path, *overrides):
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("forecasting")
-    return recipe(recipe.default_config(tiny_forecasting(f"data.train={path}", *overrides)))
-
-
 def test_windows_and_baselines_against_numpy(tmp_path):
     """Examples, and the persistence and seasonal-naive errors of score(), recomputed by hand
     from the CSV values."""
     import tensorflow as tf
 
     path, dates, values = series_csv(tmp_path / "s.csv", days=2 * 365 + 30)
-    test = task_on(path, "data.horizon=2", "data.test_start=2002-12-01").reader.splits()["test"]
+    test = forecasting_task(path, "data.horizon=2",
+                            "data.test_start=2002-12-01").reader.splits()["test"]
     start = 2 * 365 - 31  # index of 2002-12-01 (2001 and 2002 are not leap years)
     assert dates[start].isoformat() == "2002-12-01" == test[0].where
     values = np.round(values.astype(np.float64), 2)  # the CSV keeps two decimals
@@ -100,7 +79,7 @@ def test_windows_and_baselines_against_numpy(tmp_path):
     np.testing.assert_allclose([e.target.season_ago[:, 0] for e in test], seasonal, atol=1e-4)
 
     zeros = lambda values: {"forecast": tf.zeros([len(values), 2])}  # noqa: E731
-    task = task_on(path)
+    task = forecasting_task(path)
     scored = task.score({"serving_default": zeros}, test, {"columns": ["value"],
                                                           "target": "value"})
     metrics = scored.metrics
@@ -142,7 +121,7 @@ def test_trading_days_are_read_as_business_days_and_forecast_the_next_weekday(tm
     assert all(d.weekday() < 5 for d in series.dates)
     assert dates[-1].weekday() == 4 and next_date(series).date().weekday() == 0  # Fri -> Mon
 
-    task = task_on(path, "data.window=10")
+    task = forecasting_task(path, "data.window=10")
     task.build_datasets()
     assert task.summary["step"] == "business day" and task.warnings == []
     assert task.summary["interpolated_fraction"] == round(2 / (len(dates) + 2), 4)
@@ -150,7 +129,7 @@ def test_trading_days_are_read_as_business_days_and_forecast_the_next_weekday(tm
 
 def test_a_daily_grid_on_trading_days_warns_that_weekends_were_invented(tmp_path):
     path, dates = trading_days_csv(tmp_path / "oil.csv")
-    task = task_on(path, "data.window=10", "data.step=1d")
+    task = forecasting_task(path, "data.window=10", "data.step=1d")
     task.build_datasets()
     steps = (dates[-1] - dates[0]).days + 1
     assert task.summary["step"] == "1 day"

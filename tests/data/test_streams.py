@@ -6,49 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from helpers import cli, set_args, tiny
+from helpers import cli, set_args
+from tiny_data import lm_task, stateless_copy, tiny_lm
 
 from seqtasks.recipes.language_model.streams import tbptt_windows, window_dataset
-from seqtasks.recipes.translation import builtin as translation
-
-TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
-
-
-def tiny_lm(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lm") / "text.txt"
-    path.write_text("\n".join(s for s, _ in translation.generate(400, seed=5)) + "\n")
-    return path
-
-
-def stateless_copy(task, model):
-    """The reference: ``model``'s weights in a stateless network reading whole sequences;
-    returns it and its ``(preprocessor, embedding, rnns, head)`` (rnns return their states)."""
-    from seqtasks.generation import parts
-
-    stateless = task.recurrent_network(stateful=False)
-    stateless.set_weights(model.get_weights())
-    return stateless, parts(stateless)
-
-
-def tiny_task(text_file, *overrides, seed=None, scale=0.3):
-    """A tiny task on ``text_file``, its datasets and its model (with random normal weights of
-    ``scale`` when ``seed`` is given)."""
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("language_model")
-    task = recipe(recipe.default_config(tiny_lm(f"data.train={text_file}", *overrides)))
-    datasets = task.build_datasets()
-    model = task.build_model()
-    if seed is not None:
-        rng = np.random.default_rng(seed)
-        model.set_weights([rng.normal(0, scale, w.shape).astype("float32")
-                           for w in model.get_weights()])
-    return task, datasets, model
 
 
 def test_rows_continue_across_windows_and_targets_are_shifted():
@@ -96,7 +57,7 @@ def test_state_carried_across_windows_equals_one_pass_over_the_stream(text_file)
     of the model reading each of the batch_size streams in one piece."""
     from seqtasks.recipes.language_model.streams import reset_states, tbptt_windows
 
-    task, datasets, model = tiny_task(text_file)
+    task, datasets, model = lm_task(text_file)
     reset_states(model)
     stateful = model.evaluate(datasets["test"], return_dict=True, verbose=0)["loss"]
 
@@ -117,8 +78,7 @@ def test_diagnostic_gradients_at_the_embedding_match_finite_differences(text_fil
     from seqtasks.diagnose import step_gradient_norms
     from seqtasks.training import per_example_loss
 
-    task, datasets, model = tiny_task(text_file, "model.embedding_dim=6", seed=3,
-                                         scale=0.4)
+    task, datasets, model = lm_task(text_file, "model.embedding_dim=6", seed=3, scale=0.4)
     forward, inputs, targets = task.diagnostic(model, datasets)
     norms = step_gradient_norms(forward, inputs, targets, per_example_loss(model.loss))
     assert norms.shape == (20,)

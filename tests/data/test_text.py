@@ -10,25 +10,13 @@ import random
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import tiny, write
+from helpers import write
+from tiny_data import tiny_lm
 
 from seqtasks.recipes.base import Example
 from seqtasks.recipes.language_model.data import TextPrefix, TextTail
 from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor, text_chunks
 from seqtasks.recipes.translation import builtin as translation
-
-TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
-
-
-def tiny_lm(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lm") / "text.txt"
-    path.write_text("\n".join(s for s, _ in translation.generate(400, seed=5)) + "\n")
-    return path
 
 
 def lines_of(text):

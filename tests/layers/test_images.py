@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import assert_clean_failure, run_expecting_failure, tiny, write
+from helpers import assert_clean_failure, run_expecting_failure, write
+from tiny_data import flickr_overrides, tiny_captioning
 
 from seqtasks.layers.images import IMAGE_ENCODERS, decode_image, decode_images
 from seqtasks.recipes.captioning import builtin as builtin
@@ -91,49 +92,6 @@ def test_augment_shifts_and_jitters_but_never_mirrors():
 
 
 # ----- in the captioning recipe, on a Flickr8k layout ---------------------------------------
-
-TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
-        "data.image_size=32", "data.min_count=1", "train.batch_size=16", "decode.max_length=12"]
-
-
-def tiny_captioning(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-def encode(image, fmt):
-    return (tf.io.encode_png(image) if fmt == "png" else tf.io.encode_jpeg(image, quality=95)
-            ).numpy()
-
-
-def write_flickr(root, examples, name="captions.txt", first=0):
-    """The Flickr8k layout: Images/ (PNG and JPEG) + captions.txt; returns the image names."""
-    (root / "Images").mkdir(parents=True, exist_ok=True)
-    names, rows = [], ["image,caption"]
-    for i, (image, captions) in enumerate(examples, first):
-        fmt = "png" if i % 2 else "jpeg"
-        image_name = f"img{i}.{'png' if fmt == 'png' else 'jpg'}"
-        (root / "Images" / image_name).write_bytes(encode(image, fmt))
-        names.append(image_name)
-        rows += [f"{image_name},{caption}" for caption in captions]
-    with open(root / name, "a", encoding="utf-8") as f:
-        f.write("\n".join(rows if first == 0 else rows[1:]) + "\n")
-    return names
-
-
-@pytest.fixture(scope="module")
-def flickr(tmp_path_factory):
-    root = tmp_path_factory.mktemp("flickr")
-    train = write_flickr(root, builtin.generate(160, seed=1, size=32))
-    test = write_flickr(root, builtin.generate(24, seed=2, size=32), first=160)
-    (root / "train.txt").write_text("\n".join(train) + "\n")
-    (root / "test.txt").write_text("\n".join(test) + "\n")
-    return root
-
-
-def flickr_overrides(root):
-    return [f"data.train={root / 'captions.txt'}", f"data.train_images={root / 'train.txt'}",
-            f"data.test={root / 'captions.txt'}", f"data.test_images={root / 'test.txt'}"]
-
 
 def test_padding_never_changes_a_caption_probability(flickr):
     """An image's caption probabilities are the same alone and batched with an image that has

@@ -6,35 +6,11 @@ import shutil
 import keras
 import pytest
 import tensorflow as tf
-from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, write
+from tiny_data import flickr_config
 
 import seqtasks
 from seqtasks.export import load_arrays, read_metadata
-from seqtasks.recipes.captioning import builtin as builtin
-
-
-def flickr_config(root, *overrides, epochs=2):
-    return tiny("model.units=16", "model.hidden_units=16", "data.image_size=32", "data.min_count=1",
-                "decode.max_length=12", f"data.train={root / 'captions.txt'}",
-                f"data.train_images={root / 'train.txt'}", f"data.test={root / 'captions.txt'}",
-                f"data.test_images={root / 'test.txt'}", *overrides, epochs=epochs)
-
-
-@pytest.fixture(scope="module")
-def flickr(tmp_path_factory):
-    """The Flickr8k layout: Images/ (PNG and JPEG), captions.txt, and train.txt, test.txt."""
-    root = tmp_path_factory.mktemp("flickr")
-    (root / "Images").mkdir()
-    names, rows = [f"img{i}.{'png' if i % 2 else 'jpg'}" for i in range(184)], ["image,caption"]
-    examples = builtin.generate(160, seed=1, size=32) + builtin.generate(24, seed=2, size=32)
-    for i, (name, (image, captions)) in enumerate(zip(names, examples)):
-        data = tf.io.encode_png(image) if i % 2 else tf.io.encode_jpeg(image, quality=95)
-        (root / "Images" / name).write_bytes(data.numpy())
-        rows += [f"{name},{caption}" for caption in captions]
-    (root / "captions.txt").write_text("\n".join(rows) + "\n")
-    (root / "train.txt").write_text("\n".join(names[:160]) + "\n")
-    (root / "test.txt").write_text("\n".join(names[160:]) + "\n")
-    return root
 
 
 @pytest.fixture(scope="module")

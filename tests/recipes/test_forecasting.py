@@ -12,25 +12,11 @@ from helpers import (
     cli,
     run_expecting_failure,
     set_args,
-    tiny,
     write,
 )
+from tiny_data import series_csv, tiny_forecasting
 
 from seqtasks.recipes.forecasting import builtin as builtin
-
-TINY = ["data.window=14", "train.batch_size=64"]
-
-
-def tiny_forecasting(*overrides, epochs=2):
-    return [o for o in tiny(*TINY, *overrides, epochs=epochs)
-            if not o.startswith("model.embedding_dim")]  # nothing is embedded
-
-
-def series_csv(path, days=3 * 365, seed=1, drop=()):
-    dates, values = builtin.generate(days, seed)
-    keep = [i for i in range(days) if i not in set(drop)]
-    path.write_text(builtin.csv_text([dates[i] for i in keep], values[keep]))
-    return path, dates, values
 
 
 @pytest.fixture(scope="module")

@@ -3,35 +3,12 @@ training range only (moved from tests/recipes/test_forecasting.py)."""
 
 import numpy as np
 import pytest
-from helpers import tiny
-
-from seqtasks.recipes.forecasting import builtin as builtin
-
-TINY = ["data.window=14", "train.batch_size=64"]
-
-
-def tiny_forecasting(*overrides, epochs=2):
-    return [o for o in tiny(*TINY, *overrides, epochs=epochs)
-            if not o.startswith("model.embedding_dim")]  # nothing is embedded
-
-
-def series_csv(path, days=3 * 365, seed=1, drop=()):
-    dates, values = builtin.generate(days, seed)
-    keep = [i for i in range(days) if i not in set(drop)]
-    path.write_text(builtin.csv_text([dates[i] for i in keep], values[keep]))
-    return path, dates, values
-
-
-def task_on(path, *overrides):
-    import seqtasks
-
-    recipe = seqtasks.get_recipe("forecasting")
-    return recipe(recipe.default_config(tiny_forecasting(f"data.train={path}", *overrides)))
+from tiny_data import forecasting_task, series_csv
 
 
 def test_windows_cut_in_tf_data_normalised_with_the_training_range_only(tmp_path):
     path, _, values = series_csv(tmp_path / "s.csv", days=400)
-    task = task_on(path)
+    task = forecasting_task(path)
     datasets = task.build_datasets()
     validation = 14 + len(task.splits["train"])  # the first validation target (horizon 1)
     p, rounded = task.preprocessor, np.round(values.astype(np.float64), 2)

@@ -7,22 +7,10 @@ import json
 import math
 
 import pytest
-from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, write
+from tiny_data import tiny_lm
 
 from seqtasks.recipes.translation import builtin as translation
-
-TINY = ["train.bptt=20", "train.batch_size=4", "model.units=16"]
-
-
-def tiny_lm(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lm") / "text.txt"
-    path.write_text("\n".join(s for s, _ in translation.generate(400, seed=5)) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")

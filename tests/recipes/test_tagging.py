@@ -5,24 +5,9 @@ import json
 import numpy as np
 import pytest
 from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, tiny, write
+from tiny_data import TAGGING_TINY, write_conllu
 
 from seqtasks.recipes.tagging import builtin as builtin
-
-TINY = ["model.char_embedding_dim=8", "model.char_units=8"]
-
-
-def write_conllu(path, sentences):
-    """CoNLL-U with UPOS; one comment per sentence and a multiword token line to skip."""
-    lines = []
-    for n, (tokens, upos, _) in enumerate(sentences):
-        lines += [f"# sent_id = {n}", f"# text = {' '.join(tokens)}"]
-        if n % 7 == 0:
-            lines.append(f"1-2\t{tokens[0]}{tokens[1]}\t_\t_\t_\t_\t_\t_\t_\t_")
-        for i, (token, tag) in enumerate(zip(tokens, upos), 1):
-            lines.append(f"{i}\t{token}\t{token.lower()}\t{tag}\tX{tag}\t_\t0\tdep\t_\t_")
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +21,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def finished_run(data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    overrides = tiny(*TINY, f"data.train={data_dir / 'train.conllu'}",
+    overrides = tiny(*TAGGING_TINY, f"data.train={data_dir / 'train.conllu'}",
                      f"data.test={data_dir / 'test.conllu'}", f"export.dir={root / 'exports'}")
     result = cli("run", "tagging", *set_args(overrides), "--output", root / "run")
     assert result.exit_code == 0, result.output

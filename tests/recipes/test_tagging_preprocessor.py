@@ -4,24 +4,9 @@ conlleval counts them), and its padding ids masked by every model variant."""
 import numpy as np
 import pytest
 from helpers import assert_clean_failure, run_expecting_failure, tiny, write
+from tiny_data import TAGGING_TINY, write_conllu
 
 from seqtasks.recipes.tagging import builtin as builtin
-
-TINY = ["model.char_embedding_dim=8", "model.char_units=8"]
-
-
-def write_conllu(path, sentences):
-    """CoNLL-U with UPOS; one comment per sentence and a multiword token line to skip."""
-    lines = []
-    for n, (tokens, upos, _) in enumerate(sentences):
-        lines += [f"# sent_id = {n}", f"# text = {' '.join(tokens)}"]
-        if n % 7 == 0:
-            lines.append(f"1-2\t{tokens[0]}{tokens[1]}\t_\t_\t_\t_\t_\t_\t_\t_")
-        for i, (token, tag) in enumerate(zip(tokens, upos), 1):
-            lines.append(f"{i}\t{token}\t{token.lower()}\t{tag}\tX{tag}\t_\t0\tdep\t_\t_")
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def write_conll2003(path, sentences):
@@ -58,7 +43,7 @@ def test_conll2003_ner_gets_entity_f1_and_per_type_table(data_dir, tmp_path):
     import seqtasks
 
     result = seqtasks.run("tagging", tiny(
-        *TINY, f"data.train={data_dir / 'ner_train.conll'}",
+        *TAGGING_TINY, f"data.train={data_dir / 'ner_train.conll'}",
         f"data.test={data_dir / 'ner_test.conll'}", f"export.dir={tmp_path / 'x'}", epochs=1),
         output=tmp_path / "run", echo=lambda *_: None, verbose=0)
     test = result.metrics["test"]
@@ -79,8 +64,8 @@ def test_padding_on_either_side_never_changes_tags_or_probabilities(data_dir, ov
     import seqtasks
 
     recipe = seqtasks.get_recipe("tagging")
-    task = recipe(recipe.default_config(tiny(*TINY, f"data.train={data_dir / 'train.conllu'}",
-                                             *overrides)))
+    task = recipe(recipe.default_config(tiny(
+        *TAGGING_TINY, f"data.train={data_dir / 'train.conllu'}", *overrides)))
     datasets = task.build_datasets()
     model = task.build_model()
     model.fit(datasets["train"].take(3), verbose=0, shuffle=False)
@@ -120,7 +105,7 @@ def test_a_validation_tag_never_seen_in_training_weighs_nothing_in_the_loss():
 
 
 def run_bad(tmp_path, *overrides):
-    return run_expecting_failure("tagging", tmp_path, tiny(*TINY, *overrides))
+    return run_expecting_failure("tagging", tmp_path, tiny(*TAGGING_TINY, *overrides))
 
 
 def test_test_tag_never_seen_in_training_stops_the_run_when_asked(tmp_path, data_dir):
@@ -166,7 +151,7 @@ def test_unseen_test_tags_are_scored_as_errors_as_conlleval_counts_them(data_dir
         (tokens, upos, tags) for (tokens, upos, _), tags in zip(sentences, gold)])
     lines = []
     result = seqtasks.run("tagging", tiny(
-        *TINY, f"data.train={data_dir / 'ner_train.conll'}", f"data.test={test}",
+        *TAGGING_TINY, f"data.train={data_dir / 'ner_train.conll'}", f"data.test={test}",
         f"export.dir={tmp_path / 'x'}", epochs=1), output=tmp_path / "run",
         echo=lines.append, verbose=0)
     warnings = [line for line in lines if line.startswith("warning:")]

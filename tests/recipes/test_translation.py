@@ -12,24 +12,12 @@ import pytest
 from helpers import (
     cli,
     set_args,
-    tiny,
     write,
 )
+from tiny_data import tiny_translation, write_tsv
 
 import seqtasks
 from seqtasks.recipes.translation import builtin as builtin
-
-TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
-        "train.batch_size=32", "decode.max_length=30"]
-
-
-def tiny_translation(*overrides, epochs=2):
-    return tiny(*TINY, *overrides, epochs=epochs)
-
-
-def write_tsv(path, pairs):
-    path.write_text("".join(f"{s}\t{t}\tCC-BY 2.0\n" for s, t in pairs), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -3,23 +3,15 @@ character level and vocabulary limits (moved from tests/recipes/test_translation
 
 import numpy as np
 import pytest
-from helpers import tiny
+from tiny_data import tiny_translation, write_tsv
 
 import seqtasks
 from seqtasks.recipes.translation import builtin as builtin
 
-TINY = ["model.units=16", "model.embedding_dim=8", "model.hidden_units=16",
-        "train.batch_size=32", "decode.max_length=30"]
-
 
 def task_for(*overrides):
     recipe = seqtasks.get_recipe("translation")
-    return recipe(recipe.default_config(tiny(*TINY, *overrides)))
-
-
-def write_tsv(path, pairs):
-    path.write_text("".join(f"{s}\t{t}\tCC-BY 2.0\n" for s, t in pairs), encoding="utf-8")
-    return path
+    return recipe(recipe.default_config(tiny_translation(*overrides)))
 
 
 def test_character_level_and_vocabulary_limits(tmp_path):
