@@ -46,8 +46,11 @@ class SmartReplyPreprocessor(Preprocessor):
     """
 
     def __init__(self, max_tokens=20000, max_length=64, vocabulary=None, labels=None,
-                 replies=None, out_of_scope_label=None, reply_texts=None, **kwargs):
+                 replies=None, out_of_scope_label=None, reply_texts=None,
+                 unseen_labels="error", **kwargs):
         super().__init__(**kwargs)
+        #: A held-out label never seen in training: ``"error"`` or ``"score"`` (see check).
+        self.unseen_labels = unseen_labels
         #: ``{label: reply}`` that :meth:`adapt` takes the ``replies`` of the labels it finds
         #: from (a label without one is its own reply); not saved, ``replies`` is.
         self.reply_texts = dict(reply_texts or {})
@@ -93,15 +96,27 @@ class SmartReplyPreprocessor(Preprocessor):
         return {label: i for i, label in enumerate(self.labels)}
 
     def check(self, examples):
-        """Every held-out label is a training label, or :attr:`out_of_scope_label` (messages
-        no reply fits: scored, never trained on unless the training data has them)."""
-        known = self.label_index()
+        """Held-out labels against the training labels. :attr:`out_of_scope_label` is always
+        allowed (messages no reply fits: scored, never trained on unless the training data has
+        them). Another label never seen in training is a :class:`DataError`
+        (``unseen_labels="error"``) or, with ``"score"``, kept: the model cannot predict it,
+        so its messages count as errors, and each such label is warned of."""
+        known, unseen = self.label_index(), {}
         for example in examples:
-            if example.target not in known and example.target != self.out_of_scope_label:
+            label = example.target
+            if label in known or label == self.out_of_scope_label:
+                continue
+            if self.unseen_labels == "error":
                 raise DataError(
-                    f"{example.where}: label {example.target!r} never appears in the training "
-                    f"data (the model can only predict the {len(known)} training labels)")
-        return []
+                    f"{example.where}: label {label!r} never appears in the training data "
+                    f"(the model can only predict the {len(known)} training labels; set "
+                    "data.unseen_labels = \"score\" to count its messages as errors)")
+            count, first = unseen.get(label, (0, example.where))
+            unseen[label] = (count + 1, first)
+        return [f"{first}: label {label!r} never appears in the training data; its {count} "
+                f"message{'s' if count > 1 else ''} here count as errors (the model cannot "
+                "predict it; data.unseen_labels = \"error\" stops instead)"
+                for label, (count, first) in sorted(unseen.items())]
 
     def top_replies(self, probs, k, min_score=0.0, out_of_scope_label=None):
         """The export's outputs: the ``k`` most probable replies, their scores and labels, and
@@ -146,4 +161,5 @@ class SmartReplyPreprocessor(Preprocessor):
         return {**super().get_config(), "max_tokens": self.max_tokens,
                 "max_length": self.max_length, "vocabulary": self.vocabulary,
                 "labels": self.labels, "replies": self.replies,
-                "out_of_scope_label": self.out_of_scope_label}
+                "out_of_scope_label": self.out_of_scope_label,
+                "unseen_labels": self.unseen_labels}

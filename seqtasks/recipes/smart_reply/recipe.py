@@ -30,6 +30,10 @@ class SmartReply(Abstaining, Recipe):
             "replies": Key(None, (str,), "file of label,reply rows: the text shown for a label"),
             "max_tokens": positive(20000, "largest vocabulary, padding and OOV included"),
             "max_length": positive(64, "messages are cut to this many tokens"),
+            "unseen_labels": Key("score", (str,), "a validation or test label never seen in "
+                                 "training (other than data.out_of_scope_label): score (keep "
+                                 "its messages: they count as errors, with a warning) or "
+                                 "error (stop)", ("score", "error")),
             "word_dropout": fraction(0.0, "in training, share of tokens replaced by the "
                                      "out-of-vocabulary token, so the model learns to cope with "
                                      "unseen words"),
@@ -65,6 +69,7 @@ class SmartReply(Abstaining, Recipe):
         data = self.config["data"]
         return SmartReplyPreprocessor(data["max_tokens"], data["max_length"],
                                       out_of_scope_label=data["out_of_scope_label"],
+                                      unseen_labels=data["unseen_labels"],
                                       reply_texts=self.reader.reply_texts(), name="preprocessor")
 
     def dataset(self, split, examples):
