@@ -26,3 +26,35 @@ def test_the_reference_builds_and_covers_the_api(tmp_path):
             assert all(f"<code>{section}.{key}</code>" in page for key in keys), name
         for inputs, outputs in recipe.documented_signatures.values():
             assert all(f"<code>{key}</code>" in page for key in {**inputs, **outputs})
+
+
+def test_every_cross_reference_in_a_docstring_resolves():
+    """``:class:`~seqtasks....``` and the other roles name something that exists: a module or
+    file moved without its references fails here."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    role = re.compile(r":(?:class|func|meth|mod|attr|data|exc):`~?(seqtasks\.[\w.]+)`")
+
+    def resolves(name):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                found = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            try:
+                for part in parts[i:]:
+                    found = getattr(found, part)
+            except AttributeError:
+                return False
+            return True
+        return False
+
+    broken = []
+    for path in sorted(Path(seqtasks.__file__).parent.rglob("*.py")):
+        text = re.sub(r"\.\n\s+", ".", path.read_text())  # a name wrapped after a dot
+        broken += [f"{path.name}: {m.group(1)}" for m in role.finditer(text)
+                   if not resolves(m.group(1))]
+    assert broken == []

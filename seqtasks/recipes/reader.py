@@ -17,7 +17,7 @@ from seqtasks.errors import ConfigError, DataError
 
 
 class Reader:
-    """Reads one recipe's data, as its :attr:`~seqtasks.recipes.base.Recipe.reader`."""
+    """Reads one recipe's data, as its :attr:`~seqtasks.recipes.base.Recipe.reader_cls`."""
 
     #: The methods a reader may override, keeping their signatures.
     hooks = ("builtin", "read_file", "tfds_examples", "tfds_decoders", "raw_inputs",
