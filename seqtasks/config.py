@@ -239,6 +239,11 @@ def parse_override(item):
     return section, key, value
 
 
+#: Keys that were renamed: a configuration using the old name is told the new one.
+RENAMED = {"level": "tokenizer", "source_level": "source_tokenizer",
+           "target_level": "target_tokenizer"}
+
+
 def _suggest(word, candidates):
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -281,6 +286,8 @@ def apply(config, schema, section, name, value, source):
     if name not in keys:
         elsewhere = [f"{s}.{name}" for s in schema if name in schema[s]]
         hint = f" (did you mean '{elsewhere[0]}'?)" if elsewhere else _suggest(name, keys)
+        if RENAMED.get(name) in keys:
+            hint = f" (it was renamed '{section}.{RENAMED[name]}')"
         raise ConfigError(f"{source}: unknown key '{section}.{name}'{hint}")
     config[section][name] = _check_value(f"{source}: {section}.{name}", keys[name], value)
 

@@ -62,9 +62,9 @@ def load_task(version, overrides=()):
 
 
 def load_signatures(version):
-    import tensorflow as tf
+    from seqtasks.export import load_saved_model
 
-    return tf.saved_model.load(str(version)).signatures
+    return load_saved_model(version).signatures
 
 
 def evaluate(target, data, overrides=(), output=None, echo=print):

@@ -157,11 +157,19 @@ def load_arrays(version_dir, metadata):
     return {key: loaded(value) for key, value in metadata.items()}
 
 
-def load_signature(version_dir, name="serving_default"):
-    """A signature (``serving_default`` by default) of an export, loaded with TensorFlow alone."""
+def load_saved_model(path):
+    """``tf.saved_model.load`` of an export, TF Text's ops registered first (the subword
+    tokenizer's; stock TF Serving links them too)."""
     import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the ops)
 
-    loaded = tf.saved_model.load(str(version_dir))
+    return tf.saved_model.load(str(path))
+
+
+def load_signature(version_dir, name="serving_default"):
+    """A signature (``serving_default`` by default) of an export, loaded with TensorFlow alone
+    (and TF Text's ops)."""
+    loaded = load_saved_model(version_dir)
     if name not in loaded.signatures:
         raise ExportError(f"{version_dir}: the SavedModel has no {name} signature")
     return loaded.signatures[name]

@@ -82,27 +82,37 @@ def test_recipes_and_readers_override_only_hooks_and_keep_their_signatures(name)
 
 _TRAINED = {}  # one trained model per recipe, however pytest or xdist orders the tests
 
+#: Configurations the contract is also checked in: ``{id: (recipe, --set items)}``.
+VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subword",
+                                                   "data.target_tokenizer=subword",
+                                                   "data.subword_vocab_size=80"))}
+CONFIGURATIONS = [*RECIPES, *VARIANTS]
+
 
 @pytest.fixture(scope="module", params=[
-    pytest.param(name, marks=pytest.mark.xdist_group("exports")) for name in RECIPES],
-    ids=RECIPES)
+    pytest.param(key, marks=pytest.mark.xdist_group("exports")) for key in CONFIGURATIONS],
+    ids=CONFIGURATIONS)
 def trained(request, tmp_path_factory):
     """A recipe trained one step on its built-in data, evaluated and exported."""
-    name = request.param
-    if name not in _TRAINED:
-        with shared_tiny_export(tmp_path_factory, name) as shared:  # the serve tests use it
-            _TRAINED[name] = _train(name, tmp_path_factory.mktemp(name))
+    key = request.param
+    if key in VARIANTS:
+        if key not in _TRAINED:
+            _TRAINED[key] = _train(*VARIANTS[key], tmp_path_factory.mktemp(key))
+        return _TRAINED[key]
+    if key not in _TRAINED:
+        with shared_tiny_export(tmp_path_factory, key) as shared:  # the serve tests use it
+            _TRAINED[key] = _train(key, (), tmp_path_factory.mktemp(key))
             if not shared.exists():
-                publish_tiny_export(_TRAINED[name]["version"], shared)
-    return _TRAINED[name]
+                publish_tiny_export(_TRAINED[key]["version"], shared)
+    return _TRAINED[key]
 
 
-def _train(name, root):
+def _train(name, overrides, root):
     import keras
 
     from seqtasks import export
 
-    task = tiny_task(name, root / "exports")
+    task = tiny_task(name, root / "exports", overrides=overrides)
     keras.utils.set_random_seed(0)
     datasets = task.build_datasets()
     model = task.build_model()
@@ -139,13 +149,14 @@ def sample(trained, count=4):
 
 
 def test_export_without_seqtasks_equals_the_in_memory_signature(trained, tmp_path):
-    """Loaded by TensorFlow alone: the same outputs, and serving_default keeps the names,
+    """Loaded by TensorFlow alone (and TF Text's ops, which the subword tokenizer needs and
+    stock TF Serving links): the same outputs, and serving_default keeps the names,
     dtypes and shapes the README documents."""
     examples = sample(trained)
     raw = {k: np.asarray(v) for k, v in trained["task"].reader.raw_inputs(examples).items()}
     (tmp_path / "inputs.pkl").write_bytes(pickle.dumps(raw))
     run_without_seqtasks(
-        "import pickle, tensorflow as tf\n"
+        "import pickle, tensorflow as tf, tensorflow_text\n"
         f"sig = tf.saved_model.load({str(trained['version'])!r}).signatures['serving_default']\n"
         f"raw = pickle.load(open({str(tmp_path / 'inputs.pkl')!r}, 'rb'))\n"
         "out = sig(**{k: tf.constant(v) for k, v in raw.items()})\n"

@@ -161,8 +161,11 @@ class TextDecoder(keras.layers.Layer):
                 memory_mask = tf.ones(tf.shape(memory)[:2], tf.bool)
             constants = (memory, self.keys(memory), memory_mask)
 
-        # Padding and the start token are never generated.
-        never = tf.constant([-1e9 if i in (0, START_ID) else 0.0 for i in range(len(self.tokens))])
+        # Padding and the start token are never generated; nor is the unknown token by a
+        # subword vocabulary (whose pieces spell any word).
+        banned = (0, START_ID, 1) if self.tokenizer_config.get("level") == "subword" else (
+            0, START_ID)
+        never = tf.constant([-1e9 if i in banned else 0.0 for i in range(len(self.tokens))])
         too_early = tf.one_hot(END_ID, len(self.tokens), on_value=-1e9, off_value=0.0)
 
         def step(tokens, state, constants, time):

@@ -91,7 +91,7 @@ class TokenIds(keras.layers.Layer):
 
 _ASCII_PUNCTUATION = f"[{re.escape(string.punctuation)}]"
 SPACE = "\u2581"  # stands for a space in character-level token sequences
-LEVELS = ("word", "char")
+LEVELS = ("word", "char", "subword")
 
 
 @keras.saving.register_keras_serializable(package="seqtasks")
@@ -105,8 +105,11 @@ class TextTokenizer(keras.layers.Layer):
             (``"fährt's"``, ``"e-mail"``) stays.
         strip_punctuation: Delete ASCII punctuation (Python's ``string.punctuation``)
             anywhere, before splitting (``"what's up?"`` -> ``"whats up"``).
-        level: ``"word"`` (split on whitespace) or ``"char"`` (one token per character,
-            spaces become ``"\u2581"``).
+        level: ``"word"`` (split on whitespace), ``"char"`` (one token per character,
+            spaces become ``"\u2581"``) or ``"subword"`` (SentencePiece pieces of
+            ``subword_model``, ``"\u2581"`` marking a word's first piece).
+        subword_model: The subword level's model (:func:`seqtasks.layers.subword.learn`;
+            None until learned: :meth:`learn_subwords`).
 
     :func:`detokenize` inverts it (up to lowercasing and spaces around punctuation).
 
@@ -118,7 +121,7 @@ class TextTokenizer(keras.layers.Layer):
     """
 
     def __init__(self, lowercase=True, split_punctuation=True, strip_punctuation=False,
-                 level="word", **kwargs):
+                 level="word", subword_model=None, **kwargs):
         if level not in LEVELS:
             raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
         super().__init__(**kwargs)
@@ -126,8 +129,42 @@ class TextTokenizer(keras.layers.Layer):
         self.split_punctuation = split_punctuation
         self.strip_punctuation = strip_punctuation
         self.level = level
+        self.subword_model = subword_model if level == "subword" else None
+        self._make_pieces()
 
-    def call(self, text):
+    def _make_pieces(self):
+        if self.subword_model is not None:
+            from seqtasks.layers import subword
+
+            self.pieces = subword.tokenizer(self.subword_model)
+
+    @property
+    def adapted(self):
+        """Whether it can tokenize: its subword model is learned, or it needs none."""
+        return self.level != "subword" or self.subword_model is not None
+
+    def learn_subwords(self, texts, vocab_size, model_type="unigram"):
+        """Learn the subword model from ``texts`` (an iterable of raw strings, read once,
+        normalized as :meth:`call` normalizes them); nothing at the word and char levels."""
+        import numpy as np
+
+        from seqtasks.data.pipeline import chunks
+        from seqtasks.layers import subword
+
+        if self.level != "subword":
+            return
+
+        def normalized():
+            for chunk in chunks(texts, 4096):
+                for text in self.normalize(np.array(chunk, dtype=object)).numpy():
+                    yield text.decode("utf-8")
+
+        self.subword_model = subword.learn(normalized(), vocab_size, model_type)
+        self._make_pieces()
+
+    def normalize(self, text):
+        """``(batch,)`` sentences lowercased and punctuation split off or stripped as
+        configured: the text whose tokens :meth:`call` gives."""
         text = tf.convert_to_tensor(text, tf.string)
         if self.lowercase:
             text = tf.strings.lower(text, encoding="utf-8")
@@ -136,6 +173,15 @@ class TextTokenizer(keras.layers.Layer):
         if self.split_punctuation:
             text = tf.strings.regex_replace(text, r"(\pP+)(\s|$)", r" \1\2")
             text = tf.strings.regex_replace(text, r"(^|\s)(\pP+)", r"\1\2 ")
+        return text
+
+    def call(self, text):
+        text = self.normalize(text)
+        if self.level == "subword":
+            if self.subword_model is None:
+                raise RuntimeError("TextTokenizer: the subword model is not learned yet; call "
+                                   "learn_subwords() on the training texts")
+            return _at_least_one(self.pieces.tokenize(text).to_tensor(PAD))
         if self.level == "char":
             words = tf.strings.split(text)
             text = tf.strings.reduce_join(words, axis=-1, separator=SPACE)
@@ -150,19 +196,24 @@ class TextTokenizer(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "lowercase": self.lowercase,
                 "split_punctuation": self.split_punctuation,
-                "strip_punctuation": self.strip_punctuation, "level": self.level}
+                "strip_punctuation": self.strip_punctuation, "level": self.level,
+                "subword_model": self.subword_model}
 
 
 def detokenize(tokens, level="word"):
     """``(batch, steps)`` tokens (``""`` = padding) -> ``(batch,)`` sentences.
 
     Word level joins with spaces and removes the space before closing punctuation and after
-    opening brackets; character level joins and turns ``"\u2581"`` back into spaces.
+    opening brackets; character level joins and turns ``"\u2581"`` back into spaces; subword
+    level does both (the spaces that split punctuation off words, as word level).
     """
     if level == "char":
         text = tf.strings.reduce_join(tokens, axis=-1)
         return tf.strings.strip(tf.strings.regex_replace(text, SPACE, " "))
-    text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    if level == "subword":
+        text = tf.strings.regex_replace(tf.strings.reduce_join(tokens, axis=-1), SPACE, " ")
+    else:
+        text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     text = tf.strings.regex_replace(text, r" +", " ")
     text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}»])", r"\1")
     text = tf.strings.regex_replace(text, r"([(\[{«]) ", r"\1")

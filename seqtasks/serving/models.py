@@ -68,9 +68,9 @@ def _signature_defs(path):
 
 
 def load_servable(name, version, path):
-    import tensorflow as tf
+    from seqtasks.export import load_saved_model
 
-    loaded = tf.saved_model.load(str(path))
+    loaded = load_saved_model(path)
     metadata = read_metadata(path) if (path / METADATA).exists() else {}  # plain SavedModels too
     signatures = dict(loaded.signatures)
     return Servable(name, version, path, signatures, metadata, _signature_defs(path), loaded)

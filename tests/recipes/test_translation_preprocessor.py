@@ -18,8 +18,8 @@ def test_character_level_and_vocabulary_limits(tmp_path):
     import tensorflow as tf
 
     train = write_tsv(tmp_path / "train.tsv", builtin.generate(600, seed=1))
-    task = task_for(f"data.train={train}", "data.source_level=char",
-                    "data.target_level=char", "data.max_tokens=20", "decode.strategy=greedy")
+    task = task_for(f"data.train={train}", "data.source_tokenizer=char",
+                    "data.target_tokenizer=char", "data.max_tokens=20", "decode.strategy=greedy")
     task.build_datasets()
     # 20 = padding + unknown (+ start + end on the target side) + the most frequent characters
     assert task.summary["vocabulary"] == {"source": 20, "target": 20}

@@ -1,12 +1,14 @@
 """translation's preprocessor: source text -> source ids; target text -> teacher-forcing ids."""
 
 import collections
+from contextlib import nullcontext
 
 import keras
 import tensorflow as tf
 
 from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError, TrainingSetError
+from seqtasks.layers import subword
 from seqtasks.layers.text_decoder import (
     END,
     END_ID,
@@ -51,6 +53,9 @@ class TranslationPreprocessor(Preprocessor):
         min_count: Tokens seen fewer times in training are unknown.
         max_length: Longest training side kept, in tokens.
         source_vocabulary, target_vocabulary: Tokens without special ones (None until adapted).
+        subwords: ``(vocabulary size, SentencePiece model type)`` of a side whose tokenizer's
+            ``level`` is ``"subword"``; its model is learned in :meth:`adapt` and kept in the
+            side's tokenizer configuration (``subword_model``).
 
     Example:
 
@@ -63,18 +68,22 @@ class TranslationPreprocessor(Preprocessor):
 
     def __init__(self, source_tokenizer=None, target_tokenizer=None, max_tokens=20000,
                  min_count=1, max_length=60, source_vocabulary=None, target_vocabulary=None,
-                 **kwargs):
+                 subwords=(8000, "unigram"), **kwargs):
         super().__init__(**kwargs)
         self.source_tokenizer = dict(source_tokenizer or {})
         self.target_tokenizer = dict(target_tokenizer or {})
         self.max_tokens = max_tokens
         self.min_count = min_count
         self.max_length = max_length
+        self.subwords = tuple(subwords)
         self.source_vocabulary = None if source_vocabulary is None else list(source_vocabulary)
         self.target_vocabulary = None if target_vocabulary is None else list(target_vocabulary)
+        self._make_tokenizers()
+        self._make_lookups()
+
+    def _make_tokenizers(self):
         self.source_tokenize = TextTokenizer(**self.source_tokenizer, name="source_tokenizer")
         self.target_tokenize = TextTokenizer(**self.target_tokenizer, name="target_tokenizer")
-        self._make_lookups()
 
     def _make_lookups(self):
         if self.adapted:
@@ -109,6 +118,25 @@ class TranslationPreprocessor(Preprocessor):
         """One pass over ``examples`` (any iterable, tokenized in chunks): vocabularies of the
         pairs whose sides both have at most ``max_length`` tokens; the others are counted in
         ``left_out`` (training leaves them out). Memory is bounded by the distinct tokens."""
+        with subword.spooled(examples) if self.learns_subwords else nullcontext(
+                examples) as examples:
+            self._count(examples)
+
+    @property
+    def learns_subwords(self):
+        return "subword" in (self.source_tokenizer.get("level"), self.target_tokenizer.get("level"))
+
+    def _learn_subwords(self, examples):
+        """Learn each subword side's SentencePiece model (a pass over ``examples`` each)."""
+        for config, tokenize, side in ((self.source_tokenizer, self.source_tokenize, "input"),
+                                       (self.target_tokenizer, self.target_tokenize, "target")):
+            if config.get("level") == "subword":
+                tokenize.learn_subwords((getattr(e, side) for e in examples), *self.subwords)
+                config["subword_model"] = tokenize.subword_model
+
+    def _count(self, examples):
+        if self.learns_subwords:
+            self._learn_subwords(examples)
         sources, targets, lengths = (collections.Counter() for _ in range(3))
         self.left_out = 0
         for chunk in chunks(examples, 4096):
@@ -192,5 +220,6 @@ class TranslationPreprocessor(Preprocessor):
         return {**super().get_config(), "source_tokenizer": self.source_tokenizer,
                 "target_tokenizer": self.target_tokenizer, "max_tokens": self.max_tokens,
                 "min_count": self.min_count, "max_length": self.max_length,
+                "subwords": list(self.subwords),
                 "source_vocabulary": self.source_vocabulary,
                 "target_vocabulary": self.target_vocabulary}

@@ -16,8 +16,9 @@ def _tokenization_keys(side):
     return {f"{side}_lowercase": Key(True, (bool,), f"lowercase the {side} text"),
             f"{side}_split_punctuation": Key(True, (bool,), f"make each punctuation character "
                                              f"of the {side} text a token of its own"),
-            f"{side}_level": Key("word", (str,), f"{side} tokens: words or characters",
-                                 ("word", "char"))}
+            f"{side}_tokenizer": Key("word", (str,), f"{side} tokens: words, characters or "
+                                     "subwords (SentencePiece, learned from the training "
+                                     "data)", ("word", "char", "subword"))}
 
 
 @register
@@ -34,6 +35,9 @@ class Translation(Recipe):
             "source_column": Key(0, (int,), "TSV files: 0-based column of the source sentence"),
             "target_column": Key(1, (int,), "TSV files: 0-based column of the target sentence"),
             **_tokenization_keys("source"), **_tokenization_keys("target"),
+            "subword_vocab_size": positive(8000, "pieces of each subword vocabulary"),
+            "subword_type": Key("unigram", (str,), "the SentencePiece model of subword "
+                                "vocabularies", ("unigram", "bpe")),
             "max_tokens": positive(20000, "largest vocabulary of each side, padding and "
                                    "unknown token included"),
             "min_count": positive(1, "tokens seen fewer times in training are unknown"),
@@ -84,10 +88,13 @@ class Translation(Recipe):
         from seqtasks.recipes.translation.preprocessor import TranslationPreprocessor
 
         data = self.config["data"]
-        sides = [{key: data[f"{side}_{key}"] for key in ("lowercase", "split_punctuation",
-                                                         "level")} for side in ("source", "target")]
+        sides = [{"lowercase": data[f"{side}_lowercase"],
+                  "split_punctuation": data[f"{side}_split_punctuation"],
+                  "level": data[f"{side}_tokenizer"]} for side in ("source", "target")]
         return TranslationPreprocessor(*sides, data["max_tokens"], data["min_count"],
-                                       data["max_length"], name="preprocessor")
+                                       data["max_length"], subwords=(data["subword_vocab_size"],
+                                                                     data["subword_type"]),
+                                       name="preprocessor")
 
     def data_summary(self, splits, datasets):
         left_out = self.preprocessor.left_out
@@ -104,7 +111,8 @@ class Translation(Recipe):
         p = self.preprocessor
         inputs = [keras.Input((None,), dtype="int32", name=n) for n in ("source_ids", "target_in")]
         # the [model] keys are the layer's arguments
-        seq2seq = Seq2Seq(p.source_vocabulary_size, p.target_vocabulary, p.target_tokenizer,
+        seq2seq = Seq2Seq(p.source_vocabulary_size, p.target_vocabulary,
+                          {"level": p.target_tokenizer["level"]},
                           decoding=dict(self.config["decode"]), name="seq2seq",
                           **self.config["model"])
         return keras.Model(inputs, seq2seq(inputs), name=self.name)

@@ -1,0 +1,112 @@
+"""The subword tokenizer: SentencePiece learned from a stream, TF Text in the graph, exact
+detokenizing, serialization, and two models in one SavedModel. Each recipe's subword
+configuration is checked end to end by the contract (tests/test_recipe_contract.py VARIANTS)."""
+
+import numpy as np
+import pytest
+
+import seqtasks
+
+TRAIN = ["Ein Mann fährt mit dem Fahrrad.", "Zwei Hunde spielen im Schnee!",
+         "Eine Frau liest ein Buch im Park.", "Kinder spielen Fußball auf der Straße."]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from seqtasks.layers import TextTokenizer
+
+    t = TextTokenizer(level="subword", name="subwords")
+    t.learn_subwords((s for s in TRAIN * 40), 60)  # a generator: read once
+    return t
+
+
+def test_pieces_spell_unseen_words_and_detokenize_exactly(tokenizer):
+    import tensorflow as tf
+
+    from seqtasks.layers import detokenize
+
+    texts = ["Ein Hund spielt im Park.", "Fahrradfahrer lesen Bälle!"]  # unseen words
+    pieces = tokenizer(tf.constant(texts)).numpy()
+    first = [p.decode() for p in pieces[0] if p]
+    assert first[0].startswith("\u2581") and len(first) > len(texts[0].split())
+    # every piece of an unseen word made of seen characters is a piece of the model
+    import base64
+
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(
+        tokenizer.subword_model))
+    known = {sp.id_to_piece(i) for i in range(sp.get_piece_size())}
+    assert {p.decode() for row in pieces for p in row if p} <= known
+    # back to the text as the tokenizer normalises it (lowercased), word for word
+    assert detokenize(tf.constant(pieces), "subword").numpy().tolist() == [
+        t.lower().encode() for t in texts]
+
+
+def test_keras_serialization_keeps_the_model(tokenizer):
+    import keras
+    import tensorflow as tf
+
+    config = keras.layers.serialize(tokenizer)
+    assert isinstance(config["config"]["subword_model"], str)  # base64: JSON-safe
+    copy = keras.layers.deserialize(config)
+    text = tf.constant(["Zwei Frauen fahren Fahrrad."])
+    assert copy(text).numpy().tolist() == tokenizer(text).numpy().tolist()
+
+
+def test_two_models_in_one_saved_model_stay_apart(tokenizer, tmp_path):
+    """TF Text names no model resource; without seqtasks' names both tokenizers of a loaded
+    SavedModel tokenize with one model."""
+    import tensorflow as tf
+
+    from seqtasks.export import load_saved_model
+    from seqtasks.layers import TextTokenizer
+
+    english = TextTokenizer(level="subword", name="english")
+    english.learn_subwords(["a man rides a bike", "two dogs play in the snow"] * 40, 40)
+
+    class Both(tf.Module):
+        def __init__(self):
+            self.german, self.english = tokenizer, english
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def split(self, text):
+            return {"german": self.german(text), "english": self.english(text)}
+
+    module = Both()
+    text = tf.constant(["two men ride im Park"])
+    expected = {k: v.numpy().tolist() for k, v in module.split(text).items()}
+    assert expected["german"] != expected["english"]
+    tf.saved_model.save(module, str(tmp_path / "both"), signatures={"serving_default":
+                                                                    module.split})
+    loaded = load_saved_model(tmp_path / "both").signatures["serving_default"]
+    assert {k: v.numpy().tolist() for k, v in loaded(text).items()} == expected
+
+
+def test_spooled_examples_are_read_once_and_replayed():
+    from seqtasks.layers import subword
+
+    read = []
+
+    def stream():
+        for i in range(5):
+            read.append(i)
+            yield {"n": i, "text": np.str_(f"t{i}")}
+
+    with subword.spooled(stream()) as examples:
+        assert len(examples) == 5 and read == list(range(5))
+        assert [e["n"] for e in examples] == [e["n"] for e in examples] == list(range(5))
+
+
+def test_an_unlearned_tokenizer_and_old_key_names_fail_clearly():
+    import tensorflow as tf
+
+    from seqtasks.layers import TextTokenizer
+
+    with pytest.raises(RuntimeError, match="subword model is not learned yet"):
+        TextTokenizer(level="subword")(tf.constant(["a"]))
+    recipe = seqtasks.get_recipe("translation")
+    with pytest.raises(seqtasks.errors.ConfigError,
+                       match="unknown key 'data.source_level' .it was renamed "
+                             "'data.source_tokenizer'"):
+        recipe.default_config(["data.source_level=char"])
