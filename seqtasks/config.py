@@ -65,6 +65,21 @@ def fraction(default, help_text):
     return Key(default, (float,), help_text, bounds="fraction")
 
 
+def tokenizer_key(default, what):
+    """A ``data.*tokenizer`` key: how ``what`` is split into tokens."""
+    return Key(default, (str,), f"{what}: words, characters or subwords (SentencePiece pieces "
+               "learned from the training data, applied in the graph)",
+               ("word", "char", "subword"))
+
+
+def subword_keys(vocab_size=8000):
+    """The keys of the subword vocabularies a recipe's subword tokenizers learn."""
+    return {"subword_vocab_size": positive(vocab_size, "pieces of a subword vocabulary (a "
+                                           "soft limit: small data may give fewer)"),
+            "subword_type": Key("unigram", (str,), "the SentencePiece model of a subword "
+                                "vocabulary", ("unigram", "bpe"))}
+
+
 def decode_section(**defaults):
     """The ``[decode]`` section of generating recipes (beam or greedy search), declared once;
     ``defaults`` changes a key's default for one recipe."""

@@ -85,7 +85,11 @@ _TRAINED = {}  # one trained model per recipe, however pytest or xdist orders th
 #: Configurations the contract is also checked in: ``{id: (recipe, --set items)}``.
 VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subword",
                                                    "data.target_tokenizer=subword",
-                                                   "data.subword_vocab_size=80"))}
+                                                   "data.subword_vocab_size=80")),
+            "smart_reply-subword": ("smart_reply", ("data.tokenizer=subword",
+                                                   "data.subword_vocab_size=80")),
+            "captioning-subword": ("captioning", ("data.tokenizer=subword",
+                                                 "data.subword_vocab_size=40"))}
 CONFIGURATIONS = [*RECIPES, *VARIANTS]
 
 

@@ -70,6 +70,23 @@ def tokenizer(model):
 
 
 @contextlib.contextmanager
+def learned(examples, sides, vocab_size, model_type="unigram"):
+    """Learn the subword model of each subword-level tokenizer of ``sides`` (``[(tokenizer,
+    example -> its texts)]``) from ``examples`` (any iterable, read once), and yield what
+    reads them again: the examples spooled to disk when a model was learned, ``examples``
+    themselves when no tokenizer is at the subword level."""
+    learners = [(t, texts) for t, texts in sides if t.level == "subword"]
+    if not learners:
+        yield examples
+        return
+    with spooled(examples) as spool:
+        for tokenizer, texts in learners:
+            tokenizer.learn_subwords((text for e in spool for text in texts(e)), vocab_size,
+                                     model_type)
+        yield spool
+
+
+@contextlib.contextmanager
 def spooled(examples):
     """Read ``examples`` (any iterable, read once) into a temporary file and yield a
     re-iterable over them, so that a subword model can be learned in one pass and the

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from seqtasks.layers import subword
 from seqtasks.layers.images import decode_image, decode_images
 from seqtasks.layers.text_decoder import END, START, target_lookup, target_text
 from seqtasks.layers.tokens import TextTokenizer, tokenize_texts, vocabulary_by_count
@@ -28,10 +29,14 @@ class CaptioningPreprocessor(Preprocessor):
         min_count: Fewest training occurrences of a vocabulary word.
         max_length: Most tokens of a training caption.
         vocabulary: The caption words without special tokens (None until adapted).
+        tokenizer: The caption tokenizer's ``level``: ``"word"``, ``"char"`` or ``"subword"``.
+        subwords: ``(vocabulary size, SentencePiece model type)`` of the subword level.
+        subword_model: The learned subword model (:meth:`adapt` learns it).
     """
 
     def __init__(self, image_size=64, lowercase=True, split_punctuation=True, max_tokens=10000,
-                 min_count=5, max_length=40, vocabulary=None, **kwargs):
+                 min_count=5, max_length=40, vocabulary=None, tokenizer="word",
+                 subwords=(8000, "unigram"), subword_model=None, **kwargs):
         super().__init__(**kwargs)
         self.image_size = image_size
         self.lowercase = lowercase
@@ -40,14 +45,17 @@ class CaptioningPreprocessor(Preprocessor):
         self.min_count = min_count
         self.max_length = max_length
         self.vocabulary = None if vocabulary is None else list(vocabulary)
-        self.tokenizer = TextTokenizer(**self.tokenizer_config, name="caption_tokenizer")
+        self.level, self.subwords = tokenizer, tuple(subwords)
+        self.tokenizer = TextTokenizer(**self.tokenizer_config, subword_model=subword_model,
+                                       name="caption_tokenizer")
         self.lookup = None if vocabulary is None else target_lookup(self.vocabulary)
         #: Training captions, and those left out for their length (known after :meth:`adapt`).
         self.caption_count = self.left_out = 0
 
     @property
     def tokenizer_config(self):
-        return {"lowercase": self.lowercase, "split_punctuation": self.split_punctuation}
+        return {"lowercase": self.lowercase, "split_punctuation": self.split_punctuation,
+                "level": self.level}
 
     @property
     def adapted(self):
@@ -76,13 +84,15 @@ class CaptioningPreprocessor(Preprocessor):
 
         counts = collections.Counter()
         self.left_out = self.caption_count = 0
-        for chunk in chunks(examples, 1024):
-            for caption in (t for caps in self.tokens(chunk) for t in caps):
-                self.caption_count += 1
-                if len(caption) > self.max_length:
-                    self.left_out += 1
-                else:
-                    counts.update(caption)
+        with subword.learned(examples, [(self.tokenizer, lambda e: e.target)],
+                             *self.subwords) as examples:
+            for chunk in chunks(examples, 1024):
+                for caption in (t for caps in self.tokens(chunk) for t in caps):
+                    self.caption_count += 1
+                    if len(caption) > self.max_length:
+                        self.left_out += 1
+                    else:
+                        counts.update(caption)
         special = target_lookup([]).vocabulary_size()
         self.vocabulary = vocabulary_by_count(counts, self.max_tokens - special,
                                               self.min_count)
@@ -132,7 +142,7 @@ class CaptioningPreprocessor(Preprocessor):
         """``(batch, steps)`` caption ids (generated, or :meth:`raw_targets` rows without
         the start id), the first ``lengths`` of each row real (None: those before the first
         end id) -> ``(batch,)`` captions."""
-        return target_text(ids, lengths, self.vocabulary)
+        return target_text(ids, lengths, self.vocabulary, self.level)
 
     def encode(self, inputs, targets):
         """One image's bytes and its ``[captions, steps]`` ids -> ``((pixels, captions_in),
@@ -146,4 +156,6 @@ class CaptioningPreprocessor(Preprocessor):
         return {**super().get_config(), "image_size": self.image_size,
                 "lowercase": self.lowercase, "split_punctuation": self.split_punctuation,
                 "max_tokens": self.max_tokens, "min_count": self.min_count,
-                "max_length": self.max_length, "vocabulary": self.vocabulary}
+                "max_length": self.max_length, "vocabulary": self.vocabulary,
+                "tokenizer": self.level, "subwords": list(self.subwords),
+                "subword_model": self.tokenizer.subword_model}

@@ -9,7 +9,15 @@ image stops a run with its name (``data.corrupt_images = "error"``) or is left o
 """
 
 
-from seqtasks.config import Key, Unsupported, decode_section, fraction, positive
+from seqtasks.config import (
+    Key,
+    Unsupported,
+    decode_section,
+    fraction,
+    positive,
+    subword_keys,
+    tokenizer_key,
+)
 from seqtasks.errors import ConfigError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import SPLITS, Recipe
@@ -44,6 +52,8 @@ class Captioning(Recipe):
                                   "its name, or skip it and count it", ("error", "skip")),
             "lowercase": Key(True, (bool,), "lowercase the captions"),
             "split_punctuation": Key(True, (bool,), "make punctuation at word edges a token"),
+            "tokenizer": tokenizer_key("word", "caption tokens"),
+            **subword_keys(2000),
             "max_tokens": positive(10000, "largest caption vocabulary, special tokens included"),
             "min_count": positive(5, "words seen fewer times in training captions are unknown"),
             "max_length": positive(40, "training captions longer than this many tokens are "
@@ -102,7 +112,9 @@ class Captioning(Recipe):
         data = self.config["data"]
         return CaptioningPreprocessor(
             data["image_size"], data["lowercase"], data["split_punctuation"],
-            data["max_tokens"], data["min_count"], data["max_length"], name="preprocessor")
+            data["max_tokens"], data["min_count"], data["max_length"],
+            tokenizer=data["tokenizer"], subwords=(data["subword_vocab_size"],
+                                                   data["subword_type"]), name="preprocessor")
 
     def dataset(self, split, examples):
         """Images with all their captions (in training: those of at most ``data.max_length``

@@ -3,6 +3,7 @@
 import collections
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from seqtasks.data.pipeline import chunks
@@ -18,6 +19,7 @@ from seqtasks.layers.tokens import (
     token_array,
     vocabulary_by_count,
 )
+from seqtasks.layers import subword
 from seqtasks.recipes.preprocessor import Preprocessor
 
 
@@ -26,9 +28,10 @@ class SmartReplyPreprocessor(Preprocessor):
     """``{"text": (batch,) string}`` -> ``(batch, steps)`` int32 token ids (0 = padding,
     1 = out of vocabulary), cut to ``max_length`` tokens; labels -> class ids.
 
-    Text is lowercased, stripped of ASCII punctuation and split on whitespace (a
-    :class:`~seqtasks.layers.TextTokenizer`). The vocabulary is the ``max_tokens - 2`` most
-    frequent training words; the labels are the sorted training labels.
+    Text is lowercased, stripped of ASCII punctuation and split into words, characters or
+    subword pieces (a :class:`~seqtasks.layers.TextTokenizer`). The vocabulary is the
+    ``max_tokens - 2`` most frequent training tokens; the labels are the sorted training
+    labels.
 
     Args:
         max_tokens: Largest vocabulary, padding and out-of-vocabulary ids included.
@@ -36,6 +39,9 @@ class SmartReplyPreprocessor(Preprocessor):
         vocabulary: The word vocabulary without special tokens (None until adapted).
         labels: The reply labels, class id order (None until adapted).
         replies: The reply text shown for each label (default: the label).
+        tokenizer: The tokenizer's ``level``: ``"word"``, ``"char"`` or ``"subword"``.
+        subwords: ``(vocabulary size, SentencePiece model type)`` of the subword level.
+        subword_model: The learned subword model (:meth:`adapt` learns it).
 
     Example:
 
@@ -47,7 +53,8 @@ class SmartReplyPreprocessor(Preprocessor):
 
     def __init__(self, max_tokens=20000, max_length=64, vocabulary=None, labels=None,
                  replies=None, out_of_scope_label=None, reply_texts=None,
-                 unseen_labels="error", **kwargs):
+                 unseen_labels="error", tokenizer="word", subwords=(8000, "unigram"),
+                 subword_model=None, **kwargs):
         super().__init__(**kwargs)
         #: A held-out label never seen in training: ``"error"`` or ``"score"`` (see check).
         self.unseen_labels = unseen_labels
@@ -62,8 +69,10 @@ class SmartReplyPreprocessor(Preprocessor):
         self.labels = None if labels is None else list(labels)
         self.replies = None if replies is None else list(replies)
         self.fit_length = FitLength(max_length, name="fit_length")
+        self.level, self.subwords = tokenizer, tuple(subwords)
         self.tokenizer = TextTokenizer(lowercase=True, split_punctuation=False,
-                                       strip_punctuation=True, name="tokenizer")
+                                       strip_punctuation=True, level=tokenizer,
+                                       subword_model=subword_model, name="tokenizer")
         self._make_lookup()
 
     def _make_lookup(self):
@@ -77,10 +86,16 @@ class SmartReplyPreprocessor(Preprocessor):
     def adapt(self, examples):
         """One pass over ``examples`` (any iterable, read in chunks): memory bounded by the
         distinct words and labels."""
-        words, labels = collections.Counter(), set()
-        for chunk in chunks(examples, 4096):
-            count_tokens(words, token_array(self.tokenizer, [e.input for e in chunk]))
-            labels.update(e.target for e in chunk)
+        words, labels, lengths = collections.Counter(), set(), collections.Counter()
+        with subword.learned(examples, [(self.tokenizer, lambda e: [e.input])],
+                             *self.subwords) as examples:
+            for chunk in chunks(examples, 4096):
+                tokens = token_array(self.tokenizer, [e.input for e in chunk])
+                count_tokens(words, tokens)
+                labels.update(e.target for e in chunk)
+                lengths.update(np.clip((tokens != b"").sum(axis=1), 1, self.max_length).tolist())
+        # (length, count) pairs, read when the tokens are not words (measures_lengths)
+        self.length_counts = tuple(sorted(lengths.items()))
         self.vocabulary = vocabulary_by_count(decoded_counts(words), self.max_tokens - RESERVED_IDS,
                                               min_count=1)
         self._make_lookup()  # built from the vocabulary, so get_config() carries it
@@ -147,6 +162,12 @@ class SmartReplyPreprocessor(Preprocessor):
     def encode_batch(self, inputs, targets):
         return self(inputs), targets
 
+    @property
+    def measures_lengths(self):
+        """Whether :meth:`adapt` counts the training lengths (characters and subword pieces:
+        their counts need the tokenizer; words are counted by :meth:`length`)."""
+        return self.level != "word"
+
     def length(self, example):
         return min(max(len(example.input.split()), 1), self.max_length)
 
@@ -162,4 +183,6 @@ class SmartReplyPreprocessor(Preprocessor):
                 "max_length": self.max_length, "vocabulary": self.vocabulary,
                 "labels": self.labels, "replies": self.replies,
                 "out_of_scope_label": self.out_of_scope_label,
-                "unseen_labels": self.unseen_labels}
+                "unseen_labels": self.unseen_labels, "tokenizer": self.level,
+                "subwords": list(self.subwords),
+                "subword_model": self.tokenizer.subword_model}

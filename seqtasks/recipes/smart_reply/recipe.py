@@ -8,7 +8,7 @@ and ``data.out_of_scope_label``.
 """
 
 from seqtasks.abstaining import DATA_KEYS, EXPORT_KEYS, Abstaining
-from seqtasks.config import Key, fraction, positive
+from seqtasks.config import Key, fraction, positive, subword_keys, tokenizer_key
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Recipe
 from seqtasks.recipes.smart_reply.data import SmartReplyReader
@@ -28,6 +28,8 @@ class SmartReply(Abstaining, Recipe):
             "text_column": Key("text", (str, int), "column (name or 0-based index) of the message"),
             "label_column": Key("label", (str, int), "column of the label (intent / reply id)"),
             "replies": Key(None, (str,), "file of label,reply rows: the text shown for a label"),
+            "tokenizer": tokenizer_key("word", "message tokens"),
+            **subword_keys(),
             "max_tokens": positive(20000, "largest vocabulary, padding and OOV included"),
             "max_length": positive(64, "messages are cut to this many tokens"),
             "unseen_labels": Key("score", (str,), "a validation or test label never seen in "
@@ -70,6 +72,9 @@ class SmartReply(Abstaining, Recipe):
         return SmartReplyPreprocessor(data["max_tokens"], data["max_length"],
                                       out_of_scope_label=data["out_of_scope_label"],
                                       unseen_labels=data["unseen_labels"],
+                                      tokenizer=data["tokenizer"],
+                                      subwords=(data["subword_vocab_size"],
+                                                data["subword_type"]),
                                       reply_texts=self.reader.reply_texts(), name="preprocessor")
 
     def dataset(self, split, examples):

@@ -1,7 +1,6 @@
 """translation's preprocessor: source text -> source ids; target text -> teacher-forcing ids."""
 
 import collections
-from contextlib import nullcontext
 
 import keras
 import tensorflow as tf
@@ -118,25 +117,16 @@ class TranslationPreprocessor(Preprocessor):
         """One pass over ``examples`` (any iterable, tokenized in chunks): vocabularies of the
         pairs whose sides both have at most ``max_length`` tokens; the others are counted in
         ``left_out`` (training leaves them out). Memory is bounded by the distinct tokens."""
-        with subword.spooled(examples) if self.learns_subwords else nullcontext(
-                examples) as examples:
+        sides = [(self.source_tokenize, lambda e: [e.input]),
+                 (self.target_tokenize, lambda e: [e.target])]
+        with subword.learned(examples, sides, *self.subwords) as examples:
             self._count(examples)
-
-    @property
-    def learns_subwords(self):
-        return "subword" in (self.source_tokenizer.get("level"), self.target_tokenizer.get("level"))
-
-    def _learn_subwords(self, examples):
-        """Learn each subword side's SentencePiece model (a pass over ``examples`` each)."""
-        for config, tokenize, side in ((self.source_tokenizer, self.source_tokenize, "input"),
-                                       (self.target_tokenizer, self.target_tokenize, "target")):
-            if config.get("level") == "subword":
-                tokenize.learn_subwords((getattr(e, side) for e in examples), *self.subwords)
+        for config, tokenize in zip((self.source_tokenizer, self.target_tokenizer),
+                                    (self.source_tokenize, self.target_tokenize)):
+            if tokenize.subword_model is not None:  # kept in the configuration
                 config["subword_model"] = tokenize.subword_model
 
     def _count(self, examples):
-        if self.learns_subwords:
-            self._learn_subwords(examples)
         sources, targets, lengths = (collections.Counter() for _ in range(3))
         self.left_out = 0
         for chunk in chunks(examples, 4096):

@@ -6,7 +6,7 @@ export, beam or greedy decoding in the graph. Its ``log_likelihood`` signature s
 translations (teacher forcing) for the test perplexity.
 """
 
-from seqtasks.config import Key, decode_section, positive
+from seqtasks.config import Key, decode_section, positive, subword_keys, tokenizer_key
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Recipe
 from seqtasks.recipes.translation.data import TranslationReader
@@ -16,9 +16,7 @@ def _tokenization_keys(side):
     return {f"{side}_lowercase": Key(True, (bool,), f"lowercase the {side} text"),
             f"{side}_split_punctuation": Key(True, (bool,), f"make each punctuation character "
                                              f"of the {side} text a token of its own"),
-            f"{side}_tokenizer": Key("word", (str,), f"{side} tokens: words, characters or "
-                                     "subwords (SentencePiece, learned from the training "
-                                     "data)", ("word", "char", "subword"))}
+            f"{side}_tokenizer": tokenizer_key("word", f"{side} tokens")}
 
 
 @register
@@ -35,9 +33,7 @@ class Translation(Recipe):
             "source_column": Key(0, (int,), "TSV files: 0-based column of the source sentence"),
             "target_column": Key(1, (int,), "TSV files: 0-based column of the target sentence"),
             **_tokenization_keys("source"), **_tokenization_keys("target"),
-            "subword_vocab_size": positive(8000, "pieces of each subword vocabulary"),
-            "subword_type": Key("unigram", (str,), "the SentencePiece model of subword "
-                                "vocabularies", ("unigram", "bpe")),
+            **subword_keys(),
             "max_tokens": positive(20000, "largest vocabulary of each side, padding and "
                                    "unknown token included"),
             "min_count": positive(1, "tokens seen fewer times in training are unknown"),
