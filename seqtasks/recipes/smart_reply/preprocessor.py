@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from seqtasks.data.pipeline import chunks
 from seqtasks.errors import DataError
+from seqtasks.layers import subword
 from seqtasks.layers.preprocessing import FitLength
 from seqtasks.layers.tokens import (
     OOV,
@@ -19,7 +20,6 @@ from seqtasks.layers.tokens import (
     token_array,
     vocabulary_by_count,
 )
-from seqtasks.layers import subword
 from seqtasks.recipes.preprocessor import Preprocessor
 
 
