@@ -151,7 +151,7 @@ CORPORA = {  # recipe: (writer, suffix, extra overrides)
     "smart_reply": (_write_smart_reply, ".csv", []),
     "tagging": (_write_tagging, ".conll", []),
     "translation": (_write_translation, ".tsv", []),
-    "language_model": (_write_language_model, ".txt", ["data.level=word"]),
+    "language_model": (_write_language_model, ".txt", ["data.tokenizer=word"]),
     "captioning": (_write_captioning, ".txt", []),
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Word-level language model with the recipe's defaults (nothing set but data.level = "word") on
+# Word-level language model with the recipe's defaults (nothing set but data.tokenizer = "word") on
 # a ~1M-token, 10k-word corpus built from the shared English text (word_corpus.py), next to
 # the Kneser-Ney 5-gram baseline when KenLM's binaries are given (kn_baseline.py).
 # Usage: bash benchmarks/wordlm.sh [path/to/shared/datasets] [corpus dir] [kenlm bin dir] [--set ...]
@@ -9,5 +9,5 @@ datasets=${1:-../shared/datasets}; corpus=${2:-runs/wordlm-corpus}; kenlm=${3:-}
 shift $(( $# < 3 ? $# : 3 ))
 python "$(dirname "$0")/word_corpus.py" "$datasets" "$corpus"
 if [ -n "$kenlm" ]; then python "$(dirname "$0")/kn_baseline.py" "$corpus" --kenlm-bin "$kenlm"; fi
-time seqtasks run language_model --set data.level=word --set "data.train=$corpus/train.txt" \
+time seqtasks run language_model --set data.tokenizer=word --set "data.train=$corpus/train.txt" \
   --set "data.validation=$corpus/valid.txt" --set "data.test=$corpus/test.txt" "$@"

@@ -230,7 +230,8 @@ def check_generation(metadata, prompt, length, temperature, top_k, seed):
         raise ConfigError(f"--top-k: expected 0 (all tokens) or a positive number, found "
                           f"{options['top_k']}")
     known = set(metadata["vocabulary"])
-    pieces = split_tokens(prompt, metadata["level"], metadata["lowercase"])
+    pieces = split_tokens(prompt, metadata["level"], metadata["lowercase"],
+                          metadata.get("line_ends", "ignore"))
     unseen = sorted({p for p in pieces if p not in known})
     if unseen:
         what = "character" if metadata["level"] == "char" else "word"

@@ -81,14 +81,14 @@ def test_a_variant_changes_only_the_defaults_of_its_condition(tmp_path):
     and character-level defaults stay as they were."""
     recipe = get_recipe("language_model")
     char = recipe.default_config()
-    word = recipe.default_config(["data.level=word"])
+    word = recipe.default_config(["data.tokenizer=word"])
     changed = {(s, k) for s in char for k in char[s] if char[s][k] != word[s][k]}
     (variant,) = recipe.variants
-    assert changed == {("data", "level")} | {(s, k) for s, keys in variant.defaults.items()
+    assert changed == {("data", "tokenizer")} | {(s, k) for s, keys in variant.defaults.items()
                                              for k in keys}
     assert word["train"]["bptt"] == 35 and char["train"]["bptt"] == 100
     path = tmp_path / "lm.toml"
-    path.write_text('recipe = "language_model"\n[data]\nlevel = "word"\n[train]\nbptt = 50\n')
+    path.write_text('recipe = "language_model"\n[data]\ntokenizer = "word"\n[train]\nbptt = 50\n')
     _, config = config_lib.load_config(path, ["model.dropout=0.1"])
     assert config["train"]["bptt"] == 50 and config["model"]["dropout"] == 0.1
     assert config["model"]["embedding_dim"] == word["model"]["embedding_dim"]

@@ -111,7 +111,7 @@ def test_language_model_workers_read_only_the_text_their_streams_cover(tmp_path)
 
     text = tmp_path / "text.txt"
     text.write_text("".join(s + "\n" for s, _ in translation.generate(600, seed=3)))
-    overrides = [*TINY["language_model"], f"data.train={text}", "data.level=word",
+    overrides = [*TINY["language_model"], f"data.train={text}", "data.tokenizer=word",
                  "train.batch_size=3", "train.bptt=5"]
     script = textwrap.dedent(f"""
         import json, seqtasks

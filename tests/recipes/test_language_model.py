@@ -10,6 +10,7 @@ import pytest
 from helpers import assert_clean_failure, cli, run_without_seqtasks, set_args, write
 from tiny_data import tiny_lm
 
+from seqtasks.recipes.language_model.preprocessor import split_tokens
 from seqtasks.recipes.translation import builtin as translation
 
 
@@ -86,18 +87,37 @@ def test_word_level_and_evaluate_of_the_export(text_file, tmp_path):
     test_file = tmp_path / "test.txt"
     test_file.write_text("\n".join(s for s, _ in translation.generate(60, seed=9)) + "\n")
     result = seqtasks.run("language_model", tiny_lm(
-        f"data.train={text_file}", f"data.test={test_file}", "data.level=word",
+        f"data.train={text_file}", f"data.test={test_file}", "data.tokenizer=word",
         "train.bptt=8", f"export.dir={tmp_path / 'x'}", epochs=1),
         output=tmp_path / "run", echo=lambda *_: None, verbose=0)
     assert "bits_per_char" not in result.metrics["test"]
     assert result.metrics["data"]["level"] == "word"
     out = cli("generate", result.export_dir, "--prompt", "the dog", "--length", "5")
     assert out.exit_code == 0, out.output
-    assert len(out.output.split()) == 7
+    assert len(split_tokens(out.output.strip(), "word", line_ends="token")) == 7
     scored = cli("evaluate", tmp_path / "run", "--data", test_file, "--output", tmp_path / "ev")
     assert scored.exit_code == 0, scored.output
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["test"]
     assert metrics == result.metrics["test"]
+
+
+def test_line_ends_are_word_level_tokens():
+    """``data.line_ends = "token"`` (the word level's default): each line end is a token,
+    scored and generated like a word; a generated one starts a new line."""
+    import tensorflow as tf
+
+    from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
+
+    assert split_tokens("A b\r\nc\n\nd", "word", line_ends="token") == [
+        "A", "b", "<eos>", "c", "<eos>", "<eos>", "d"]
+    assert split_tokens("A b\nc\n", "word", line_ends="ignore") == ["A", "b", "c"]
+    assert split_tokens("a\nb", "char", line_ends="token") == ["a", "\n", "b"]
+    p = LanguageModelPreprocessor("word", vocabulary=["a", "b", "<eos>"], line_ends="token")
+    ids = p({"prompt": tf.constant(["a b\na\n"])})[0][:, :5]
+    assert ids.numpy().tolist() == [[1, 2, 3, 1, 3]]
+    assert p.detokenize(ids).numpy().tolist() == [b"a b\na\n"]
+    assert p.continued(tf.constant(["b", "b"]), tf.constant([[3, 1], [1, 3]]),
+                       tf.constant([2, 2])).numpy().tolist() == [b"b\na", b"b a\n"]
 
 
 def test_predict_reads_one_prompt_per_line(finished_run, tmp_path):

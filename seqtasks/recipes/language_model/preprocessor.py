@@ -15,20 +15,29 @@ LEVELS = ("char", "word")
 WHITESPACE = r"[\t-\r\x{1c}-\x{20}\x{85}\p{Z}]+"
 
 
-def tokenize(text, level="char", lowercase=False):
+#: The token a line end is at the word level with ``line_ends="token"`` (as in Mikolov et
+#: al.'s word-level benchmarks).
+LINE_END = "<eos>"
+LINE_ENDS = ("token", "ignore")
+
+
+def tokenize(text, level="char", lowercase=False, line_ends="ignore"):
     """The one tokenizer of language models, in graph: ``(batch,)`` strings -> ragged
     ``(batch, tokens)`` strings, their characters or their whitespace-separated words
-    (lowercased first if asked). Training, serving, scoring and prompt checks all use it."""
+    (lowercased first if asked), at the word level each line end a :data:`LINE_END` token
+    when ``line_ends="token"``. Training, serving, scoring and prompt checks all use it."""
     if lowercase:
         text = tf.strings.lower(text, encoding="utf-8")
     if level == "char":
         return tf.strings.unicode_split(text, "UTF-8")
+    if line_ends == "token":
+        text = tf.strings.regex_replace(text, r"\r?\n", f" {LINE_END} ")
     return tf.strings.split(tf.strings.regex_replace(text, WHITESPACE, " "))
 
 
-def split_tokens(text, level="char", lowercase=False):
+def split_tokens(text, level="char", lowercase=False, line_ends="ignore"):
     """The tokens of ``text`` as Python strings, from :func:`tokenize`."""
-    tokens = tokenize(tf.constant([text]), level, lowercase).flat_values.numpy()
+    tokens = tokenize(tf.constant([text]), level, lowercase, line_ends).flat_values.numpy()
     return [t.decode("utf-8") for t in tokens]
 
 
@@ -69,6 +78,9 @@ class LanguageModelPreprocessor(Preprocessor):
 
     Args:
         level: ``"char"`` (every character is a token) or ``"word"`` (split on whitespace).
+        line_ends: At the word level, ``"token"``: each line end is a :data:`LINE_END`
+            token, predicted and generated like a word (generated ones start a new line);
+            ``"ignore"``: line ends are spaces.
         lowercase: Lowercase the text first.
         max_tokens: Largest vocabulary, the unknown token included.
         min_count: Training tokens seen fewer times are unknown.
@@ -85,11 +97,15 @@ class LanguageModelPreprocessor(Preprocessor):
     unknown_id = 0
 
     def __init__(self, level="char", lowercase=False, max_tokens=20000, min_count=1,
-                 vocabulary=None, token_count=None, token_marks=None, **kwargs):
+                 vocabulary=None, token_count=None, token_marks=None, line_ends="ignore",
+                 **kwargs):
         if level not in LEVELS:
             raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
+        if line_ends not in LINE_ENDS:
+            raise ValueError(f"`line_ends` must be one of {LINE_ENDS}. Received: {line_ends!r}")
         super().__init__(**kwargs)
         self.level = level
+        self.line_ends = line_ends
         self.lowercase = lowercase
         self.max_tokens = max_tokens
         self.min_count = min_count
@@ -125,7 +141,7 @@ class LanguageModelPreprocessor(Preprocessor):
         self.token_marks = [(0, 0)]
         pieces = text_chunks(examples, self.level, self.piece_lines)
         for number, text in enumerate(pieces, 1):
-            found = tokenize(tf.constant([text]), self.level, self.lowercase).flat_values
+            found = self.tokenize(tf.constant([text])).flat_values
             unique, _, count = (t.numpy() for t in tf.unique_with_counts(found))
             # in order of first appearance: ties in the vocabulary stay first seen first
             counts.update(dict(zip((u.decode("utf-8") for u in unique), count.tolist())))
@@ -168,13 +184,16 @@ class LanguageModelPreprocessor(Preprocessor):
         iterable of lines, read once), through the graph tokenizer and lookup that serve."""
         self.check_adapted()
         for text in text_chunks(examples, self.level, self.piece_lines):
-            yield self.token_ids(tokenize(tf.constant([text]), self.level,
-                                          self.lowercase)).flat_values.numpy()
+            yield self.token_ids(self.tokenize(tf.constant([text]))).flat_values.numpy()
 
     def summary(self):
         return {"vocabulary": self.vocabulary_size, "level": self.level}
 
     # ----- the graph -----------------------------------------------------------------------
+    def tokenize(self, text):
+        """:func:`tokenize` with this preprocessor's options."""
+        return tokenize(text, self.level, self.lowercase, self.line_ends)
+
     def token_ids(self, tokens):
         """Token strings (any shape, ragged too) -> int32 ids."""
         if isinstance(tokens, tf.RaggedTensor):
@@ -183,29 +202,33 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def prompt_ids(self, prompt):
         """``(ids, lengths)``: the padded ids of :meth:`call` and each prompt's token count."""
-        pieces = tokenize(prompt, self.level, self.lowercase)
+        pieces = self.tokenize(prompt)
         ids = self.token_ids(pieces).to_tensor(self.unknown_id)
         return (tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.unknown_id),
                 tf.cast(pieces.row_lengths(), tf.int32))
 
     def detokenize(self, ids, lengths=None):
         """``(batch, steps)`` ids, of which the first ``lengths`` count (None: all) ->
-        ``(batch,)`` text (words joined by single spaces)."""
+        ``(batch,)`` text (words joined by single spaces, :data:`LINE_END` tokens by a line
+        end)."""
         if lengths is None:
             lengths = tf.fill(tf.shape(ids)[:1], tf.shape(ids)[1])
         tokens = tf.gather(tf.constant([OOV, *self.vocabulary]), ids)
         tokens = tf.where(tf.sequence_mask(lengths, tf.shape(ids)[1]), tokens, "")
         if self.level == "char":
             return tf.strings.reduce_join(tokens, axis=1)
-        return tf.strings.regex_replace(tf.strings.reduce_join(tokens, axis=1, separator=" "),
-                                        " +$", "")
+        text = tf.strings.reduce_join(tokens, axis=1, separator=" ")
+        if self.line_ends == "token":
+            text = tf.strings.regex_replace(text, f" ?{LINE_END} ?", "\n")
+        return tf.strings.regex_replace(text, " +$", "")
 
     def continued(self, prompt, ids, lengths):
         """``(batch,)`` prompts followed by their continuations (see :meth:`detokenize`),
         words separated by a space."""
         generated = self.detokenize(ids, lengths)
         if self.level == "word":
-            return tf.strings.join([prompt, generated], separator=" ")
+            separator = tf.where(tf.strings.regex_full_match(generated, "\n.*"), "", " ")
+            return tf.strings.join([prompt, separator, generated])
         return prompt + generated
 
     def input_signature(self):
@@ -221,6 +244,7 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def get_config(self):
         return {**super().get_config(), "level": self.level, "lowercase": self.lowercase,
+                "line_ends": self.line_ends,
                 "max_tokens": self.max_tokens, "min_count": self.min_count,
                 "vocabulary": self.vocabulary, "token_count": self.token_count,
                 "token_marks": None if self.token_marks is None else

@@ -30,7 +30,10 @@ class LanguageModel(Recipe):
     description = "next-event prediction: text -> the next character or word; generate text"
     schema_extra = {
         "data": {
-            "level": Key("char", (str,), "tokens: characters or words", ("char", "word")),
+            "tokenizer": Key("char", (str,), "tokens: characters or words", ("char", "word")),
+            "line_ends": Key("token", (str,), "word level: each line end is a token, "
+                             "predicted and generated like a word (token), or a space "
+                             "(ignore)", ("token", "ignore")),
             "lowercase": Key(False, (bool,), "lowercase the text"),
             "max_tokens": positive(20000, "largest vocabulary (unknown token included)"),
             "min_count": Key(1, (int,), "tokens seen fewer times in training are unknown"),
@@ -59,9 +62,9 @@ class LanguageModel(Recipe):
             "seed": Key(0, (int,), "seed of the sampling"),
         },
     }
-    #: Word-level defaults (``data.level = "word"``); README, "Word-level language models",
+    #: Word-level defaults (``data.tokenizer = "word"``); README, "Word-level language models",
     #: gives the reason for each and the runs they come from.
-    variants = (Variant(("data", "level", "word"), {
+    variants = (Variant(("data", "tokenizer", "word"), {
         "model": {"embedding_dim": 256, "dropout": 0.25},
         "train": {"bptt": 35, "epochs": 8},
     }),)
@@ -95,8 +98,9 @@ class LanguageModel(Recipe):
         from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
 
         data = self.config["data"]
-        return LanguageModelPreprocessor(data["level"], data["lowercase"], data["max_tokens"],
-                                         data["min_count"], name="preprocessor")
+        return LanguageModelPreprocessor(data["tokenizer"], data["lowercase"], data["max_tokens"],
+                                         data["min_count"], line_ends=data["line_ends"],
+                                         name="preprocessor")
 
     def share_range(self):
         """``(name, start, stop)``: this worker's share of the training text, the tokens
@@ -248,7 +252,8 @@ class LanguageModel(Recipe):
 
     def export_assets(self):
         data = self.config["data"]
-        return {"level": data["level"], "lowercase": data["lowercase"],
+        return {"level": data["tokenizer"], "lowercase": data["lowercase"],
+                "line_ends": data["line_ends"],
                 "vocabulary": self.require_preprocessor("export_assets").vocabulary,
                 "generate": dict(self.config["generate"])}
 
@@ -267,7 +272,7 @@ class LanguageModel(Recipe):
         from seqtasks.scoring import Scored
 
         tokens = split_tokens("".join(e.input for e in examples), metadata["level"],
-                              metadata["lowercase"])
+                              metadata["lowercase"], metadata.get("line_ends", "ignore"))
         if len(tokens) < 2:
             raise DataError(f"{examples[0].where}: fewer than 2 tokens, nothing to score")
         state, log_likelihood, correct = tf.zeros([1, 0]), 0.0, 0
