@@ -231,10 +231,10 @@ def check_generation(metadata, prompt, length, temperature, top_k, seed):
                           f"{options['top_k']}")
     known = set(metadata["vocabulary"])
     pieces = split_tokens(prompt, metadata["level"], metadata["lowercase"],
-                          metadata.get("line_ends", "ignore"))
+                          metadata.get("line_ends", "ignore"), metadata.get("subword_model"))
     unseen = sorted({p for p in pieces if p not in known})
     if unseen:
-        what = "character" if metadata["level"] == "char" else "word"
+        what = {"char": "character", "subword": "piece"}.get(metadata["level"], "word")
         shown = ", ".join(repr(p) for p in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
         raise DataError(f"--prompt: {what}{'s' if len(unseen) > 1 else ''} {shown} never seen "
                         f"in the training text (the model knows {len(known)} {what}s)")

@@ -89,7 +89,9 @@ VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subwo
             "smart_reply-subword": ("smart_reply", ("data.tokenizer=subword",
                                                    "data.subword_vocab_size=80")),
             "captioning-subword": ("captioning", ("data.tokenizer=subword",
-                                                 "data.subword_vocab_size=40"))}
+                                                 "data.subword_vocab_size=40")),
+            "language_model-subword": ("language_model", ("data.tokenizer=subword",
+                                                         "data.subword_vocab_size=60"))}
 CONFIGURATIONS = [*RECIPES, *VARIANTS]
 
 

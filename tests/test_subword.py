@@ -110,3 +110,21 @@ def test_an_unlearned_tokenizer_and_old_key_names_fail_clearly():
                        match="unknown key 'data.source_level' .it was renamed "
                              "'data.source_tokenizer'"):
         recipe.default_config(["data.source_level=char"])
+
+
+def test_language_model_pieces_keep_line_ends_and_spell_the_text_back():
+    import tensorflow as tf
+
+    from seqtasks.recipes.base import Example
+    from seqtasks.recipes.language_model.preprocessor import LanguageModelPreprocessor
+
+    p = LanguageModelPreprocessor("subword", subwords=(60, "unigram"), line_ends="token")
+    p.adapt(Example(line + "\n", None, f"t.txt:{i}") for i, line in enumerate(TRAIN * 30, 1))
+    text = "Zwei Hunde spielen.\nEin Mann liest\n"
+    pieces = [t.decode() for t in p.tokenize(tf.constant([text])).flat_values.numpy()]
+    assert pieces.count("<eos>") == 2 and "<eos>" in p.vocabulary  # one piece, never split
+    assert pieces[0].startswith("\u2581") and len(pieces) > len(text.split()) + 2
+    ids, lengths = p({"prompt": tf.constant([text])})
+    assert p.detokenize(ids, lengths).numpy()[0].decode() == " " + text
+    assert p.continued(tf.constant(["Zwei"]), ids[:, 1:3], tf.constant([2])).numpy()[0] == (
+        "Zwei" + "".join(pieces[1:3]).replace("\u2581", " ")).encode()

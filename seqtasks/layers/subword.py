@@ -22,13 +22,14 @@ MODEL_TYPES = ("unigram", "bpe")
 MAX_SENTENCES = 2_000_000
 
 
-def learn(texts, vocab_size, model_type="unigram"):
+def learn(texts, vocab_size, model_type="unigram", symbols=()):
     """A SentencePiece model of ``vocab_size`` pieces learned from ``texts`` (an iterable of
     already normalized strings, read once), serialized as a base64 ``str``.
 
     Every character of the training texts gets a piece (``character_coverage`` 1.0), so no
     training text has unknown pieces; on small data the vocabulary may stay smaller than
-    ``vocab_size`` (SentencePiece's soft limit)."""
+    ``vocab_size`` (SentencePiece's soft limit). ``symbols`` are pieces of their own, never
+    split (a language model's line-end token)."""
     import io
 
     import sentencepiece
@@ -41,7 +42,8 @@ def learn(texts, vocab_size, model_type="unigram"):
         sentence_iterator=(line for line in lines if line), model_writer=model,
         vocab_size=vocab_size, model_type=model_type, character_coverage=1.0,
         hard_vocab_limit=False, input_sentence_size=MAX_SENTENCES,
-        shuffle_input_sentence=True, num_threads=os.cpu_count() or 1, minloglevel=2)
+        shuffle_input_sentence=True, num_threads=os.cpu_count() or 1, minloglevel=2,
+        user_defined_symbols=list(symbols))
     return base64.b64encode(model.getvalue()).decode("ascii")
 
 

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqtasks.layers.tokens import OOV, vocabulary_by_count
+from seqtasks.layers.tokens import OOV, SPACE, vocabulary_by_count
 from seqtasks.recipes.preprocessor import Preprocessor
 
-LEVELS = ("char", "word")
+LEVELS = ("char", "word", "subword")
 
 #: Whitespace between words: Python's ``str.isspace`` characters (ASCII and Unicode spaces,
 #: the separators U+001C-U+001F, U+0085), in RE2. ``tf.strings.split`` alone knows ASCII
@@ -21,24 +21,40 @@ LINE_END = "<eos>"
 LINE_ENDS = ("token", "ignore")
 
 
-def tokenize(text, level="char", lowercase=False, line_ends="ignore"):
+def tokenize(text, level="char", lowercase=False, line_ends="ignore", pieces=None):
     """The one tokenizer of language models, in graph: ``(batch,)`` strings -> ragged
-    ``(batch, tokens)`` strings, their characters or their whitespace-separated words
-    (lowercased first if asked), at the word level each line end a :data:`LINE_END` token
-    when ``line_ends="token"``. Training, serving, scoring and prompt checks all use it."""
+    ``(batch, tokens)`` strings, their characters, their whitespace-separated words or their
+    subword pieces (``pieces``: :func:`seqtasks.layers.subword.tokenizer`), lowercased first if
+    asked; at the word and subword levels each line end is a :data:`LINE_END` token when
+    ``line_ends="token"``. Training, serving, scoring and prompt checks all use it."""
     if lowercase:
         text = tf.strings.lower(text, encoding="utf-8")
     if level == "char":
         return tf.strings.unicode_split(text, "UTF-8")
+    if level == "subword":
+        if line_ends == "token":  # "a<eos> b": the mark is a piece, the next word's start kept
+            text = tf.strings.regex_replace(text, r"[ \t]*\r?\n", f"{LINE_END} ")
+        return pieces.tokenize(text)
     if line_ends == "token":
         text = tf.strings.regex_replace(text, r"\r?\n", f" {LINE_END} ")
     return tf.strings.split(tf.strings.regex_replace(text, WHITESPACE, " "))
 
 
-def split_tokens(text, level="char", lowercase=False, line_ends="ignore"):
-    """The tokens of ``text`` as Python strings, from :func:`tokenize`."""
-    tokens = tokenize(tf.constant([text]), level, lowercase, line_ends).flat_values.numpy()
+def split_tokens(text, level="char", lowercase=False, line_ends="ignore", subword_model=None):
+    """The tokens of ``text`` as Python strings, from :func:`tokenize` (``subword_model``: the
+    subword level's model, :func:`seqtasks.layers.subword.learn`)."""
+    pieces = None if subword_model is None else _pieces(subword_model)
+    tokens = tokenize(tf.constant([text]), level, lowercase, line_ends,
+                      pieces).flat_values.numpy()
     return [t.decode("utf-8") for t in tokens]
+
+
+def _pieces(model, cache={}):  # noqa: B006 (one tokenizer per model in a process)
+    from seqtasks.layers import subword
+
+    if model not in cache:
+        cache[model] = subword.tokenizer(model)
+    return cache[model]
 
 
 def text_chunks(examples, level="char", size=4096):
@@ -52,7 +68,7 @@ def text_chunks(examples, level="char", size=4096):
     while lines := [e.input for e in itertools.islice(iterator, size)]:
         text = carry + "".join(lines)
         carry = ""
-        if level == "word" and text and not text[-1].isspace():
+        if level != "char" and text and not text[-1].isspace():
             cut = len(text) - len(text.rsplit(None, 1)[-1])
             text, carry = text[:cut], text[cut:]
         yield text
@@ -77,8 +93,9 @@ class LanguageModelPreprocessor(Preprocessor):
     id: a language model reads a text as one stream.
 
     Args:
-        level: ``"char"`` (every character is a token) or ``"word"`` (split on whitespace).
-        line_ends: At the word level, ``"token"``: each line end is a :data:`LINE_END`
+        level: ``"char"`` (every character is a token), ``"word"`` (split on whitespace) or
+            ``"subword"`` (SentencePiece pieces learned in :meth:`adapt`).
+        line_ends: At the word and subword levels, ``"token"``: each line end is a :data:`LINE_END`
             token, predicted and generated like a word (generated ones start a new line);
             ``"ignore"``: line ends are spaces.
         lowercase: Lowercase the text first.
@@ -98,7 +115,7 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def __init__(self, level="char", lowercase=False, max_tokens=20000, min_count=1,
                  vocabulary=None, token_count=None, token_marks=None, line_ends="ignore",
-                 **kwargs):
+                 subwords=(8000, "unigram"), subword_model=None, **kwargs):
         if level not in LEVELS:
             raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
         if line_ends not in LINE_ENDS:
@@ -106,6 +123,9 @@ class LanguageModelPreprocessor(Preprocessor):
         super().__init__(**kwargs)
         self.level = level
         self.line_ends = line_ends
+        self.subwords = tuple(subwords)
+        self.subword_model = subword_model
+        self.pieces = None if subword_model is None else _pieces(subword_model)
         self.lowercase = lowercase
         self.max_tokens = max_tokens
         self.min_count = min_count
@@ -135,6 +155,21 @@ class LanguageModelPreprocessor(Preprocessor):
         Also sets ``token_count`` (the tokens of the text) and ``token_marks``: ``(lines,
         tokens)`` pairs, the first ``lines`` lines holding exactly ``tokens`` tokens, at the
         piece boundaries where no word runs on (see :meth:`share_ids`)."""
+        from seqtasks.layers import subword
+
+        if self.level != "subword":
+            return self._count(examples)
+        with subword.spooled(examples) as examples:
+            texts = (self._normalized(e.input) for e in examples)
+            symbols = (LINE_END,) if self.line_ends == "token" else ()
+            self.subword_model = subword.learn(texts, *self.subwords, symbols=symbols)
+            self.pieces = _pieces(self.subword_model)
+            self._count(examples)
+
+    def _normalized(self, line):
+        return line.lower() if self.lowercase else line
+
+    def _count(self, examples):
         import collections
 
         counts, tokens = collections.Counter(), 0
@@ -192,7 +227,7 @@ class LanguageModelPreprocessor(Preprocessor):
     # ----- the graph -----------------------------------------------------------------------
     def tokenize(self, text):
         """:func:`tokenize` with this preprocessor's options."""
-        return tokenize(text, self.level, self.lowercase, self.line_ends)
+        return tokenize(text, self.level, self.lowercase, self.line_ends, self.pieces)
 
     def token_ids(self, tokens):
         """Token strings (any shape, ragged too) -> int32 ids."""
@@ -217,6 +252,10 @@ class LanguageModelPreprocessor(Preprocessor):
         tokens = tf.where(tf.sequence_mask(lengths, tf.shape(ids)[1]), tokens, "")
         if self.level == "char":
             return tf.strings.reduce_join(tokens, axis=1)
+        if self.level == "subword":  # a word's first piece starts with a space, kept
+            text = tf.strings.regex_replace(tf.strings.reduce_join(tokens, axis=1),
+                                            f"{LINE_END}{SPACE}?", "\n")
+            return tf.strings.regex_replace(text, SPACE, " ")
         text = tf.strings.reduce_join(tokens, axis=1, separator=" ")
         if self.line_ends == "token":
             text = tf.strings.regex_replace(text, f" ?{LINE_END} ?", "\n")
@@ -224,10 +263,11 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def continued(self, prompt, ids, lengths):
         """``(batch,)`` prompts followed by their continuations (see :meth:`detokenize`),
-        words separated by a space."""
+        words separated by a space (at the subword level, a continuation that starts a word
+        starts with one)."""
         generated = self.detokenize(ids, lengths)
         if self.level == "word":
-            separator = tf.where(tf.strings.regex_full_match(generated, "\n.*"), "", " ")
+            separator = tf.where(tf.strings.regex_full_match(generated, "(?s)\n.*"), "", " ")
             return tf.strings.join([prompt, separator, generated])
         return prompt + generated
 
@@ -244,7 +284,8 @@ class LanguageModelPreprocessor(Preprocessor):
 
     def get_config(self):
         return {**super().get_config(), "level": self.level, "lowercase": self.lowercase,
-                "line_ends": self.line_ends,
+                "line_ends": self.line_ends, "subwords": list(self.subwords),
+                "subword_model": self.subword_model,
                 "max_tokens": self.max_tokens, "min_count": self.min_count,
                 "vocabulary": self.vocabulary, "token_count": self.token_count,
                 "token_marks": None if self.token_marks is None else

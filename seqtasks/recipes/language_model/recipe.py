@@ -9,7 +9,7 @@ Examples are the lines of the text; held-out text is cut from its end. Generatio
 stream scoring of the test metrics run inside the graph (:mod:`seqtasks.generation`).
 """
 
-from seqtasks.config import Key, Unsupported, Variant, fraction, positive
+from seqtasks.config import Key, Unsupported, Variant, fraction, positive, subword_keys
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Recipe
@@ -30,8 +30,11 @@ class LanguageModel(Recipe):
     description = "next-event prediction: text -> the next character or word; generate text"
     schema_extra = {
         "data": {
-            "tokenizer": Key("char", (str,), "tokens: characters or words", ("char", "word")),
-            "line_ends": Key("token", (str,), "word level: each line end is a token, "
+            "tokenizer": Key("char", (str,), "tokens: characters, words or subwords "
+                             "(SentencePiece pieces learned from the training text)",
+                             ("char", "word", "subword")),
+            **subword_keys(),
+            "line_ends": Key("token", (str,), "word and subword levels: each line end is a token, "
                              "predicted and generated like a word (token), or a space "
                              "(ignore)", ("token", "ignore")),
             "lowercase": Key(False, (bool,), "lowercase the text"),
@@ -64,10 +67,10 @@ class LanguageModel(Recipe):
     }
     #: Word-level defaults (``data.tokenizer = "word"``); README, "Word-level language models",
     #: gives the reason for each and the runs they come from.
-    variants = (Variant(("data", "tokenizer", "word"), {
+    variants = tuple(Variant(("data", "tokenizer", level), {
         "model": {"embedding_dim": 256, "dropout": 0.25},
         "train": {"bptt": 35, "epochs": 8},
-    }),)
+    }) for level in ("word", "subword"))
     reader_cls = LanguageModelReader
     #: The export's signatures: ``{name: (inputs, outputs)}``, each ``{key: "dtype [shape]:
     #: meaning"}`` (checked against the export by the contract test; shown in the reference).
@@ -100,6 +103,8 @@ class LanguageModel(Recipe):
         data = self.config["data"]
         return LanguageModelPreprocessor(data["tokenizer"], data["lowercase"], data["max_tokens"],
                                          data["min_count"], line_ends=data["line_ends"],
+                                         subwords=(data["subword_vocab_size"],
+                                                   data["subword_type"]),
                                          name="preprocessor")
 
     def share_range(self):
@@ -254,6 +259,7 @@ class LanguageModel(Recipe):
         data = self.config["data"]
         return {"level": data["tokenizer"], "lowercase": data["lowercase"],
                 "line_ends": data["line_ends"],
+                "subword_model": self.require_preprocessor("export_assets").subword_model,
                 "vocabulary": self.require_preprocessor("export_assets").vocabulary,
                 "generate": dict(self.config["generate"])}
 
@@ -268,11 +274,14 @@ class LanguageModel(Recipe):
 
         import tensorflow as tf
 
+        from seqtasks.layers.tokens import SPACE
         from seqtasks.recipes.language_model.preprocessor import split_tokens
         from seqtasks.scoring import Scored
 
-        tokens = split_tokens("".join(e.input for e in examples), metadata["level"],
-                              metadata["lowercase"], metadata.get("line_ends", "ignore"))
+        text = "".join(e.input for e in examples)
+        line_ends = metadata.get("line_ends", "ignore")
+        tokens = split_tokens(text, metadata["level"], metadata["lowercase"], line_ends,
+                              metadata.get("subword_model"))
         if len(tokens) < 2:
             raise DataError(f"{examples[0].where}: fewer than 2 tokens, nothing to score")
         state, log_likelihood, correct = tf.zeros([1, 0]), 0.0, 0
@@ -287,6 +296,11 @@ class LanguageModel(Recipe):
                    "accuracy": round(correct / (len(tokens) - 1), 6)}
         if metadata["level"] == "char":
             metrics["bits_per_char"] = round(loss / math.log(2), 6)
+        if metadata["level"] == "subword":  # comparable with a word-level model's perplexity
+            words = len(split_tokens(text, "word", line_ends=line_ends))
+            metrics["perplexity_per_word"] = round(math.exp(loss * (len(tokens) - 1) /
+                                                            (words - 1)), 4)
         sample = signatures["serving_default"](
-            prompt=tf.constant(tokens[:1]))["text"].numpy()[0].decode("utf-8")
+            prompt=tf.constant([tokens[0].replace(SPACE, " ").lstrip()]))["text"].numpy()[0].decode(
+                "utf-8")
         return Scored(metrics, samples=[{"sample": sample}])
