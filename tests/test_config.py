@@ -77,13 +77,15 @@ def test_bad_toml_and_bad_set():
 
 
 def test_a_variant_changes_only_the_defaults_of_its_condition(tmp_path):
-    """Word-level language models get their own defaults; what a file or --set gives wins,
-    and character-level defaults stay as they were."""
+    """Word-level (and subword) language models get their own defaults; what a file or --set
+    gives wins, and character-level defaults stay as they were."""
     recipe = get_recipe("language_model")
     char = recipe.default_config()
     word = recipe.default_config(["data.tokenizer=word"])
     changed = {(s, k) for s in char for k in char[s] if char[s][k] != word[s][k]}
-    (variant,) = recipe.variants
+    variant, subword = recipe.variants
+    assert subword.defaults == variant.defaults and subword.when == ("data", "tokenizer",
+                                                                     "subword")
     assert changed == {("data", "tokenizer")} | {(s, k) for s, keys in variant.defaults.items()
                                              for k in keys}
     assert word["train"]["bptt"] == 35 and char["train"]["bptt"] == 100
