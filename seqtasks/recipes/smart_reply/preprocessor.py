@@ -93,7 +93,10 @@ class SmartReplyPreprocessor(Preprocessor):
                 tokens = token_array(self.tokenizer, [e.input for e in chunk])
                 count_tokens(words, tokens)
                 labels.update(e.target for e in chunk)
-                lengths.update(np.clip((tokens != b"").sum(axis=1), 1, self.max_length).tolist())
+                if self.measures_lengths:
+                    lengths.update(np.clip((tokens != b"").sum(axis=1), 1,
+                                           self.max_length).tolist())
+                del tokens  # the chunk's token array is the pass's largest allocation
         # (length, count) pairs, read when the tokens are not words (measures_lengths)
         self.length_counts = tuple(sorted(lengths.items()))
         self.vocabulary = vocabulary_by_count(decoded_counts(words), self.max_tokens - RESERVED_IDS,
