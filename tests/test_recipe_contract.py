@@ -91,7 +91,9 @@ VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subwo
             "captioning-subword": ("captioning", ("data.tokenizer=subword",
                                                  "data.subword_vocab_size=40")),
             "language_model-subword": ("language_model", ("data.tokenizer=subword",
-                                                         "data.subword_vocab_size=60"))}
+                                                         "data.subword_vocab_size=60")),
+            "tagging-subword": ("tagging", ("data.tokenizer=subword",
+                                            "data.subword_vocab_size=60"))}
 CONFIGURATIONS = [*RECIPES, *VARIANTS]
 
 

@@ -128,3 +128,49 @@ def test_language_model_pieces_keep_line_ends_and_spell_the_text_back():
     assert p.detokenize(ids, lengths).numpy()[0].decode() == " " + text
     assert p.continued(tf.constant(["Zwei"]), ids[:, 1:3], tf.constant([2])).numpy()[0] == (
         "Zwei" + "".join(pieces[1:3]).replace("\u2581", " ")).encode()
+
+
+def test_tagging_reads_each_word_as_its_pieces_and_tags_words():
+    """A word is the mean of its pieces' embeddings (NumPy reference), its piece ids are
+    SentencePiece's own split, and a word training never saw is made of known pieces."""
+    import base64
+
+    import keras
+    import sentencepiece
+    import tensorflow as tf
+
+    from seqtasks.layers import PieceEmbedding
+    from seqtasks.recipes.base import Example
+    from seqtasks.recipes.tagging.preprocessor import TaggingPreprocessor
+
+    p = TaggingPreprocessor(tokenizer="subword", subwords=(60, "unigram"))
+    sentences = [s.split() for s in TRAIN]
+    p.adapt(Example(words, ["X"] * len(words), f"t.conll:{i}")
+            for i, words in enumerate(sentences * 30, 1))
+    sp = sentencepiece.SentencePieceProcessor(
+        model_proto=base64.b64decode(p.pieces.subword_model))
+    text = "Zwei Fahrradfahrer spielen"  # "fahrradfahrer" was never a training word
+    word_ids, char_ids = p({"text": tf.constant([text, "Ein"])})
+    assert word_ids.shape[:2] == char_ids.shape[:2] == (2, 3)
+    vocabulary = ["", "[UNK]", *p.words]
+    for word, ids in zip(text.lower().split(), word_ids.numpy()[0]):
+        assert [vocabulary[i] for i in ids if i] == sp.encode(word, out_type=str)
+    assert (word_ids.numpy()[0] != 1).all() and (word_ids.numpy()[1, 1:] == 0).all()
+    assert p.oov_fraction([Example(text.split(), None, "x")]) == 0.0
+    # the counts are those of the pieces in the training words
+    piece, count = p.words[0], p.counts[0]
+    assert count == sum(sp.encode(w.lower(), out_type=str).count(piece)
+                        for words in sentences * 30 for w in words)
+
+    embed = PieceEmbedding(len(vocabulary), 4)
+    vectors = embed(word_ids).numpy()
+    table = embed.embedding.embeddings.numpy()
+    ids = word_ids.numpy()
+    for b in range(2):
+        for s in range(3):
+            real = ids[b, s][ids[b, s] > 0]
+            expected = table[real].mean(axis=0) if len(real) else np.zeros(4)
+            np.testing.assert_allclose(vectors[b, s], expected, rtol=1e-6, atol=1e-7)
+    assert embed.compute_mask(word_ids).numpy().tolist() == [[True] * 3, [True, False, False]]
+    copy = keras.layers.deserialize(keras.layers.serialize(p))
+    assert (copy({"text": tf.constant([text])})[0].numpy() == ids[:1]).all()

@@ -62,8 +62,12 @@ def shuffle_every_epoch(dataset, buffer_size, seed):
 
 
 def nonzero_length(ids):
-    """The length of a row of ids padded with 0 at its end: up to its last non-zero id."""
-    return tf.reduce_max(tf.where(ids != 0, tf.range(1, tf.shape(ids)[0] + 1), 0))
+    """The length of a row of ids padded with 0 at its end: up to its last non-zero id (a
+    row of ``(steps, pieces)`` ids: up to its last step holding one)."""
+    real = ids != 0
+    if ids.shape.rank > 1:
+        real = tf.reduce_any(real, axis=list(range(1, ids.shape.rank)))
+    return tf.reduce_max(tf.where(real, tf.range(1, tf.shape(ids)[0] + 1), 0))
 
 
 def used_width(t, axis=1):

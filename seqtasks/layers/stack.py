@@ -3,6 +3,7 @@
 import keras
 
 from seqtasks.layers.elman import ElmanRNN
+from seqtasks.layers.pieces import PieceEmbedding
 
 CELLS = {
     "elman": ElmanRNN,
@@ -47,12 +48,18 @@ def recurrent_stack(inputs, model_config, *, return_sequences=False, name="encod
 def backbone(ids, vocabulary_size, model_config, *, return_sequences=True, features=None,
              mask_zero=True, embedding_dropout=True, embedding_name="embedding", **options):
     """The body of every recipe network that embeds tokens: int ``ids`` -> ``Embedding``
-    (``model.embedding_dim``; id 0 is padding and masked unless ``mask_zero=False``) ->
+    (``model.embedding_dim``; id 0 is padding and masked unless ``mask_zero=False``; ids
+    ``(batch, steps, pieces)``, the subword pieces of each word, give a
+    :class:`~seqtasks.layers.PieceEmbedding`, the mean of each word's pieces) ->
     concatenated with ``features()`` (built after the embedding, when given) -> dropout
     (``model.dropout``, unless ``embedding_dropout=False``) -> :func:`recurrent_stack`
     (``return_sequences`` and ``options`` passed on). The recipe adds its head."""
-    x = keras.layers.Embedding(vocabulary_size, model_config["embedding_dim"],
-                               mask_zero=mask_zero, name=embedding_name)(ids)
+    if len(ids.shape) == 3:
+        x = PieceEmbedding(vocabulary_size, model_config["embedding_dim"],
+                           name=embedding_name)(ids)
+    else:
+        x = keras.layers.Embedding(vocabulary_size, model_config["embedding_dim"],
+                                   mask_zero=mask_zero, name=embedding_name)(ids)
     if features is not None:
         x = keras.layers.Concatenate(name="token_features")([x, features()])
     if embedding_dropout and model_config["dropout"]:

@@ -40,6 +40,10 @@ class TokenIds(keras.layers.Layer):
         chars: The character vocabulary.
         lowercase: Whether words are lowercased before lookup (characters keep their case).
         max_word_chars: Characters kept per word (the first ones).
+        subword_model: A subword model (:func:`seqtasks.layers.subword.learn`): then
+            ``words`` are its pieces and the word ids are ``(batch, steps, pieces)``, the
+            ids of each word's first ``max_word_pieces`` pieces (0 past a word's last).
+        max_word_pieces: Pieces kept per word with ``subword_model``.
 
     Example:
 
@@ -49,12 +53,21 @@ class TokenIds(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, words, chars, lowercase=True, max_word_chars=20, **kwargs):
+    #: Pieces of a word kept by default (the first ones; longer words are rare).
+    MAX_WORD_PIECES = 16
+
+    def __init__(self, words, chars, lowercase=True, max_word_chars=20, subword_model=None,
+                 max_word_pieces=MAX_WORD_PIECES, **kwargs):
         super().__init__(**kwargs)
         self.words = list(words)
         self.chars = list(chars)
         self.lowercase = lowercase
         self.max_word_chars = max_word_chars
+        self.subword_model, self.max_word_pieces = subword_model, max_word_pieces
+        if subword_model is not None:
+            from seqtasks.layers import subword
+
+            self.pieces = subword.tokenizer(subword_model)
         self.word_lookup = keras.layers.StringLookup(
             vocabulary=self.words, mask_token=PAD, oov_token=OOV, name="word_lookup")
         self.char_lookup = keras.layers.StringLookup(
@@ -74,6 +87,9 @@ class TokenIds(keras.layers.Layer):
     def call(self, tokens):
         tokens = tf.convert_to_tensor(tokens, tf.string)
         words = tf.strings.lower(tokens, encoding="utf-8") if self.lowercase else tokens
+        if self.subword_model is not None:  # "" (padding) has no pieces: all ids 0
+            words = _at_least_one(self.pieces.tokenize(words).to_tensor(PAD)
+                                  [:, :, : self.max_word_pieces])
         word_ids = tf.cast(self.word_lookup(words), tf.int32)
         chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(PAD)
         chars = _at_least_one(chars[:, :, : self.max_word_chars])
@@ -81,12 +97,14 @@ class TokenIds(keras.layers.Layer):
 
     def compute_output_spec(self, tokens):
         batch, steps = tokens.shape[0], tokens.shape[1]
-        return (keras.KerasTensor((batch, steps), dtype="int32"),
+        words = (batch, steps) if self.subword_model is None else (batch, steps, None)
+        return (keras.KerasTensor(words, dtype="int32"),
                 keras.KerasTensor((batch, steps, None), dtype="int32"))
 
     def get_config(self):
         return {**super().get_config(), "words": self.words, "chars": self.chars,
-                "lowercase": self.lowercase, "max_word_chars": self.max_word_chars}
+                "lowercase": self.lowercase, "max_word_chars": self.max_word_chars,
+                "subword_model": self.subword_model, "max_word_pieces": self.max_word_pieces}
 
 
 _ASCII_PUNCTUATION = f"[{re.escape(string.punctuation)}]"

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from seqtasks.errors import DataError
+from seqtasks.layers import subword
 from seqtasks.layers.tokens import OOV, PAD, RESERVED_IDS, TextTokenizer, TokenIds
 from seqtasks.recipes.preprocessor import Preprocessor
 
@@ -58,6 +59,12 @@ class TaggingPreprocessor(Preprocessor):
         min_count: Words seen fewer times in training are out of vocabulary.
         max_word_chars: Characters of a word the character ids keep (the first ones).
         words, counts, chars, tags: The vocabularies (None until adapted).
+        tokenizer: ``"word"`` (a word's id) or ``"subword"`` (the ids of its SentencePiece
+            pieces, learned from the training sentences: a word never seen in training is
+            still made of known pieces). Either way the model tags words, one tag each.
+        subwords: ``(vocabulary size, SentencePiece model type)`` of the subword level.
+        subword_model: The learned subword model (:meth:`adapt` learns it); ``words`` are
+            then its pieces.
 
     Example:
 
@@ -69,9 +76,14 @@ class TaggingPreprocessor(Preprocessor):
     """
 
     def __init__(self, lowercase=True, max_tokens=50000, min_count=1, max_word_chars=20,
-                 words=None, counts=None, chars=None, tags=None, unseen_tags="error", **kwargs):
+                 words=None, counts=None, chars=None, tags=None, unseen_tags="error",
+                 tokenizer="word", subwords=(8000, "unigram"), subword_model=None, **kwargs):
         super().__init__(**kwargs)
         self.lowercase, self.unseen_tags = lowercase, unseen_tags
+        self.level, self.subwords = tokenizer, tuple(subwords)
+        #: learns the subword model from the training sentences (lowercased as words are)
+        self.pieces = TextTokenizer(lowercase=lowercase, split_punctuation=False,
+                                    level=tokenizer, subword_model=subword_model, name="pieces")
         self.max_tokens = max_tokens
         self.min_count = min_count
         self.max_word_chars = max_word_chars
@@ -83,7 +95,8 @@ class TaggingPreprocessor(Preprocessor):
 
     def _make_token_ids(self):
         self.token_ids = TokenIds(self.words, self.chars, lowercase=self.lowercase,
-                                  max_word_chars=self.max_word_chars, name="token_ids")
+                                  max_word_chars=self.max_word_chars,
+                                  subword_model=self.pieces.subword_model, name="token_ids")
 
     @property
     def adapted(self):
@@ -94,7 +107,21 @@ class TaggingPreprocessor(Preprocessor):
 
     def adapt(self, examples):
         """One pass over ``examples`` (any iterable, counted a chunk at a time): memory bounded
-        by the distinct words, characters and tags."""
+        by the distinct words, characters and tags. At the subword level the examples are
+        spooled to disk and read twice: the pieces are learned, then counted."""
+        with subword.learned(examples, [(self.pieces, lambda e: [" ".join(e.input)])],
+                             *self.subwords) as examples:
+            words, chars, tags = self._count(examples)
+        if self.level == "subword":
+            words = self._piece_counts(words)
+        kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - RESERVED_IDS, 0))
+                if n >= self.min_count and w not in (PAD, OOV)]
+        self.words, self.counts = [w for w, _ in kept], [n for _, n in kept]
+        self.chars = sorted(c for c in chars if c != OOV)
+        self.tags = sorted(tags)
+        self._make_token_ids()
+
+    def _count(self, examples):
         from seqtasks.data.pipeline import chunks
 
         words, chars, tags = collections.Counter(), collections.Counter(), set()
@@ -111,12 +138,27 @@ class TaggingPreprocessor(Preprocessor):
             words.update((text.lower() if self.lowercase else text).split(" "))
             size = self.max_word_chars
             chars.update("".join(token[:size] for token in tokens))
-        kept = [(w, n) for w, n in words.most_common(max(self.max_tokens - RESERVED_IDS, 0))
-                if n >= self.min_count and w not in (PAD, OOV)]
-        self.words, self.counts = [w for w, _ in kept], [n for _, n in kept]
-        self.chars = sorted(c for c in chars if c != OOV)
-        self.tags = sorted(tags)
-        self._make_token_ids()
+        return words, chars, tags
+
+    def _split(self, words):
+        """The pieces of each of ``words`` (folded), as the model reads them: split by
+        SentencePiece itself (the library TF Text runs), the first ``MAX_WORD_PIECES``."""
+        import base64
+
+        import sentencepiece
+
+        model = sentencepiece.SentencePieceProcessor(
+            model_proto=base64.b64decode(self.pieces.subword_model))
+        return [split[: TokenIds.MAX_WORD_PIECES] for split in model.encode(words, out_type=str)]
+
+    def _piece_counts(self, words):
+        """Training counts of the subword pieces, from those of the (folded) words: each
+        distinct word is split once."""
+        pieces, distinct = collections.Counter(), list(words)
+        for word, split in zip(distinct, self._split(distinct)):
+            for piece in split:
+                pieces[piece] += words[word]
+        return pieces
 
     def _check_tokens(self, example):
         if all(example.input) and not WHITESPACE.search("".join(example.input)):
@@ -174,8 +216,13 @@ class TaggingPreprocessor(Preprocessor):
         return entity_scheme(self.tags)
 
     def oov_fraction(self, examples):
+        """Share of the tokens of ``examples`` the model does not know: words out of the
+        vocabulary or, at the subword level, words with a piece out of it."""
         known = set(self.words)
         tokens = [self._fold(token) for example in examples for token in example.input]
+        if self.level == "subword":
+            return sum(not known.issuperset(split) for split in self._split(tokens)) / max(
+                len(tokens), 1)
         return sum(token not in known for token in tokens) / max(len(tokens), 1)
 
     def summary(self):
@@ -211,6 +258,8 @@ class TaggingPreprocessor(Preprocessor):
 
         word_ids, char_ids = features
         steps = used_width(word_ids)
+        if word_ids.shape.rank == 3:  # subword pieces: also cut to the most pieces of a word
+            word_ids = word_ids[:, :, :used_width(word_ids, axis=2)]
         return ((word_ids[:, :steps], char_ids[:, :steps, :used_width(char_ids, axis=2)]),
                 tags[:, :steps], weights[:, :steps])
 
@@ -223,7 +272,8 @@ class TaggingPreprocessor(Preprocessor):
 
     def compute_output_spec(self, inputs):
         batch = inputs["text"].shape[0]
-        return (keras.KerasTensor((batch, None), dtype="int32"),
+        words = (batch, None) if self.level == "word" else (batch, None, None)
+        return (keras.KerasTensor(words, dtype="int32"),
                 keras.KerasTensor((batch, None, None), dtype="int32"))
 
     def tag_outputs(self, probs, text):
@@ -240,4 +290,5 @@ class TaggingPreprocessor(Preprocessor):
                 "max_tokens": self.max_tokens, "min_count": self.min_count,
                 "max_word_chars": self.max_word_chars, "words": self.words,
                 "counts": self.counts, "chars": self.chars, "tags": self.tags,
-                "unseen_tags": self.unseen_tags}
+                "unseen_tags": self.unseen_tags, "tokenizer": self.level,
+                "subwords": list(self.subwords), "subword_model": self.pieces.subword_model}

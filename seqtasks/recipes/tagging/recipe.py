@@ -1,12 +1,13 @@
 """tagging: many-to-many. A sentence -> one tag per token (POS, chunks, named entities).
 
 text -> word and character ids (:class:`TaggingPreprocessor`) -> word Embedding(mask_zero)
+(with ``data.tokenizer = "subword"``: the mean embedding of each word's pieces)
 joined with character-level word features (a small bidirectional Elman RNN, or a CNN, over
 each word's characters) -> Bidirectional(ElmanRNN) layers returning sequences -> the
 prediction head on every token -> softmax over the tags -> tokens, tags and lengths.
 """
 
-from seqtasks.config import Key, fraction, positive
+from seqtasks.config import Key, fraction, positive, subword_keys
 from seqtasks.errors import DataError
 from seqtasks.recipes import register
 from seqtasks.recipes.base import Recipe
@@ -29,6 +30,11 @@ class Tagging(Recipe):
             "tag_column": Key(TAG_COLUMN, (str, int), "CoNLL-U: column name (upos, xpos, ...) or "
                               "index; column files: index, negative from the end (the default "
                               "means the last column); tfds: the feature name"),
+            "tokenizer": Key("word", (str,), "what the word vectors are made of: the word "
+                             "(its own embedding) or subword (the mean of its SentencePiece "
+                             "pieces, learned from the training sentences); one tag per word "
+                             "either way", ("word", "subword")),
+            **subword_keys(),
             "lowercase": Key(True, (bool,), "lowercase words for the word vocabulary "
                              "(characters keep their case)"),
             "max_tokens": Key(50000, (int,), "largest word vocabulary, padding and OOV included"),
@@ -79,6 +85,8 @@ class Tagging(Recipe):
         data = self.config["data"]
         return TaggingPreprocessor(data["lowercase"], data["max_tokens"], data["min_count"],
                                    data["max_word_chars"], unseen_tags=data["unseen_tags"],
+                                   tokenizer=data["tokenizer"],
+                                   subwords=(data["subword_vocab_size"], data["subword_type"]),
                                    name="preprocessor")
 
     def dataset(self, split, examples):
@@ -115,7 +123,8 @@ class Tagging(Recipe):
         from seqtasks.layers import CHARACTER_ENCODERS, PredictionHead, backbone
 
         model, p = self.config["model"], self.preprocessor
-        word_ids = keras.Input((None,), dtype="int32", name="word_ids")
+        steps = (None,) if p.level == "word" else (None, None)  # subword: each word's pieces
+        word_ids = keras.Input(steps, dtype="int32", name="word_ids")
         char_ids = keras.Input((None, None), dtype="int32", name="char_ids")
         encoder = CHARACTER_ENCODERS.get(model["char_encoder"])
         characters = None if encoder is None else lambda: encoder(
