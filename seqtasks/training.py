@@ -247,6 +247,34 @@ def _lost_workers_reported(cluster):
             "to resume from the last completed epoch") from None
 
 
+@keras.saving.register_keras_serializable(package="seqtasks")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of probabilities against integer labels smoothed by ``label_smoothing``
+    (Szegedy et al., 2016): the target puts ``1 - label_smoothing`` on the label and spreads
+    ``label_smoothing`` evenly over all classes, so the loss is
+    ``(1 - e) * -log p[label] + e * mean_k(-log p[k])``. With ``label_smoothing=0`` it is
+    ``SparseCategoricalCrossentropy``, which has no smoothing of its own."""
+
+    def __init__(self, label_smoothing=0.0, reduction="mean_with_sample_weight",
+                 name="smoothed_sparse_crossentropy", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        log_p = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
+        labels = ops.cast(y_true, "int32")
+        if len(labels.shape) == len(log_p.shape):  # (batch, 1) labels, as Keras allows
+            labels = ops.squeeze(labels, -1)
+        picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)[..., 0]
+        e = self.label_smoothing
+        return -(1.0 - e) * picked - e * ops.mean(log_p, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
 #: The losses a recipe names, as Keras classes.
 LOSSES = {
     "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
@@ -254,10 +282,15 @@ LOSSES = {
 }
 
 
-def mean_over_real_positions(name):
+def mean_over_real_positions(name, label_smoothing=0.0):
     """Loss ``name`` averaged over the weighted positions of a batch: the sum of the weighted
     losses divided by the sum of the weights. Keras's default divides by every position,
-    padding included, so a batch's loss and step size would depend on its padding."""
+    padding included, so a batch's loss and step size would depend on its padding.
+    ``label_smoothing`` (cross-entropy only) gives :class:`SmoothedSparseCrossentropy`."""
+    if label_smoothing:
+        if name != "sparse_categorical_crossentropy":
+            raise ValueError(f"label smoothing needs a cross-entropy loss, not {name!r}")
+        return SmoothedSparseCrossentropy(label_smoothing)
     return LOSSES[name](reduction="mean_with_sample_weight")
 
 
@@ -282,12 +315,13 @@ def dtype_policy(name):
 def compile_model(model, train_config, metrics=(), weighted_metrics=(),
                   loss="sparse_categorical_crossentropy"):
     """Compile with Adam (``train.learning_rate``, ``train.clipnorm``) and ``loss`` (sparse
-    categorical cross-entropy by default), averaged over real positions. ``weighted_metrics``
+    categorical cross-entropy by default, smoothed by ``train.label_smoothing`` where the
+    recipe has the key), averaged over real positions. ``weighted_metrics``
     see the per-token sample weights that mask padding."""
     model.compile(
         optimizer=keras.optimizers.Adam(
             train_config["learning_rate"], clipnorm=train_config["clipnorm"] or None),
-        loss=mean_over_real_positions(loss),
+        loss=mean_over_real_positions(loss, train_config.get("label_smoothing", 0.0)),
         metrics=list(metrics) or None,
         weighted_metrics=list(weighted_metrics) or None,
         jit_compile=False,

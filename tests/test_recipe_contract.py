@@ -97,8 +97,12 @@ VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subwo
 CONFIGURATIONS = [*RECIPES, *VARIANTS]
 
 
+# the recipes' exports are served by tests/test_serve.py on the same worker; each variant is
+# a group of its own, so the variants spread over the workers instead of lengthening that one
 @pytest.fixture(scope="module", params=[
-    pytest.param(key, marks=pytest.mark.xdist_group("exports")) for key in CONFIGURATIONS],
+    pytest.param(key, marks=pytest.mark.xdist_group("exports" if key in RECIPES
+                                                    else f"contract-{key}"))
+    for key in CONFIGURATIONS],
     ids=CONFIGURATIONS)
 def trained(request, tmp_path_factory):
     """A recipe trained one step on its built-in data, evaluated and exported."""

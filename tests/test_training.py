@@ -86,3 +86,32 @@ def test_the_training_order_depends_only_on_the_seed_and_the_epoch():
     assert len({tuple(o) for o in orders.values()}) == 6  # a new order per seed and epoch
     keras.utils.set_random_seed(123)  # the global seed plays no part
     assert order(7, 2) == orders[7, 2] and order(0, 1) == orders[0, 1]
+
+
+def test_label_smoothing_matches_the_smoothed_one_hot_target_in_numpy(tmp_path):
+    """The smoothed loss is the cross-entropy against (1 - e) * one_hot + e / classes,
+    averaged over the weighted examples; it round-trips in a .keras file."""
+    import keras
+    import numpy as np
+
+    from seqtasks.training import SmoothedSparseCrossentropy, mean_over_real_positions
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=6).astype("float32")
+    labels = rng.integers(0, 5, size=6)
+    weights = np.array([1, 1, 0, 1, 1, 0], "float32")
+    e = 0.1
+    target = (1 - e) * np.eye(5)[labels] + e / 5
+    per_example = -(target * np.log(probs)).sum(axis=1)
+    expected = (per_example * weights).sum() / weights.sum()
+    loss = mean_over_real_positions("sparse_categorical_crossentropy", e)
+    np.testing.assert_allclose(float(loss(labels, probs, sample_weight=weights)), expected,
+                               rtol=1e-5)
+    plain = mean_over_real_positions("sparse_categorical_crossentropy")
+    np.testing.assert_allclose(float(SmoothedSparseCrossentropy(0.0)(labels, probs)),
+                               float(plain(labels, probs)), rtol=1e-5)
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, activation="softmax")])
+    model.compile("adam", loss=loss)
+    model.save(tmp_path / "m.keras")
+    assert keras.models.load_model(tmp_path / "m.keras").loss.label_smoothing == e

@@ -50,7 +50,9 @@ class SmartReply(Abstaining, Recipe):
                            ("last", "mean", "max")),
         },
         "train": {"epochs": 30, "early_stopping_patience": 5, "reduce_lr_patience": 2,
-                  "monitor": "val_accuracy"},
+                  "monitor": "val_accuracy",
+                  "label_smoothing": fraction(0.0, "share of the target spread evenly over "
+                                              "all labels (0 = plain cross-entropy)")},
         "export": {"top_k": positive(3, "replies returned per message"), **EXPORT_KEYS},
     }
     reader_cls = SmartReplyReader
