@@ -51,3 +51,32 @@ def test_sequence_pooling_ignores_padding_against_numpy():
         np.testing.assert_allclose(got, want, atol=1e-6)
     assert np.allclose(SequencePooling("max")(x, mask=np.zeros((2, 5), bool)), 0.0)
     assert SequencePooling.from_config(SequencePooling("max").get_config()).mode == "max"
+
+
+def test_attention_pooling_is_a_softmax_over_the_real_steps_against_numpy(tmp_path):
+    import keras
+
+    from seqtasks.layers import SequencePooling
+
+    x = np.random.default_rng(2).normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[True, True, True, False, False], [False, True, True, True, True]])
+    pool = SequencePooling("attention")
+    got = np.asarray(pool(x, mask=mask))
+    w, b = (np.asarray(v) for v in pool.project.weights)
+    v = np.asarray(pool.score.weights[0])
+    want = []
+    for i in range(2):
+        h = x[i][mask[i]]
+        scores = (np.tanh(h @ w + b) @ v)[:, 0]
+        a = np.exp(scores - scores.max())
+        want.append((a / a.sum()) @ h)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-5, atol=1e-6)
+    weights = np.asarray(pool.weights_over_steps(x, mask))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
+    assert (weights[~mask] == 0).all()
+
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, SequencePooling("attention", name="pool")(inputs))
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras")(x), model(x),
+                               rtol=1e-6)

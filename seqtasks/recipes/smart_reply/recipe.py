@@ -46,8 +46,8 @@ class SmartReply(Abstaining, Recipe):
             "dropout": 0.3,
             "hidden_units": 128,
             "pooling": Key("mean", (str,), "what feeds the head: the last hidden state, or the "
-                           "mean or max over all steps (padding excluded)",
-                           ("last", "mean", "max")),
+                           "mean, max or attention-weighted sum over all steps (padding "
+                           "excluded)", ("last", "mean", "max", "attention")),
         },
         "train": {"epochs": 30, "early_stopping_patience": 5, "reduce_lr_patience": 2,
                   "monitor": "val_accuracy",
