@@ -60,11 +60,11 @@ def test_labels_never_seen_in_training_are_scored_as_errors_by_default(tmp_path,
 
 
 @pytest.mark.parametrize("overrides", [
-    ["model.bidirectional=true", "model.pooling=mean"],
+    ["model.bidirectional=true", "model.pooling=attention"],
     pytest.param(["model.cell=lstm", "model.layers=2"], marks=pytest.mark.slow),
     pytest.param(["model.cell=gru", "model.pooling=max", "model.bidirectional=true"],
                  marks=pytest.mark.slow),
-], ids=["bi-elman-mean", "lstm-2-layers", "bi-gru-max"])
+], ids=["bi-elman-attention", "lstm-2-layers", "bi-gru-max"])
 def test_padding_in_a_batch_never_changes_a_prediction(data_dir, overrides):
     recipe = seqtasks.get_recipe("smart_reply")
     task = recipe(recipe.default_config(tiny(f"data.train={data_dir / 'train.csv'}", *overrides)))

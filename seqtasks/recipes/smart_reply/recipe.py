@@ -45,13 +45,13 @@ class SmartReply(Abstaining, Recipe):
             "bidirectional": True,
             "dropout": 0.3,
             "hidden_units": 128,
-            "pooling": Key("mean", (str,), "what feeds the head: the last hidden state, or the "
-                           "mean, max or attention-weighted sum over all steps (padding "
-                           "excluded)", ("last", "mean", "max", "attention")),
+            "pooling": Key("attention", (str,), "what feeds the head: the attention-weighted "
+                           "sum, mean or max over all steps (padding excluded), or the last "
+                           "hidden state", ("attention", "mean", "max", "last")),
         },
         "train": {"epochs": 30, "early_stopping_patience": 5, "reduce_lr_patience": 2,
                   "monitor": "val_accuracy",
-                  "label_smoothing": fraction(0.0, "share of the target spread evenly over "
+                  "label_smoothing": fraction(0.1, "share of the target spread evenly over "
                                               "all labels (0 = plain cross-entropy)")},
         "export": {"top_k": positive(3, "replies returned per message"), **EXPORT_KEYS},
     }
