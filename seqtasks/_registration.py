@@ -16,6 +16,7 @@ def _register():
     import importlib
 
     import seqtasks.layers  # noqa: F401  (the decorators register the classes)
+    import seqtasks.losses  # noqa: F401  (a compiled model's loss)
     from seqtasks.recipes import recipe_packages
 
     for name in recipe_packages():  # each recipe's preprocessor layer

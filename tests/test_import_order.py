@@ -22,11 +22,12 @@ LOADERS = ("tf.keras.models.load_model", "keras.models.load_model", "keras.savin
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
     """A ``.keras`` model of raw strings -> smart_reply's preprocessor -> Embedding ->
-    ElmanRNN, and its outputs for two messages."""
+    ElmanRNN, compiled with seqtasks' own loss, and its outputs for two messages."""
     import keras
 
     from seqtasks.layers import ElmanRNN
     from seqtasks.recipes.base import Example
+    from seqtasks.losses import SmoothedSparseCrossentropy
     from seqtasks.recipes.smart_reply.preprocessor import SmartReplyPreprocessor
 
     keras.utils.set_random_seed(0)
@@ -36,6 +37,7 @@ def saved_model(tmp_path_factory):
     ids = preprocessor({"text": text})
     states = ElmanRNN(4)(keras.layers.Embedding(preprocessor.vocabulary_size, 3)(ids))
     model = keras.Model(text, states)
+    model.compile("adam", loss=SmoothedSparseCrossentropy(0.1))  # as smart_reply compiles
     path = tmp_path_factory.mktemp("import-order") / "model.keras"
     model.save(path)
     messages = ["hello there", "bye"]
