@@ -26,8 +26,8 @@ def saved_model(tmp_path_factory):
     import keras
 
     from seqtasks.layers import ElmanRNN
-    from seqtasks.recipes.base import Example
     from seqtasks.losses import SmoothedSparseCrossentropy
+    from seqtasks.recipes.base import Example
     from seqtasks.recipes.smart_reply.preprocessor import SmartReplyPreprocessor
 
     keras.utils.set_random_seed(0)
