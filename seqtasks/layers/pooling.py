@@ -52,13 +52,13 @@ class SequencePooling(keras.layers.Layer):
         return weights if mask is None else weights * ops.cast(mask, weights.dtype)
 
     def call(self, inputs, mask=None):
+        if self.mode == "attention":  # needs no count: the weights sum to 1 over real steps
+            weights = self.weights_over_steps(inputs, mask)
+            return ops.sum(ops.expand_dims(weights, -1) * inputs, axis=1)
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
         keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
         count = ops.sum(ops.cast(keep, inputs.dtype), axis=1)
-        if self.mode == "attention":
-            weights = self.weights_over_steps(inputs, mask)
-            return ops.sum(ops.expand_dims(weights, -1) * inputs, axis=1)
         if self.mode == "mean":
             total = ops.sum(ops.where(keep, inputs, 0.0), axis=1)
             return total / ops.maximum(count, 1.0)
