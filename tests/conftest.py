@@ -30,16 +30,34 @@ def pytest_runtest_teardown(item, nextitem):
         _memory["after_full_collection"] = _resident_bytes()
 
 
+def pytest_addoption(parser):
+    parser.addoption("--run-long", action="store_true",
+                     help="also run the tests marked long: whole default runs on built-in data "
+                          "that take 5-7 minutes each alone (python benchmarks/builtin_runs.py "
+                          "runs and times the same runs)")
+
+
+#: Modules that go first: the contract trains every recipe and shares its exports with the
+#: serve and Python API tests of group "exports", which would otherwise train them again.
+FIRST_MODULES = ("test_recipe_contract",)
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """Under ``pytest -n`` (``--dist loadgroup``), tests that share a module-scoped fixture (a
     trained model) run on one worker, so the fixture is built once. Tests grouped by hand
     (the contract and serve tests share group "exports") keep their group. The ``serial``
     tests (whole runs on built-in data, minutes each) run on one worker, one after another,
     so that two of them never share the cores; the other slow tests spread over the workers
-    like the rest. (No test checks wall-clock time: a suite that fails on a slower machine
-    is broken.)"""
+    like the rest. The ``long`` ones skip unless ``--run-long`` is given. (No test checks
+    wall-clock time: a suite that fails on a slower machine is broken.)"""
+    items.sort(key=lambda item: item.module.__name__ not in FIRST_MODULES)  # stable
+    run_long = config.getoption("--run-long")
     for item in items:
+        if item.get_closest_marker("long") and not run_long:
+            item.add_marker(pytest.mark.skip(
+                reason="a long whole run: give --run-long, or run python "
+                       "benchmarks/builtin_runs.py"))
         if item.get_closest_marker("serial"):
             item.add_marker(pytest.mark.xdist_group("serial"))
             continue

@@ -82,6 +82,15 @@ def test_recipes_and_readers_override_only_hooks_and_keep_their_signatures(name)
 
 _TRAINED = {}  # one trained model per recipe, however pytest or xdist orders the tests
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_trained():
+    """Drops the trained models when this module's tests are done on a worker, so the worker
+    does not carry them (and walk them in every full garbage collection) for the rest of
+    the run."""
+    yield
+    _TRAINED.clear()
+
 #: Configurations the contract is also checked in: ``{id: (recipe, --set items)}``.
 VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subword",
                                                    "data.target_tokenizer=subword",

@@ -42,9 +42,16 @@ def test_a_bad_key_is_refused_before_anything_is_read(spec, item, fragments, tmp
     assert not list(tmp_path.iterdir())
 
 
+#: Default runs of 5-7 minutes alone (12-15 beside another test worker): the tests run them
+#: only with ``pytest --run-long``; benchmarks/builtin_runs.py runs and times them all.
+LONG_DEFAULT_RUNS = ("captioning", "translation")
+
+
 @pytest.mark.slow
 @pytest.mark.serial
-@pytest.mark.parametrize("spec", [pytest.param(s, id=n) for n, s in sorted(SPECS.items())])
+@pytest.mark.parametrize("spec", [
+    pytest.param(s, id=n, marks=[pytest.mark.long] if n in LONG_DEFAULT_RUNS else [])
+    for n, s in sorted(SPECS.items())])
 def test_the_defaults_reach_their_target_on_built_in_data(spec, tmp_path):
     result = cli("run", spec.name, "--output", tmp_path / "run",
                  "--set", f"export.dir={tmp_path / 'exports'}")
