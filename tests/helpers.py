@@ -162,3 +162,14 @@ def serving(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def numpy_attention_pooling(h, mask, project_kernel, project_bias, score_kernel):
+    """NumPy reference of ``SequencePooling("attention")``: ``h`` ``[batch, steps, units]``
+    summed with a softmax over the real steps (``mask``) of ``v . tanh(W h_t + b)``."""
+    import numpy as np
+
+    scores = (np.tanh(h @ project_kernel + project_bias) @ score_kernel)[..., 0]
+    scores = np.where(mask, scores, -np.inf)
+    attention = np.exp(scores - scores.max(1, keepdims=True))
+    return ((attention / attention.sum(1, keepdims=True))[..., None] * h).sum(1)

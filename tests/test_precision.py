@@ -4,7 +4,7 @@ the softmax stays float32, and what is exported computes in float32."""
 import keras
 import numpy as np
 import pytest
-from helpers import tiny
+from helpers import numpy_attention_pooling, tiny
 from samples import SIGNATURES, tiny_task
 
 from seqtasks import export
@@ -69,12 +69,8 @@ def test_the_export_computes_in_float32(trained):
         bw[i, :n] = elman(emb[i:i + 1, :n][:, ::-1], weights[f"{backward}/kernel"],
                           weights[f"{backward}/bias"], mask[i:i + 1, :n])[0, ::-1]
     h = np.concatenate([fw, bw], -1)
-    # attention pooling (smart_reply's default): a softmax over the real steps
-    scores = (np.tanh(h @ get("pooling/project/kernel") + get("pooling/project/bias"))
-              @ get("pooling/score/kernel"))
-    scores = np.where(mask, scores, -np.inf)
-    attention = np.exp(scores - scores.max(1, keepdims=True))
-    pooled = (h * attention / attention.sum(1, keepdims=True)).sum(1)
+    pooled = numpy_attention_pooling(h, mask[..., 0], get("pooling/project/kernel"),
+                                     get("pooling/project/bias"), get("pooling/score/kernel"))
     hidden = np.maximum(pooled @ get("head/hidden/kernel") + get("head/hidden/bias"), 0)
     logits = hidden @ get("head/output/kernel") + get("head/output/bias")
     probs = np.exp(logits - logits.max(-1, keepdims=True))

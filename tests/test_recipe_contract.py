@@ -91,6 +91,7 @@ def _release_trained():
     yield
     _TRAINED.clear()
 
+
 #: Configurations the contract is also checked in: ``{id: (recipe, --set items)}``.
 VARIANTS = {"translation-subword": ("translation", ("data.source_tokenizer=subword",
                                                    "data.target_tokenizer=subword",
